@@ -1,0 +1,190 @@
+"""The protocols every model adapter implements, and the small value types they exchange.
+
+Conventions, everywhere in the project:
+- images are ``numpy.uint8`` arrays of shape (H, W, 3) in RGB order;
+- masks are ``bool`` arrays of shape (H, W), True where pixels are to be changed;
+- points are float arrays of shape (N, 2) holding (x, y) in pixel coordinates of the image they came from;
+- the five face keypoints are ordered as in insightface's ArcFace template, by position in the image:
+  eye with the smaller x, eye with the larger x, nose tip, mouth corner with the smaller x, mouth corner with the
+  larger x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FaceDetection:
+    """One detected face in original-image pixel coordinates."""
+
+    box: np.ndarray  # (4,) float: x0, y0, x1, y1
+    score: float
+    keypoints: np.ndarray  # (5, 2) float, order described in the module docstring
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return float(max(0.0, x1 - x0) * max(0.0, y1 - y0))
+
+    @property
+    def size(self) -> float:
+        """The shorter side of the box, in pixels: what "face too small" is judged by."""
+        x0, y0, x1, y1 = self.box
+        return float(min(x1 - x0, y1 - y0))
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    """A face warped onto a canonical template.
+
+    ``matrix`` is the 2x3 similarity transform from original-image coordinates to crop coordinates
+    (``cv2.warpAffine(image, matrix, (size, size))`` produced ``crop``); ``inverse`` maps crop points back.
+    """
+
+    crop: np.ndarray  # (size, size, 3) uint8
+    matrix: np.ndarray  # (2, 3) float
+    template: str  # e.g. "arcface112", "dlib150"
+
+    @property
+    def size(self) -> int:
+        return int(self.crop.shape[0])
+
+    @property
+    def inverse(self) -> np.ndarray:
+        m = np.vstack([self.matrix, [0.0, 0.0, 1.0]])
+        return np.linalg.inv(m)[:2]
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Map (N, 2) original-image points into crop coordinates."""
+        pts = np.asarray(points, dtype=np.float64)
+        return pts @ self.matrix[:, :2].T + self.matrix[:, 2]
+
+    def to_image(self, points: np.ndarray) -> np.ndarray:
+        """Map (N, 2) crop points back into original-image coordinates."""
+        inv = self.inverse
+        pts = np.asarray(points, dtype=np.float64)
+        return pts @ inv[:, :2].T + inv[:, 2]
+
+
+@dataclass(frozen=True)
+class ParsingResult:
+    """Per-pixel face-part labels.
+
+    ``labels`` is an (H, W) int array indexing ``class_names`` (CelebAMask-HQ's 19 classes where the parser
+    provides them). ``approximate`` is True when the labels are a geometric approximation rather than a
+    learned parser's output; the UI and the explanation must say so.
+    """
+
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    approximate: bool
+    source: str  # which backend produced it, for the record
+
+    def mask(self, *names: str) -> np.ndarray:
+        ids = [self.class_names.index(n) for n in names if n in self.class_names]
+        return np.isin(self.labels, ids)
+
+
+@dataclass(frozen=True)
+class QAAnswer:
+    """One extracted answer span."""
+
+    text: str
+    score: float  # probability-like, in [0, 1]
+    start: int  # character offsets into the context
+    end: int
+
+
+@dataclass
+class ModelInfo:
+    """What a backend is and where it loads from; shown by ``python -m models``."""
+
+    capability: str
+    name: str
+    available: bool
+    source: str  # path, package or hub id
+    licence: str = ""
+    detail: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[FaceDetection]:
+        """All faces in ``image``, largest first. An empty list when there is none."""
+        ...
+
+
+@runtime_checkable
+class FaceEmbedder(Protocol):
+    name: str
+    template: str  # the alignment template its crops must use, e.g. "dlib150" or "arcface112"
+    input_size: int
+    threshold: float  # default cosine-similarity threshold ("match" when similarity >= threshold)
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """(N, size, size, 3) uint8 aligned crops -> (N, D) float32 embeddings (not necessarily unit-norm)."""
+        ...
+
+
+@runtime_checkable
+class LandmarkDetector(Protocol):
+    name: str
+
+    def landmarks(self, image: np.ndarray, box: np.ndarray | None = None) -> np.ndarray | None:
+        """(468 or 478, 2) Face Mesh points in ``image`` coordinates, or None when no mesh is found.
+
+        ``box`` (x0, y0, x1, y1) restricts the search to one detected face.
+        """
+        ...
+
+
+@runtime_checkable
+class FaceParser(Protocol):
+    name: str
+    approximate: bool
+
+    def parse(self, image: np.ndarray, landmarks: np.ndarray | None = None) -> ParsingResult:
+        """Face-part labels for ``image`` (usually an aligned crop). Geometric parsers need ``landmarks``."""
+        ...
+
+
+@runtime_checkable
+class Inpainter(Protocol):
+    name: str
+    deterministic: bool
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int | None = None) -> np.ndarray:
+        """Fill the pixels where ``mask`` is True; every pixel outside the mask is returned unchanged."""
+        ...
+
+    def inpaint_batch(
+        self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, seed: int | None = None
+    ) -> list[np.ndarray]:
+        ...
+
+
+@runtime_checkable
+class SentenceEmbedder(Protocol):
+    name: str
+
+    def encode(self, sentences: Sequence[str]) -> np.ndarray:
+        """(N, D) float32 unit-norm embeddings."""
+        ...
+
+
+@runtime_checkable
+class QuestionAnswerer(Protocol):
+    name: str
+
+    def answer(
+        self, question: str, context: str, *, top_k: int = 1, max_answer_len: int = 64
+    ) -> list[QAAnswer]:
+        """The ``top_k`` best spans of ``context`` answering ``question``, best first."""
+        ...

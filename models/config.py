@@ -1,0 +1,86 @@
+"""Which backend serves each capability, where local model files live, and whether downloads are allowed.
+
+Every default works offline from weights that registry packages ship. Environment variables override the
+defaults so that a deployment can switch models without code:
+
+- ``FACEX_ALLOW_DOWNLOADS=1``: let reference loaders fetch weights from a model hub (off by default);
+- ``FACEX_MODEL_DIR``: root folder for local model files (default ``~/.cache/facex/models``);
+- ``FACEX_DEVICE``: ``auto`` (CUDA when available), ``cpu`` or ``cuda``;
+- ``FACEX_THREADS``: CPU threads for torch and onnxruntime (default: all cores, at most 4);
+- ``FACEX_<CAPABILITY>`` (e.g. ``FACEX_EMBEDDER=arcface``) and ``FACEX_<CAPABILITY>_PATH``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.errors import ConfigError
+
+CAPABILITIES = ("detector", "embedder", "landmarks", "parser", "inpainter", "sentence", "qa")
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def _default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class ModelConfig:
+    """One choice of backend per capability, plus optional explicit model paths.
+
+    ``qa`` is None by default: no SQuAD-tuned weights ship through the registries, so the chatbot answers
+    from retrieved sentences unless a QA model is configured.
+    """
+
+    detector: str = "mediapipe"
+    embedder: str = "dlib-torch"
+    landmarks: str = "mediapipe"
+    parser: str = "approx"
+    inpainter: str = "telea"
+    sentence: str = "minilm"
+    qa: str | None = None
+    paths: dict[str, str] = field(default_factory=dict)  # capability -> explicit file, folder or hub id
+    options: dict[str, dict] = field(default_factory=dict)  # capability -> extra keyword options for its backend
+    model_dir: Path = field(default_factory=lambda: Path(os.environ.get("FACEX_MODEL_DIR", "~/.cache/facex/models")).expanduser())
+    allow_downloads: bool = field(default_factory=lambda: _env_flag("FACEX_ALLOW_DOWNLOADS"))
+    device: str = field(default_factory=lambda: os.environ.get("FACEX_DEVICE", "auto"))
+    threads: int = field(default_factory=lambda: int(os.environ.get("FACEX_THREADS", _default_threads())))
+
+    def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', not {self.device!r}")
+        if self.threads < 1:
+            raise ConfigError(f"threads must be at least 1, not {self.threads}")
+        self.model_dir = Path(self.model_dir).expanduser()
+
+    @classmethod
+    def from_env(cls, **overrides) -> "ModelConfig":
+        """Defaults, then ``FACEX_*`` environment variables, then explicit ``overrides``."""
+        values: dict = {}
+        paths: dict[str, str] = {}
+        for cap in CAPABILITIES:
+            if (v := os.environ.get(f"FACEX_{cap.upper()}")) is not None:
+                values[cap] = v or None
+            if v := os.environ.get(f"FACEX_{cap.upper()}_PATH"):
+                paths[cap] = v
+        if paths:
+            values["paths"] = paths
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown model configuration keys: {sorted(unknown)}")
+        return cls(**values)
+
+    def path_for(self, capability: str) -> str | None:
+        return self.paths.get(capability)
+
+    def options_for(self, capability: str) -> dict:
+        return dict(self.options.get(capability, {}))

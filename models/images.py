@@ -1,0 +1,135 @@
+"""Reading photos into the project's one image convention: RGB ``uint8`` arrays of shape (H, W, 3).
+
+Handles what real photos bring: EXIF orientation, grayscale, palette, RGBA (composited on white), 16-bit,
+and very large images (downscaled with area interpolation). Anything unusable raises :class:`ImageError`
+with a message that names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from models.errors import ImageError
+
+ImageSource = Union[str, Path, bytes, bytearray, io.IOBase, np.ndarray]
+
+MAX_FILE_BYTES = 50 * 1024 * 1024  # refuse larger files before decoding them
+MAX_PIXELS = 100_000_000  # decompression-bomb guard, checked from the header before decoding
+MAX_SIDE = 2048  # longer side after loading; larger photos are downscaled (faces stay far above tiny)
+
+
+def _describe(source: ImageSource) -> str:
+    if isinstance(source, (str, Path)):
+        return str(source)
+    if isinstance(source, np.ndarray):
+        return "array"
+    return getattr(source, "name", None) or "uploaded data"
+
+
+def to_rgb_uint8(array: np.ndarray, what: str = "array") -> np.ndarray:
+    """Convert a decoded array (gray, gray+alpha, RGB, RGBA; uint8, uint16 or float in [0, 1]) to RGB uint8."""
+    a = np.asarray(array)
+    if a.size == 0 or a.ndim not in (2, 3):
+        raise ImageError(f"{what}: expected an image array of shape (H, W) or (H, W, C), got shape {a.shape}")
+    if a.dtype == np.uint16 or a.dtype == np.int32 or a.dtype == np.uint32:
+        a = (a.astype(np.float64) / (65535.0 if a.max() > 255 else 255.0) * 255.0 + 0.5).astype(np.uint8)
+    elif a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            raise ImageError(f"{what}: image contains NaN or infinite values")
+        scale = 255.0 if a.max() <= 1.0 else 1.0
+        a = np.clip(a * scale + 0.5, 0, 255).astype(np.uint8)
+    elif a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    channels = a.shape[2]
+    if channels == 1:
+        a = np.repeat(a, 3, axis=2)
+    elif channels == 2:  # gray + alpha
+        gray, alpha = a[..., :1].astype(np.float32), a[..., 1:2].astype(np.float32) / 255.0
+        a = np.repeat((gray * alpha + 255.0 * (1 - alpha) + 0.5).astype(np.uint8), 3, axis=2)
+    elif channels == 4:  # composite on white so transparent backgrounds do not turn black
+        rgb, alpha = a[..., :3].astype(np.float32), a[..., 3:4].astype(np.float32) / 255.0
+        a = (rgb * alpha + 255.0 * (1 - alpha) + 0.5).astype(np.uint8)
+    elif channels != 3:
+        raise ImageError(f"{what}: unsupported number of channels {channels}")
+    return np.ascontiguousarray(a)
+
+
+def downscale(image: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, float]:
+    """Shrink so the longer side is at most ``max_side`` (area interpolation). Returns (image, scale)."""
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return image, 1.0
+    import cv2
+
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
+
+
+def load_image(source: ImageSource, *, max_side: int | None = MAX_SIDE) -> np.ndarray:
+    """Load a photo from a path, bytes, a file object or an array as RGB uint8, EXIF-rotated.
+
+    Raises :class:`ImageError` for missing, empty, corrupt, non-image or oversized input.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    what = _describe(source)
+    if isinstance(source, np.ndarray):
+        image = to_rgb_uint8(source, what)
+        return downscale(image, max_side)[0] if max_side else image
+
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise ImageError(f"{what}: file not found")
+        if path.is_dir():
+            raise ImageError(f"{what}: is a folder, not an image file")
+        size = path.stat().st_size
+        if size == 0:
+            raise ImageError(f"{what}: file is empty")
+        if size > MAX_FILE_BYTES:
+            raise ImageError(f"{what}: file is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
+        data = path.read_bytes()
+    elif isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    elif hasattr(source, "read"):
+        data = source.read()
+    else:
+        raise ImageError(f"cannot read an image from a {type(source).__name__}")
+    if not data:
+        raise ImageError(f"{what}: file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"{what}: file is {len(data) / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ImageError(
+                    f"{what}: image is {img.width}x{img.height} pixels; the limit is {MAX_PIXELS:,} pixels"
+                )
+            img = ImageOps.exif_transpose(img)
+            if img.mode == "P":
+                img = img.convert("RGBA")
+            elif img.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                img = img.convert("RGB")
+            array = np.array(img)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{what}: not an image file (or a format that cannot be read)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"{what}: the image is corrupt or truncated ({exc})") from None
+    if array.dtype == np.int32 and array.ndim == 2:  # PIL's mode "I" (16-bit PNG)
+        array = array.astype(np.uint16) if array.max() <= 65535 else array
+    image = to_rgb_uint8(array, what)
+    if min(image.shape[:2]) < 16:
+        raise ImageError(f"{what}: image is only {image.shape[1]}x{image.shape[0]} pixels")
+    return downscale(image, max_side)[0] if max_side else image
