@@ -123,6 +123,8 @@ def load_image(source: ImageSource, *, max_side: int | None = MAX_SIDE) -> np.nd
             array = np.array(img)
     except ImageError:
         raise
+    except Image.DecompressionBombError:  # PIL refuses > 2x its own pixel limit inside Image.open
+        raise ImageError(f"{what}: image is too large to decode safely; the limit is {MAX_PIXELS:,} pixels") from None
     except UnidentifiedImageError:
         raise ImageError(f"{what}: not an image file (or a format that cannot be read)") from None
     except (OSError, ValueError, SyntaxError) as exc:

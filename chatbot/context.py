@@ -1,0 +1,434 @@
+"""Turn an explanation record (explanation.json) into the chat context: plain sentences, each tagged with what it
+is about (an id, the regions and methods it names), so answers can cite whole sentences and link heatmaps.
+
+The wording comes from ``prompts/`` (templates.yaml, knowledge.yaml, vocabulary.yaml); this module only computes
+the fields those templates need.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatbot.errors import ExplanationError
+from prompts import Prompts
+
+# Top-level keys of the explanation.json contract (schema_version 1); all must be present.
+REQUIRED_KEYS = (
+    "schema_version", "decision", "similarity", "distance", "threshold", "margin", "confidence",
+    "confidence_meaning", "pic_score", "pic_meaning", "model", "model_description", "calibration", "faces_found",
+    "images", "perturbation", "methods", "region_set", "most_important_region", "least_important_region",
+    "regions", "table", "agreement", "strength", "counterfactual", "stability", "heatmaps", "timings", "warnings",
+    "versions", "created",
+)
+NUMBER_KEYS = ("similarity", "distance", "threshold", "margin", "confidence")
+REGION_KEYS = ("name", "present", "contribution", "importance", "methods")
+DECISIONS = ("match", "non-match")
+
+
+# --- validation ------------------------------------------------------------------------------------------------
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate_explanation(explanation: Any) -> dict:
+    """Check an explanation dict against the contract; return it unchanged or raise ExplanationError.
+
+    The message names every missing key and every malformed value found, not just the first.
+    """
+    if not isinstance(explanation, dict):
+        raise ExplanationError(f"an explanation must be a JSON object, not {type(explanation).__name__}")
+    missing = [k for k in REQUIRED_KEYS if k not in explanation]
+    if missing:
+        raise ExplanationError(f"explanation is incomplete: missing keys {', '.join(missing)}")
+    problems: list[str] = []
+    if explanation["schema_version"] != 1:
+        problems.append(f"schema_version is {explanation['schema_version']!r}, expected 1")
+    if explanation["decision"] not in DECISIONS:
+        problems.append(f"decision is {explanation['decision']!r}, expected 'match' or 'non-match'")
+    for key in NUMBER_KEYS:
+        if not _is_number(explanation[key]):
+            problems.append(f"{key} must be a number, not {explanation[key]!r}")
+    if explanation["pic_score"] is not None and not _is_number(explanation["pic_score"]):
+        problems.append(f"pic_score must be a number or null, not {explanation['pic_score']!r}")
+    if not isinstance(explanation["methods"], list) or not explanation["methods"]:
+        problems.append("methods must be a non-empty list of method names")
+    regions = explanation["regions"]
+    if not isinstance(regions, list) or not regions:
+        problems.append("regions must be a non-empty list")
+    else:
+        for i, region in enumerate(regions):
+            if not isinstance(region, dict):
+                problems.append(f"regions[{i}] must be an object")
+                continue
+            lacking = [k for k in REGION_KEYS if k not in region]
+            if lacking:
+                problems.append(f"regions[{i}] ({region.get('name', '?')}) is missing keys {', '.join(lacking)}")
+            elif region["present"] and not (_is_number(region["contribution"]) and _is_number(region["importance"])):
+                problems.append(f"regions[{i}] ({region['name']}) is present but has no numeric contribution/importance")
+        if not any(isinstance(r, dict) and r.get("present") for r in regions):
+            problems.append("no region is present")
+    for key in ("calibration", "faces_found", "images", "agreement", "strength", "counterfactual", "heatmaps",
+                "versions"):
+        if not isinstance(explanation[key], dict):
+            problems.append(f"{key} must be an object, not {type(explanation[key]).__name__}")
+    for key in ("table", "warnings"):
+        if not isinstance(explanation[key], list):
+            problems.append(f"{key} must be a list")
+    if explanation["stability"] is not None and not isinstance(explanation["stability"], dict):
+        problems.append("stability must be an object or null")
+    if problems:
+        raise ExplanationError("explanation is malformed: " + "; ".join(problems))
+    return explanation
+
+
+def load_explanation(path: str | Path) -> tuple[dict, Path]:
+    """Read and validate explanation.json (or the folder holding it); return (dict, its folder)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / "explanation.json"
+    if not path.is_file():
+        raise ExplanationError(f"explanation file {path} does not exist")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExplanationError(f"cannot read explanation file {path}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ExplanationError(f"explanation file {path} is not valid JSON: {exc}") from exc
+    return validate_explanation(data), path.parent
+
+
+# --- sentences -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sentence:
+    """One context sentence and what it talks about."""
+
+    id: str  # e.g. "decision", "region.nose.summary", "method.s1.ranking", "k.xai"
+    text: str
+    kind: str  # "fact" (about this pair), "table" (region/method rows), "knowledge" (general)
+    regions: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+
+
+@dataclass
+class Context:
+    """The whole chat context for one explanation."""
+
+    sentences: list[Sentence]
+    explanation: dict
+    fields: dict
+    base_dir: Path | None = None
+    by_id: dict[str, Sentence] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {s.id: s for s in self.sentences}
+
+    @property
+    def text(self) -> str:
+        """All sentences as one plain-text passage (what a QA model reads)."""
+        return " ".join(s.text for s in self.sentences)
+
+    def get(self, sentence_id: str) -> Sentence | None:
+        return self.by_id.get(sentence_id)
+
+    def with_prefix(self, prefix: str) -> list[Sentence]:
+        return [s for s in self.sentences if s.id.startswith(prefix)]
+
+
+# --- fields for the templates ------------------------------------------------------------------------------------
+def readable_region(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def join_names(names: list[str], article: str = "the ") -> str:
+    items = [f"{article}{n}" for n in names]
+    if not items:
+        return ""
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def _level(value: float, levels: list[dict]) -> str:
+    for level in levels:
+        if value >= level["min"]:
+            return level["word"]
+    return levels[-1]["word"]
+
+
+def method_name(method: str, vocabulary: dict, short: bool = False) -> str:
+    spec = vocabulary["methods"].get(method)
+    if not spec:
+        return method.upper().replace("_", " ")
+    return spec["short"] if short else spec["name"]
+
+
+def main_method(explanation: dict) -> str:
+    """The method whose ranking the record's most/least important regions use (AVG if present, else S0)."""
+    methods = explanation["methods"]
+    for m in ("avg", "s0"):
+        if m in methods:
+            return m
+    return methods[0]
+
+
+def _perturbation_desc(perturbation: str, vocabulary: dict) -> str:
+    table = vocabulary.get("perturbations", {})
+    return table.get(perturbation) or table.get(str(perturbation).split(":")[0]) or str(perturbation)
+
+
+def present_regions(explanation: dict) -> list[dict]:
+    return [r for r in explanation["regions"] if r.get("present")]
+
+
+def method_ranking(explanation: dict, method: str) -> list[str]:
+    """Present regions ordered from most to least important by ``method`` (importance, then |contribution|)."""
+    rows = []
+    for r in present_regions(explanation):
+        m = (r.get("methods") or {}).get(method)
+        if m is None and method == "s0":
+            m = {"importance": r["importance"], "contribution": r["contribution"]}
+        if m is None or m.get("importance") is None:
+            continue
+        rows.append((m["importance"], -abs(m.get("contribution") or 0.0), r["name"]))
+    return [name for _, _, name in sorted(rows)]
+
+
+def _delta(region: dict, method: str = "s0") -> float | None:
+    m = (region.get("methods") or {}).get(method) or {}
+    return m.get("delta") if _is_number(m.get("delta")) else None
+
+
+def general_fields(explanation: dict, vocabulary: dict) -> dict:
+    """Every field the ``general`` templates use; a missing optional value simply leaves its field out."""
+    e = explanation
+    decision = vocabulary["decisions"][e["decision"]]
+    main = main_method(e)
+    f: dict[str, Any] = {
+        "decision_phrase": decision["phrase"], "decision_word": decision["word"], "decision_meaning": decision["meaning"],
+        "similarity": float(e["similarity"]), "distance": float(e["distance"]), "threshold": float(e["threshold"]),
+        "margin": float(e["margin"]), "abs_margin": abs(float(e["margin"])),
+        "relation": "at or above" if e["similarity"] >= e["threshold"] else "below",
+        "model": e["model"], "model_description": e.get("model_description") or e["model"],
+        "confidence": float(e["confidence"]), "confidence_pct": _pct(float(e["confidence"])),
+        "confidence_level": _level(float(e["confidence"]), vocabulary.get("confidence_levels", [{"min": 0, "word": ""}])),
+        "confidence_meaning": e.get("confidence_meaning") or None,
+        "pic_meaning": e.get("pic_meaning") or None,
+        "perturbation_desc": _perturbation_desc(e["perturbation"], vocabulary),
+        "methods_list": join_names([method_name(m, vocabulary) for m in e["methods"]], article=""),
+        "main_method_name": method_name(main, vocabulary),
+        "region_set": e["region_set"],
+        "regions_list": join_names([readable_region(r["name"]) for r in e["regions"]], article=""),
+    }
+    if _is_number(e.get("pic_score")):
+        f["pic_score"] = float(e["pic_score"])
+        f["pic_pct"] = _pct(float(e["pic_score"]))
+    cal = e.get("calibration") or {}
+    if cal.get("fitted_on"):
+        f.update(fitted_on=cal["fitted_on"], n_genuine=cal.get("n_genuine", "?"), n_impostor=cal.get("n_impostor", "?"),
+                 threshold_rule=cal.get("threshold_rule") or cal.get("name") or "not stated")
+        f["accuracy_pct"] = f"{100 * cal['accuracy']:.1f}%" if _is_number(cal.get("accuracy")) else "not reported"
+        f["eer_pct"] = f"{100 * cal['eer']:.1f}%" if _is_number(cal.get("eer")) else "not reported"
+    images, faces = e.get("images") or {}, e.get("faces_found") or {}
+    if "a" in images and "b" in images:
+        for side in ("a", "b"):
+            img = images[side] or {}
+            f[f"name_{side}"] = img.get("name", f"image {side}")
+            f[f"width_{side}"] = img.get("width", "?")
+            f[f"height_{side}"] = img.get("height", "?")
+            f[f"faces_{side}"] = faces.get(side, "?")
+
+    by_name = {r["name"]: r for r in e["regions"]}
+
+    def detail(name: str) -> str:
+        r = by_name.get(name)
+        if not r or not r.get("present"):
+            return "not visible"
+        m = (r.get("methods") or {}).get(main) or {}
+        importance = m.get("importance", r["importance"])
+        direction = "more" if (r["contribution"] or 0) > 0 else "less"
+        return f"importance {importance} of 5 by {method_name(main, vocabulary, short=True)}; it made the faces {direction} similar"
+
+    f["most"] = readable_region(e["most_important_region"])
+    f["most_detail"] = detail(e["most_important_region"])
+    f["least"] = readable_region(e["least_important_region"])
+    f["least_detail"] = detail(e["least_important_region"])
+    present = present_regions(e)
+    # Sorted by the size of the effect so lists start with the strongest region.
+    similar = [r["name"] for r in sorted(present, key=lambda r: -r["contribution"]) if r["contribution"] > 0]
+    dissimilar = [r["name"] for r in sorted(present, key=lambda r: r["contribution"]) if r["contribution"] < 0]
+    f["similar_names"], f["dissimilar_names"] = similar, dissimilar
+    against = dissimilar if e["decision"] == "match" else similar
+    f["against_names"] = against
+    plural = set(vocabulary.get("plural_regions", []))
+    for key, names in (("similar", similar), ("dissimilar", dissimilar), ("against", against)):
+        if not names:
+            continue
+        f[f"{key}_list"] = join_names([readable_region(n) for n in names])
+        many = len(names) > 1 or names[0] in plural
+        f[f"{key}_noun"] = "regions" if len(names) > 1 else "region"
+        f[f"{key}_verb"] = "are" if len(names) > 1 else "is"
+        f[f"{key}_pron"] = "them" if many else "it"
+        f[f"{key}_subject"] = "they" if many else "it"
+    if against:
+        f["against_direction"] = "less alike" if e["decision"] == "match" else "more alike"
+    ranking = method_ranking(e, main)
+    if ranking:
+        f["ranking_list"] = ", ".join(readable_region(n) for n in ranking)
+    agreement = e.get("agreement") or {}
+    pairs = [(k, v) for k, v in agreement.items() if _is_number(v)]
+    if pairs:
+        def pair_name(key: str) -> str:
+            parts = key.split("~")
+            return " and ".join(method_name(p, vocabulary, short=True) for p in parts)
+        f["agreement_list"] = "; ".join(f"{pair_name(k)} {v:.2f}" for k, v in pairs)
+        mean_rho = sum(v for _, v in pairs) / len(pairs)
+        f["agreement_word"] = _level(mean_rho, vocabulary.get("agreement_levels", [{"min": -1, "word": "vary"}]))
+    strength = e.get("strength") or {}
+    if strength.get("statement"):
+        f["strength_statement"] = strength["statement"]
+    if _is_number(strength.get("largest_single_change")) and strength.get("largest_single_region"):
+        f["largest_change"] = abs(float(strength["largest_single_change"]))
+        f["largest_region"] = readable_region(strength["largest_single_region"])
+        f["strength_word"] = "weak" if strength.get("weak") else "clear"
+    cf = e.get("counterfactual") or {}
+    if cf.get("statement"):
+        f["counterfactual_statement"] = cf["statement"]
+    stab = e.get("stability")
+    if isinstance(stab, dict) and _is_number(stab.get("top_region_kept")):
+        f["samples"] = stab.get("samples", "several")
+        f["top_region_kept_pct"] = _pct(float(stab["top_region_kept"]))
+    return f
+
+
+class _Strict(string.Formatter):
+    """str.format that refuses None values, so a template with a missing field is skipped, not printed as None."""
+
+    def get_value(self, key, args, kwargs):
+        value = super().get_value(key, args, kwargs)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+
+_FORMATTER = _Strict()
+
+
+def fill(template: str, fields: dict) -> str | None:
+    try:
+        return _FORMATTER.format(template, **fields).strip()
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+
+
+# --- building the context ----------------------------------------------------------------------------------------
+def _table_rows(explanation: dict) -> dict[str, dict]:
+    return {row.get("region"): row for row in explanation.get("table") or [] if isinstance(row, dict)}
+
+
+def region_sentences(explanation: dict, region: dict, prompts: Prompts, fields: dict) -> list[Sentence]:
+    vocab, templates = prompts.vocabulary, prompts.templates["region"]
+    name = region["name"]
+    readable = readable_region(name)
+    sid = f"region.{name}"
+    plural = name in set(vocab.get("plural_regions", []))
+    grammar = {"has": "have" if plural else "has", "was": "were" if plural else "was",
+               "it": "them" if plural else "it", "subject": "they" if plural else "it"}
+    if not region.get("present"):
+        text = fill(templates["absent"], {"region": readable, **grammar})
+        return [Sentence(f"{sid}.absent", text, "table", (name,))] if text else []
+    out: list[Sentence] = []
+    contribution = float(region["contribution"])
+    delta = _delta(region, "s0")
+    raised_lowered = "lowered" if contribution > 0 else "raised"
+    supports = (contribution > 0) == (explanation["decision"] == "match")
+    summary_fields = {
+        "region": readable, "importance": region["importance"], **grammar,
+        "method_short": method_name("s0", vocab, short=True),
+        "direction": "more" if contribution > 0 else "less",
+        "moved": raised_lowered if contribution != 0 else "changed",
+        "abs_delta": abs(delta) if delta is not None else abs(contribution),
+        "stance": "supported" if supports else "argued against",
+        "decision_word": fields["decision_word"],
+    }
+    if contribution == 0:
+        summary_fields.update(direction="neither more nor less", stance="did not affect")
+    if text := fill(templates["summary"], summary_fields):
+        out.append(Sentence(f"{sid}.summary", text, "table", (name,), ("s0",)))
+    methods = region.get("methods") or {}
+    row = _table_rows(explanation).get(name, {})
+    per_method = [f"{method_name(m, vocab, short=True)} {methods[m]['importance']}"
+                  for m in explanation["methods"] if m in methods and methods[m].get("importance") is not None]
+    if per_method:
+        mean = row.get("Mean")
+        ratio = row.get("Ratio of 1s")
+        text = fill(templates["methods"], {
+            "region": readable, "per_method_list": ", ".join(per_method),
+            "mean": f"{mean:.2f}" if _is_number(mean) else "n/a", "ratio": f"{ratio:.2f}" if _is_number(ratio) else "n/a",
+        })
+        if text:
+            out.append(Sentence(f"{sid}.methods", text, "table", (name,), tuple(m for m in explanation["methods"] if m in methods)))
+    stab = explanation.get("stability")
+    per_region = (stab or {}).get("per_region", {}) if isinstance(stab, dict) else {}
+    if name in per_region and (text := fill(templates["stability"], {"region": readable, "samples": stab.get("samples", "several"), **per_region[name]})):
+        out.append(Sentence(f"{sid}.stability", text, "table", (name,)))
+    return out
+
+
+def build_context(explanation: dict, prompts: Prompts, base_dir: str | Path | None = None) -> Context:
+    """All sentences for one explanation: facts about the pair, the table as sentences, general knowledge."""
+    validate_explanation(explanation)
+    vocab, general = prompts.vocabulary, prompts.templates["general"]
+    fields = general_fields(explanation, vocab)
+    sentences: list[Sentence] = []
+    region_tags = {
+        "most_important": (explanation["most_important_region"],),
+        "least_important": (explanation["least_important_region"],),
+        "similar": tuple(fields["similar_names"]), "dissimilar": tuple(fields["dissimilar_names"]),
+        "against_decision": tuple(fields["against_names"]),
+    }
+    skip_when = {  # pairs of mutually exclusive sentences: keep the one whose data exists
+        "no_similar": bool(fields["similar_names"]), "no_dissimilar": bool(fields["dissimilar_names"]),
+        "no_against": bool(fields["against_names"]), "no_warnings": bool(explanation.get("warnings")),
+    }
+    for sid, template in general.items():
+        if sid == "warning" or skip_when.get(sid):
+            continue
+        text = fill(template, fields)
+        if text:
+            kind = "knowledge" if sid in ("measure", "heatmap_colours") else "fact"
+            sentences.append(Sentence(sid, text, kind, region_tags.get(sid, ())))
+    for i, warning in enumerate(explanation.get("warnings") or []):
+        if text := fill(general["warning"], {"warning": str(warning)}):
+            sentences.append(Sentence(f"warning.{i}", text, "fact"))
+    for region in explanation["regions"]:
+        sentences.extend(region_sentences(explanation, region, prompts, fields))
+    for method in explanation["methods"]:
+        ranking = method_ranking(explanation, method)
+        if len(ranking) >= 2:
+            text = fill(prompts.templates["method"]["ranking"], {
+                "method": method_name(method, vocab), "top": readable_region(ranking[0]),
+                "bottom": readable_region(ranking[-1])})
+            if text:
+                sentences.append(Sentence(f"method.{method}.ranking", text, "table", (ranking[0], ranking[-1]), (method,)))
+    for fact in prompts.facts.values():
+        methods = (fact["id"][2:],) if fact["id"][2:] in vocab["methods"] else ()
+        sentences.append(Sentence(fact["id"], fact["text"], "knowledge", (), methods))
+    return Context(sentences, explanation, fields, Path(base_dir) if base_dir else None)
+
+
+def summarize(explanation: dict) -> dict:
+    """The few facts a conversation log keeps about the explanation it discussed."""
+    keys = ("decision", "similarity", "threshold", "margin", "confidence", "pic_score", "model", "model_description",
+            "perturbation", "methods", "region_set", "most_important_region", "least_important_region", "created")
+    summary = {k: explanation.get(k) for k in keys}
+    summary["images"] = {side: (explanation.get("images") or {}).get(side, {}).get("name") for side in ("a", "b")}
+    return summary

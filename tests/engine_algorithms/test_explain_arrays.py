@@ -1,0 +1,71 @@
+"""explain_arrays on the synthetic additive pair, where every score is known in closed form."""
+
+from __future__ import annotations
+
+import pytest
+
+from explain_engine.explain import explain_arrays
+from explain_engine.table import explainability_table, method_agreement
+
+
+def test_explain_arrays_results_counterfactual_and_strength(additive_pair, bands, helpers):
+    a, b, embed, cos_after, _ = additive_pair
+    counted = helpers.CountingEmbed(embed)
+    stages = []
+    ex = explain_arrays(a, b, bands, bands, counted, helpers.CountingFill(), threshold=0.5,
+                        progress=lambda stage, f: stages.append((stage, f)))
+    ref = cos_after(set())
+    assert ex.reference == pytest.approx(ref) and ex.decision == "match"
+    assert set(ex.results) == {"s0", "s0_a", "s0_b", "s1", "avg", "s0_black"}
+    assert ex.methods == ["s0", "s1", "avg", "s0_black"]
+    assert ex.regions == ["r0", "r1", "r2", "r3"]
+    for r in ex.regions:  # AVG is the mean of the normalised S0 and S1 maps
+        assert ex.results["avg"].normalised[r] == pytest.approx(
+            (ex.results["s0"].normalised[r] + ex.results["s1"].normalised[r]) / 2)
+    # hiding r0 alone keeps the match (0.60 > 0.5); r0 then r1 flips it (0.38)
+    cf = ex.counterfactual
+    assert cf["flips"] and cf["regions"] == ["r0", "r1"] and cf["source"] == "s1"
+    assert cf["score_after"] == pytest.approx(cos_after({0, 1}))
+    st = ex.strength
+    assert st["margin"] == pytest.approx(ref - 0.5)
+    assert st["largest_single_region"] == "r0"
+    assert st["largest_single_change"] == pytest.approx(ref - cos_after({0}))
+    assert st["s1_cumulative_change"] >= st["largest_single_change"]
+    assert st["weak"] is False and "0.5" in st["statement"]
+    assert counted.images == ex.n_embeddings == sum(ex.n_embeddings_by_method.values())
+    assert ex.n_embeddings_by_method["s0"] == 2 * 4 + 2
+    assert {s for s, _ in stages} >= {"s0", "s1", "s0_black"} and all(0 <= f <= 1 for _, f in stages)
+    assert set(ex.timings) >= {"s0", "s1", "s0_black"}
+    assert ex.most_important_region == "r0" and ex.least_important_region == "r3"
+    table = explainability_table(ex.table_columns())
+    assert list(table.columns[:7]) == ["region", "S0", "S1", "AVG", "S0 black", "S0 (A only)", "S0 (B only)"]
+    assert table.set_index("region").loc["r0", "S0"] == 1
+    assert set(method_agreement({k: v.normalised for k, v in ex.results.items()})) >= {"s0~s1"}
+
+
+def test_single_region_flip_weak_evidence_and_non_match(additive_pair, bands, helpers):
+    a, b, embed, cos_after, _ = additive_pair
+    ref = cos_after(set())
+    near = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.7, methods=("s0", "s1"))
+    assert near.counterfactual["regions"] == ["r0"] and near.counterfactual["source"] == "s0"
+    far = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.3, methods=("s0",))
+    assert far.strength["weak"] is True and "weak evidence" in far.strength["statement"]
+    assert any("Weak evidence" in w for w in far.warnings)
+    assert "s1" not in far.results and far.strength["s1_cumulative_change"] is None
+    assert not far.counterfactual["flips"] and "S1 was not run" in far.counterfactual["statement"]
+    nm = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.9, methods=("s0", "s1"))
+    assert nm.decision == "non-match" and nm.margin == pytest.approx(ref - 0.9)
+    # every region only lowers the score, so nothing moves it towards a match
+    assert nm.counterfactual["flips"] is False and "No set of regions" in nm.counterfactual["statement"]
+
+
+def test_regions_missing_in_one_photo_are_reported_absent(additive_pair, bands, helpers):
+    a, b, embed, _, _ = additive_pair
+    only_a = dict(bands)
+    only_b = {k: v for k, v in bands.items() if k != "r3"}
+    ex = explain_arrays(a, b, only_a, only_b, embed, helpers.CountingFill(), threshold=0.5, methods=("s0",),
+                        one_sided=False, samples=2)
+    assert "r3" not in ex.regions and "photo B" in ex.absent["r3"]
+    assert set(ex.results) == {"s0"}
+    assert ex.stability is not None and ex.stability["samples"] == 2
+    assert set(ex.stability["per_region"]) == {"r0", "r1", "r2"}
