@@ -1,16 +1,15 @@
 """facex-chat: upload two face photos, see why the face model calls them a match or not, and question the answer.
 
-Run: ``streamlit run streamlit_app.py --server.address 127.0.0.1`` (or ``bash scripts/run.sh``).
+Run: ``bash scripts/run.sh`` (or ``streamlit run streamlit_app.py --server.address 127.0.0.1``).
 
-Layout of this file: plain helper functions first (upload checks, the sample pair, wording, exports; no Streamlit
-calls, so tests import them directly), then the cached shared resources (engine and chatbot models, loaded once per
-process and guarded by locks), then the page itself in ``main()``.
+Layout of this file: plain helpers first (upload checks, the sample pair, wording, exports; no page drawing, so
+tests import them directly), then the shared resources (face pipeline, engines, sentence model: loaded once per
+process with ``st.cache_resource`` and used under locks, because the models inside are not thread-safe), then the
+page in ``main()``.
 
-Per-session state (``st.session_state``):
-- ``explanation``: the current :class:`ExplainedPair` (engine result + the pair's label), or absent;
-- ``conversation`` / ``chat``: the chatbot conversation over that explanation and the rendered turns;
-- ``archive``: earlier conversations of this session, kept so they can still be exported after a new pair;
-- ``error``: the last error message, shown until the next successful action.
+Per browser session (``st.session_state``): ``result`` (the current :class:`ExplainedPair`), ``conversation`` (the
+chatbot's Conversation over it), ``chat`` (the turns as shown, errors included), ``archive`` (earlier conversations
+of this session, still exportable after a new pair) and ``error`` (the last error, shown until the next success).
 Uploaded photos stay in memory (bytes and arrays in this session's state); nothing is written to disk.
 """
 
@@ -25,7 +24,6 @@ import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -37,6 +35,7 @@ MAX_UPLOAD_MB = 20
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp")
 ENGINE_WAIT_S = 600  # how long a session waits for another session's explanation before giving up
+MAX_QUESTION_CHARS = 500
 
 SUGGESTED_QUESTIONS = (
     "Which region drove the match?",
@@ -45,37 +44,44 @@ SUGGESTED_QUESTIONS = (
     "Do the methods agree?",
     "What would change the decision?",
 )
-
 METHOD_LABELS = {
-    "s0": "S0 · one region hidden at a time",
-    "s1": "S1 · regions hidden greedily",
+    "s0": "S0: one region hidden at a time",
+    "s1": "S1: regions hidden greedily",
     "avg": "Average of S0 and S1",
     "s0_black": "S0 with black masks (contrast)",
+    "occlusion": "xFace patch occlusion",
 }
-METHOD_CHOICES = {  # sidebar label -> engine method names
-    "S0 (single region)": "s0",
-    "S1 (greedy)": "s1",
-    "Black-mask contrast (S0)": "s0_black",
+METHOD_CHOICES = {  # sidebar label -> engine method name ("avg" comes with S0 + S1)
+    "S0: one region at a time": "s0",
+    "S1: greedy": "s1",
+    "Black-mask contrast": "s0_black",
+}
+FILL_CHOICES = {  # sidebar value -> (perturbation, inpainter backend or None)
+    "inpaint:telea": ("inpaint", "telea"),
+    "inpaint:ns": ("inpaint", "ns"),
+    "inpaint:patchmatch": ("inpaint", "patchmatch"),
+    "inpaint:lama": ("inpaint", "lama"),
+    "inpaint:migan": ("inpaint", "migan"),
+    "inpaint:repaint": ("inpaint", "repaint"),
+    "inpaint:sd-inpaint": ("inpaint", "sd-inpaint"),
+    "blur": ("blur", None),
+    "mean": ("mean", None),
+    "black": ("black", None),
 }
 STAGE_LABELS = {
-    "load": "Reading the photos",
-    "detect": "Finding the faces",
-    "detection": "Finding the faces",
-    "landmarks": "Placing face landmarks",
-    "align": "Aligning the faces",
-    "regions": "Outlining the face regions",
-    "verify": "Comparing the faces",
-    "s0": "Hiding one region at a time (S0)",
-    "s1": "Hiding regions greedily (S1)",
-    "s0_black": "Black-mask contrast (S0)",
-    "confidence": "Estimating confidence",
-    "render": "Drawing the heatmaps",
-    "heatmaps": "Drawing the heatmaps",
+    "loading models": "Loading the models (first time only)",
+    "preparing faces": "Finding, aligning and outlining the faces",
+    "s0": "S0: hiding one region at a time",
+    "s1": "S1: hiding regions greedily",
+    "s0_black": "Black-mask contrast",
+    "occlusion": "Patch occlusion",
+    "stability": "Repeating with other seeds",
+    "done": "Done",
 }
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Plain helpers (no Streamlit calls)
+# Plain helpers
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass
 class Photo:
@@ -94,7 +100,7 @@ def _fingerprint(data: bytes | np.ndarray) -> str:
 
 
 def read_upload(name: str, data: bytes) -> Photo:
-    """Check and decode one uploaded photo (in memory). Raises ``ImageError`` with a message naming the file."""
+    """Check and decode one uploaded photo, in memory. Raises ``ImageError`` with a message naming the file."""
     from models.errors import ImageError
     from models.images import load_image
 
@@ -106,23 +112,20 @@ def read_upload(name: str, data: bytes) -> Photo:
     if not data:
         raise ImageError(f"{name}: the file is empty")
     buffer = io.BytesIO(data)
-    buffer.name = name  # so load_image's messages name the file
+    buffer.name = name  # load_image names the file in its messages
     return Photo(name=name, image=load_image(buffer), digest=_fingerprint(data))
 
 
 def sample_pair() -> tuple[Photo, Photo]:
-    """The built-in pair: skimage's astronaut photo and an edited copy (mirrored, shifted, brighter).
+    """skimage's astronaut portrait and an edited copy of it (mirrored, shifted, brighter).
 
-    Both show the same photo of the same person, so this demonstrates the tool, not its ability to match two
-    different photos of one person.
+    One photo and a copy: it demonstrates the tool, not its ability to match two different photos of a person.
     """
     from skimage import data
 
     original = np.ascontiguousarray(data.astronaut())
-    edited = original[:, ::-1]  # mirrored
-    edited = np.roll(edited, shift=(12, -10), axis=(0, 1))  # shifted down 12 px and left 10 px
-    edited = np.clip(edited.astype(np.int16) + 25, 0, 255).astype(np.uint8)  # brighter
-    edited = np.ascontiguousarray(edited)
+    edited = np.roll(original[:, ::-1], shift=(12, -10), axis=(0, 1))  # mirrored, then moved 12 px down, 10 left
+    edited = np.ascontiguousarray(np.clip(edited.astype(np.int16) + 25, 0, 255).astype(np.uint8))  # brighter
     return (
         Photo("astronaut.png", original, _fingerprint(original)),
         Photo("astronaut-edited.png", edited, _fingerprint(edited)),
@@ -130,65 +133,63 @@ def sample_pair() -> tuple[Photo, Photo]:
 
 
 SAMPLE_LABEL = (
-    "Sample pair: the public-domain NASA portrait of astronaut Eileen Collins that ships with scikit-image (left), "
-    "and an edited copy of the same photo (right: mirrored, shifted by a few pixels and brightened). It is one photo "
-    "and a copy of it, not two different photos of the same person, so expect a very clear match."
+    "Sample pair: NASA's public-domain portrait of astronaut Eileen Collins that ships with scikit-image (A), and "
+    "an edited copy of that same photo (B: mirrored, shifted a few pixels, brightened). It is one photo and a copy "
+    "of it, not two different photos of the same person, so expect a clear match."
 )
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")
 
 
-def escape_markdown(text: str) -> str:
-    """Escape every Markdown/HTML-special character so that text is shown literally by ``st.markdown``."""
-    text = _MD_SPECIAL.sub(r"\\\1", str(text))
-    return text.replace("\n", "  \n")  # keep the answer's line breaks
+def escape_markdown(text: object) -> str:
+    """Escape every Markdown/HTML-special character so ``st.markdown`` shows the text literally (never as HTML)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
 
 
 def confidence_words(c_score: float | None) -> str:
     """The xFace C-score (0.5 = coin toss, 1 = certain) in everyday words."""
     if c_score is None:
-        return "unknown"
+        return "no confidence score is available for this face model (it has no calibration)"
     if c_score >= 0.95:
-        return "very sure"
-    if c_score >= 0.85:
-        return "fairly sure"
-    if c_score >= 0.7:
-        return "somewhat sure"
-    if c_score >= 0.6:
-        return "unsure"
-    return "barely better than a coin toss"
+        level = "very sure"
+    elif c_score >= 0.85:
+        level = "fairly sure"
+    elif c_score >= 0.7:
+        level = "somewhat sure"
+    elif c_score >= 0.6:
+        level = "unsure"
+    else:
+        level = "hardly better than a coin toss"
+    return f"the model is {level} of this decision"
 
 
 def pic_words(pic: float | None) -> str:
     """The PIC score (probability the decision is right) as a frequency a non-specialist can picture."""
     if pic is None:
-        return "unknown"
-    per_100 = round(100 * pic)
-    return f"about {per_100} in 100 pairs with this similarity get this decision right"
+        return "the chance that the decision is right cannot be estimated without a calibration"
+    return f"about {round(100 * pic)} in 100 pairs with this similarity are decided correctly"
 
 
 def decision_summary(record: dict) -> dict:
     """The decision card's values, taken straight from the explanation record."""
-    similarity, threshold = float(record["similarity"]), float(record["threshold"])
     is_match = record["decision"] == "match"
     return {
         "decision": record["decision"],
         "headline": "Match: the two photos look like the same person"
         if is_match
         else "No match: the two photos look like different people",
-        "similarity": similarity,
-        "threshold": threshold,
-        "margin": float(record.get("margin", similarity - threshold)),
+        "similarity": float(record["similarity"]),
+        "threshold": float(record["threshold"]),
+        "margin": float(record["margin"]),
         "confidence": record.get("confidence"),
-        "confidence_words": confidence_words(record.get("confidence")),
         "pic": record.get("pic_score"),
-        "pic_words": pic_words(record.get("pic_score")),
+        "plain": f"In plain words: {confidence_words(record.get('confidence'))}; {pic_words(record.get('pic_score'))}.",
         "warnings": list(record.get("warnings") or []),
     }
 
 
 def contributions_frame(record: dict):
-    """Long DataFrame (region, method, contribution) of signed contributions of the present regions."""
+    """Long DataFrame (region, method, contribution) of the signed contributions of the present regions."""
     import pandas as pd
 
     rows = []
@@ -196,15 +197,10 @@ def contributions_frame(record: dict):
         if not region.get("present"):
             continue
         for method, values in (region.get("methods") or {}).items():
-            if values.get("contribution") is None:
-                continue
-            rows.append(
-                {
-                    "region": region["name"],
-                    "method": METHOD_LABELS.get(method, method),
-                    "contribution": float(values["contribution"]),
-                }
-            )
+            if method in METHOD_LABELS and values.get("contribution") is not None:
+                rows.append(
+                    {"region": region["name"], "method": METHOD_LABELS[method], "contribution": values["contribution"]}
+                )
     return pd.DataFrame(rows, columns=["region", "method", "contribution"])
 
 
@@ -216,103 +212,56 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def explanation_zip(record: dict, heatmap_images: dict, legend: np.ndarray | None = None) -> bytes:
-    """explanation.json plus every heatmap PNG under the file names the record gives, zipped in memory."""
+def explanation_zip(explanation: Any, record: dict) -> bytes:
+    """What ``Explanation.save`` writes (explanation.json, heatmap PNGs, legend, outlined crops, table.csv), zipped
+    in memory so that nothing derived from an upload touches the disk."""
+    from explain_engine.explanation import heatmap_file
+
+    record = dict(record, region_outlines={"a": "regions_a.png", "b": "regions_b.png"}, table_csv="table.csv")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("explanation.json", json.dumps(record, indent=2, default=str))
-        names = record.get("heatmaps") or {}
-        for method, images in heatmap_images.items():
-            if not isinstance(images, dict):
-                continue
-            files = names.get(method) or {}
-            for kind, image in images.items():
-                file_name = files.get(kind) or f"heatmap_{method}_{kind}.png"
-                archive.writestr(file_name, png_bytes(image))
-        if legend is not None:
-            archive.writestr(names.get("legend") or "legend.png", png_bytes(legend))
+        for method, images in explanation.heatmap_images.items():
+            for key, image in images.items():
+                archive.writestr(heatmap_file(method, key), png_bytes(image))
+        archive.writestr("legend.png", png_bytes(explanation.legend))
+        for side, image in explanation.aligned_faces.items():
+            archive.writestr(f"regions_{side}.png", png_bytes(image))
+        archive.writestr("table.csv", explanation.table.to_csv(index=False))
+        archive.writestr("explanation.json", json.dumps(record, indent=2) + "\n")
     return buffer.getvalue()
 
 
-def turns_to_json(turns: list[dict], record: dict | None, title: str) -> str:
-    """The conversation as JSON: the pair, the decision and every turn (question, answer, evidence, links)."""
-    return json.dumps(
-        {
-            "title": title,
-            "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "decision": None
-            if record is None
-            else {k: record.get(k) for k in ("decision", "similarity", "threshold", "confidence", "pic_score")},
-            "turns": turns,
-        },
-        indent=2,
-        default=str,
-    )
+def link_image_key(link: Any) -> str | None:
+    """The ``heatmap_images[method]`` key a chatbot ArtifactLink points at ("a", "overlay_b", ...)."""
+    kind, side = getattr(link, "kind", None), getattr(link, "image", None)
+    if side not in ("a", "b"):
+        return None
+    return side if kind == "heatmap" else f"{kind}_{side}"
 
 
-def turns_to_markdown(turns: list[dict], record: dict | None, title: str) -> str:
-    lines = [f"# {title}", ""]
-    if record is not None:
-        lines += [
-            (
-                f"Decision: **{record.get('decision')}** (similarity {record.get('similarity', 0):.3f}, "
-                f"threshold {record.get('threshold', 0):.3f})"
-            ),
-            "",
-        ]
-    for turn in turns:
-        lines += [f"**Q:** {turn['question']}", "", f"**A:** {turn['answer']}", ""]
-        if turn.get("evidence"):
-            lines += ["Evidence:", *[f"- {e}" for e in turn["evidence"]], ""]
-    return "\n".join(lines)
-
-
-def answer_fields(answer: Any) -> dict:
-    """Normalise a chatbot answer into the turn record the page shows and exports."""
-    if isinstance(answer, dict):
-        get = answer.get
-    else:
-
-        def get(key, default=None):
-            return getattr(answer, key, default)
-
-    evidence = get("evidence") or []
-    if isinstance(evidence, str):
-        evidence = [evidence]
-    return {
-        "answer": str(get("text", "") or ""),
-        "score": get("score"),
-        "method": get("method"),
-        "evidence": [str(e) for e in evidence],
-        "links": heatmap_links(answer),
-    }
-
-
-def heatmap_links(answer: Any) -> list[dict]:
-    """[{"method": m, "region": r or None}] the answer is about, for showing its heatmaps in the chat."""
-    get = answer.get if isinstance(answer, dict) else (lambda k, d=None: getattr(answer, k, d))
-    links = []
-    raw = get("heatmaps") or get("links") or []
-    if isinstance(raw, dict):
-        raw = [raw]
-    for item in raw:
-        if isinstance(item, str):
-            links.append({"method": item, "region": get("region")})
-        elif isinstance(item, dict) and item.get("method"):
-            links.append({"method": item["method"], "region": item.get("region")})
-    if not links and (get("heatmap_method") or get("region")):
-        links.append({"method": get("heatmap_method"), "region": get("region")})
-    return links
+def linked_images(answer: Any, heatmap_images: dict, legend: np.ndarray | None = None) -> list[tuple[np.ndarray, str]]:
+    """(image, caption) for every heatmap an answer links to, in the answer's order."""
+    out = []
+    for link in getattr(answer, "links", None) or []:
+        if getattr(link, "kind", None) == "legend":
+            if legend is not None:
+                out.append((legend, "colour legend"))
+            continue
+        key = link_image_key(link)
+        image = (heatmap_images.get(getattr(link, "method", None)) or {}).get(key) if key else None
+        if image is not None:
+            out.append((image, str(getattr(link, "label", "") or key)))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Shared resources: loaded once per process, used by every session
+# Shared resources: loaded once per process, used by every session under a lock
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass
-class SharedEngine:
-    """An engine and the lock every session takes before using it (the models inside are not thread-safe)."""
+class Shared:
+    """A model-holding object and the lock every session takes before using it."""
 
-    engine: Any
+    value: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -322,87 +271,163 @@ class ExplainedPair:
 
     explanation: Any
     record: dict
-    title: str
-    digests: tuple[str, str]
     names: tuple[str, str]
+    digests: tuple[str, str]
     seconds: float
 
+    @property
+    def title(self) -> str:
+        return f"{self.names[0]} vs {self.names[1]}"
 
-def engine_settings_key(settings: dict) -> tuple:
-    return tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in settings.items()))
 
-
-def build_engine(settings: dict):
-    """An Engine for the sidebar settings, on the embedded offline defaults for everything not chosen."""
-    from explain_engine import Engine, EngineConfig
+def engine_config(settings: dict):
+    """The EngineConfig for the sidebar settings; everything not chosen keeps the embedded offline defaults."""
+    from explain_engine import EngineConfig
     from models.config import ModelConfig
 
-    models = ModelConfig.from_env(embedder=settings["embedder"], inpainter=settings["inpainter"])
-    config = EngineConfig(
-        models=models,
-        perturbation=settings["perturbation"],
+    perturbation, inpainter = FILL_CHOICES[settings["fill"]]
+    overrides = {"embedder": settings["embedder"]}
+    if inpainter:
+        overrides["inpainter"] = inpainter
+    return EngineConfig(
+        models=ModelConfig.from_env(**overrides),
+        perturbation=perturbation,
         methods=tuple(settings["methods"]),
         region_set=settings["region_set"],
     )
-    return Engine(config)
 
 
-def run_explanation(shared: SharedEngine, photo_a: Photo, photo_b: Photo, progress: Callable, waiting: Callable):
-    """Explain a pair under the engine's lock; ``waiting()`` is called once if another session holds it."""
+@st.cache_resource(max_entries=2, show_spinner=False)
+def shared_pipeline(embedder: str, region_set: str) -> Shared:
+    """Detector, Face Mesh, parser and face model, loaded once per (face model, region set) for all sessions."""
+    from explain_engine import EngineConfig
+    from explain_engine.pipeline import FacePipeline
+    from models.config import ModelConfig
+
+    defaults = EngineConfig(models=ModelConfig.from_env(embedder=embedder), region_set=region_set)
+    pipeline = FacePipeline(
+        defaults.models,
+        region_set=region_set,
+        min_face_pixels=defaults.min_face_pixels,
+        small_face_pixels=defaults.small_face_pixels,
+    )
+    pipeline.landmark_detector, pipeline.parser  # noqa: B018 (load the lazy models now, not mid-explanation)
+    return Shared(pipeline)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def shared_engine(settings_key: str, _settings: dict) -> Shared:
+    """An Engine per distinct settings, built on the shared pipeline; shares the pipeline's lock."""
+    from explain_engine import Engine
+
+    pipeline = shared_pipeline(_settings["embedder"], _settings["region_set"])
+    engine = Engine(engine_config(_settings), pipeline=pipeline.value)
+    return Shared(engine, pipeline.lock)
+
+
+@st.cache_resource(show_spinner=False)
+def shared_sentence_models() -> Shared:
+    """The chatbot's sentence embedder (and QA model when one is configured), shared by every conversation."""
+    from models import registry
+    from models.config import ModelConfig
+
+    config = ModelConfig.from_env()
+    embedder = registry.create("sentence", config)
+    qa = registry.create("qa", config) if config.qa else None
+    return Shared({"embedder": embedder, "qa": qa})
+
+
+def run_explanation(shared: Shared, photo_a: Photo, photo_b: Photo, progress: Callable, waiting: Callable):
+    """Explain a pair under the engine's lock; ``waiting()`` is called once when another session holds it."""
     from models.errors import FaceXError
 
     if not shared.lock.acquire(blocking=False):
         waiting()
         if not shared.lock.acquire(timeout=ENGINE_WAIT_S):
-            raise FaceXError("the explainer is busy with other requests; please try again in a minute")
+            raise FaceXError("the explainer is busy with other people's photos; please try again in a minute")
     try:
-        return shared.engine.explain(_named(photo_a), _named(photo_b), progress=progress)
+        return shared.value.explain(photo_a.image, photo_b.image, progress=progress, names=(photo_a.name, photo_b.name))
     finally:
         shared.lock.release()
 
 
-def _named(photo: Photo) -> np.ndarray:
-    return photo.image
+def new_conversation(record: dict):
+    """A chatbot Conversation over ``record``, using the shared sentence models."""
+    from chatbot import Chatbot, Conversation
+
+    models = shared_sentence_models()
+    with models.lock:  # building the bot embeds the context sentences
+        bot = Chatbot(record, embedder=models.value["embedder"], qa=models.value["qa"])
+    return Conversation(bot)
+
+
+def ask_conversation(conversation, question: str):
+    with shared_sentence_models().lock:
+        return conversation.ask(question)
+
+
+def conversation_exports(conversation) -> tuple[str, str]:
+    """(JSON, Markdown) of a conversation, in the chatbot's own export formats."""
+    from chatbot.export import conversation_json, conversation_markdown
+
+    return conversation_json(conversation), conversation_markdown(conversation)
+
+
+def user_message(exc: BaseException) -> str:
+    """A clear one-line message for the page; the traceback goes to the server log only."""
+    from models.errors import FaceXError
+
+    if isinstance(exc, FaceXError):
+        return str(exc)
+    try:
+        from chatbot.errors import ChatbotError
+
+        if isinstance(exc, ChatbotError):
+            return str(exc)
+    except ImportError:
+        pass
+    log.error("unexpected error", exc_info=exc)
+    return f"Something went wrong ({type(exc).__name__}: {exc}). Your photos and conversation are kept."
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The page
 # ---------------------------------------------------------------------------------------------------------------
 def main() -> None:
-    st.set_page_config(page_title="facex-chat: why do these faces match?", page_icon="🙂", layout="wide")
-    _init_state()
+    st.set_page_config(page_title="facex-chat: why do these faces match?", page_icon="🔎", layout="wide")
+    for key, value in {"result": None, "conversation": None, "chat": [], "archive": [], "error": None}.items():
+        st.session_state.setdefault(key, value)
+    try:
+        _page()
+    except Exception as exc:  # noqa: BLE001 (never a traceback in the page; session state is untouched)
+        st.error(user_message(exc), icon="🚫")
+
+
+def _page() -> None:
     settings, source = _sidebar()
 
-    st.title("Why do these two faces match — or not?")
+    st.title("Why do these two faces match, or not?")
     st.caption(
-        "Upload two face photos. A face-recognition model compares them; facex-chat then hides one face region "
-        "at a time to see which parts of the face moved the decision, and you can ask questions about it."
+        "A face-recognition model compares two photos. facex-chat then hides one face region at a time (eyes, "
+        "nose, mouth, ...) and measures how the model's similarity changes, to show which parts of the face drove "
+        "the decision. Ask questions about it in the chat below."
     )
-
     photos = _inputs(source)
-    explain_clicked = st.button("Explain", type="primary", disabled=photos is None, key="explain")
-    if explain_clicked and photos is not None:
+    clicked = st.button("Explain", type="primary", key="explain", disabled=photos is None,
+                        help=None if photos else "Choose two photos first (or the sample pair in the sidebar).")
+    if clicked and photos is not None:
         _explain(settings, photos)
-    elif explain_clicked:
-        st.session_state.error = "Choose two photos first (or the sample pair)."
 
     if st.session_state.error:
-        st.error(st.session_state.error)
+        st.error(st.session_state.error, icon="🚫")
 
-    current: ExplainedPair | None = st.session_state.explanation
+    current: ExplainedPair | None = st.session_state.result
     if current is not None:
         if photos is not None and (photos[0].digest, photos[1].digest) != current.digests:
             st.info("The results below are for the previous pair. Press **Explain** to explain the new one.")
         _results(current)
         _chat(current)
     _archive()
-
-
-def _init_state() -> None:
-    defaults = {"explanation": None, "conversation": None, "chat": [], "archive": [], "error": None}
-    for key, value in defaults.items():
-        if key not in st.session_state:
-            st.session_state[key] = value
 
 
 def _sidebar() -> tuple[dict, str]:
@@ -413,74 +438,61 @@ def _sidebar() -> tuple[dict, str]:
     with st.sidebar:
         st.header("Photos")
         source = st.radio(
-            "Which photos?",
-            ["Upload two photos", "Sample pair (one photo and an edited copy)"],
-            key="source",
-        )
+            "Which photos?", ["upload", "sample"], key="source",
+            format_func=lambda s: "Upload two photos" if s == "upload" else "Sample pair (a photo and an edited copy)",
+        )  # fmt: skip
+        st.caption(f"JPEG, PNG or WEBP, up to {MAX_UPLOAD_MB} MB each. Photos stay in this browser session's "
+                   "memory and are never saved.")
         st.header("Settings")
         embedders = list(BACKENDS["embedder"])
         embedder = st.selectbox(
-            "Face model",
-            embedders,
+            "Face model", embedders, key="embedder",
             index=embedders.index(defaults.embedder) if defaults.embedder in embedders else 0,
-            help="The face-recognition model whose decision is explained. The default runs offline.",
-            key="embedder",
-        )
-        inpainters = list(BACKENDS["inpainter"])
-        inpainter = st.selectbox(
-            "How hidden regions are filled",
-            inpainters,
-            index=inpainters.index(defaults.inpainter) if defaults.inpainter in inpainters else 0,
-            help="Each face region is hidden by painting it over with this method (inpainting), and the "
-            "change in similarity is measured. telea and ns are fast; patchmatch copies real skin texture.",
-            key="inpainter",
-        )
+            help="The face-recognition model whose decision is explained. dlib-torch runs offline; the others "
+            "need model files (see `python -m models`).",
+        )  # fmt: skip
+        default_fill = f"inpaint:{defaults.inpainter}"
+        fills = list(FILL_CHOICES)
+        fill = st.selectbox(
+            "How a hidden region is filled", fills, key="fill",
+            index=fills.index(default_fill) if default_fill in fills else 0,
+            format_func=lambda f: f.replace("inpaint:", "inpainting: "),
+            help="Each region is hidden by painting over it, and the change in similarity is measured. "
+            "telea/ns are fast smooth fills; patchmatch copies real skin texture (slower); lama, migan, repaint "
+            "and sd-inpaint need model files; blur, mean and black are simple baselines.",
+        )  # fmt: skip
         chosen = st.multiselect(
-            "Methods",
-            list(METHOD_CHOICES),
-            default=list(METHOD_CHOICES),
-            help="S0 hides one region at a time; S1 hides regions one after another, greedily; the black-mask "
-            "contrast repeats S0 with black patches to show how much the fill matters.",
-            key="methods",
-        )
+            "Methods", list(METHOD_CHOICES), default=list(METHOD_CHOICES), key="methods",
+            help="S0 hides one region at a time; S1 hides regions one after another, greedily (with S0 it also "
+            "gives their average); the black-mask contrast repeats S0 with black patches to show how much the "
+            "fill itself matters.",
+        )  # fmt: skip
         region_set = st.radio(
-            "Face regions",
-            ["coarse", "fine"],
-            format_func=lambda r: "9 regions (coarse)" if r == "coarse" else "12 regions (left/right split)",
-            key="region_set",
-            horizontal=True,
-        )
-        st.caption(f"Photos: JPEG, PNG or WEBP, up to {MAX_UPLOAD_MB} MB each. They stay in this browser "
-                   "session's memory and are never saved.")
-    methods = [METHOD_CHOICES[c] for c in chosen] or ["s0"]
-    settings = {
-        "embedder": embedder,
-        "inpainter": inpainter,
-        "perturbation": "inpaint",
-        "methods": methods,
-        "region_set": region_set,
-    }
-    return settings, ("sample" if source.startswith("Sample") else "upload")
+            "Face regions", ["coarse", "fine"], key="region_set", horizontal=True,
+            format_func=lambda r: "9 regions" if r == "coarse" else "12 (left/right split)",
+        )  # fmt: skip
+    methods = [METHOD_CHOICES[c] for c in chosen if c in METHOD_CHOICES] or ["s0"]
+    if "s1" in methods and "s0" not in methods:
+        methods.insert(0, "s0")  # the engine needs S0 for S1's ranking and the average
+    settings = {"embedder": embedder, "fill": fill, "methods": methods, "region_set": region_set}
+    return settings, source
 
 
 def _inputs(source: str) -> tuple[Photo, Photo] | None:
-    """The two photos to explain (decoded in memory), or None when not both are ready; shows previews."""
-    from models.errors import FaceXError
-
+    """The two photos to explain, decoded in memory, or None until both are ready. Shows previews."""
+    left, right = st.columns(2)
     if source == "sample":
         photo_a, photo_b = sample_pair()
-        st.info(SAMPLE_LABEL)
-        left, right = st.columns(2)
-        left.image(photo_a.image, caption="Photo A: original", width=260)
-        right.image(photo_b.image, caption="Photo B: edited copy of the same photo", width=260)
+        st.info(SAMPLE_LABEL, icon="ℹ️")
+        left.image(photo_a.image, caption="A: the original photo", width=240)
+        right.image(photo_b.image, caption="B: an edited copy of the same photo", width=240)
         return photo_a, photo_b
 
-    left, right = st.columns(2)
     photos: list[Photo | None] = []
     for column, key, label in ((left, "upload_a", "Photo A"), (right, "upload_b", "Photo B")):
         with column:
             uploaded = st.file_uploader(
-                f"{label} (JPEG, PNG or WEBP, up to {MAX_UPLOAD_MB} MB)",
+                f"{label}: JPEG, PNG or WEBP, up to {MAX_UPLOAD_MB} MB",
                 type=list(UPLOAD_TYPES),
                 key=key,
                 max_upload_size=MAX_UPLOAD_MB,
@@ -489,10 +501,10 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
             if uploaded is not None:
                 try:
                     photo = read_upload(uploaded.name, uploaded.getvalue())
-                except FaceXError as exc:
-                    st.error(str(exc))
+                except Exception as exc:  # noqa: BLE001 (a bad file is a message, and keeps everything else)
+                    st.error(user_message(exc), icon="🚫")
                 else:
-                    st.image(photo.image, caption=photo.name, width=260)
+                    st.image(photo.image, caption=photo.name, width=240)
             photos.append(photo)
     if photos[0] is None or photos[1] is None:
         return None
@@ -500,246 +512,174 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
 
 
 def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
-    """Run the engine with live progress; on success start a new conversation, archiving the old one."""
-    from models.errors import FaceXError
-
+    """Run the engine with live progress; on success start a new conversation (archiving the old one)."""
     photo_a, photo_b = photos
     started = time.perf_counter()
     status = st.status("Explaining the pair…", expanded=True)
     with status:
-        bar = st.progress(0.0, text="Loading the models (only the first time)…")
-        seen: list[str] = []
+        bar = st.progress(0.0, text=STAGE_LABELS["loading models"])
+        steps: list[str] = []
 
         def progress(stage: str, fraction: float) -> None:
             label = STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
-            if stage not in seen:
-                seen.append(stage)
-                st.write(f"⏳ {label}")
-            fraction = min(max(float(fraction), 0.0), 1.0)
-            bar.progress(fraction, text=f"Step {len(seen)}: {label} ({fraction:.0%})")
+            if stage not in steps and stage != "done":
+                steps.append(stage)
+                st.write(f"{len(steps)}. {label}")
+            elapsed = time.perf_counter() - started
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{label} · {elapsed:.0f} s")
 
         try:
-            shared = _shared_engine(settings)
-            bar.progress(0.0, text="Models ready; starting…")
+            settings_key = json.dumps(settings, sort_keys=True)
+            st.write(f"0. {STAGE_LABELS['loading models']}")
+            shared = shared_engine(settings_key, settings)
             explanation = run_explanation(
-                shared,
-                photo_a,
-                photo_b,
-                progress=progress,
-                waiting=lambda: status.update(label="Waiting for another explanation to finish…"),
-            )
+                shared, photo_a, photo_b, progress=progress,
+                waiting=lambda: status.update(label="Waiting for another person's explanation to finish…"),
+            )  # fmt: skip
             record = explanation.to_dict()
-        except FaceXError as exc:
+        except Exception as exc:  # noqa: BLE001 (FaceXError: its message; anything else: logged, summarised)
             status.update(label="Could not explain this pair", state="error", expanded=False)
-            st.session_state.error = str(exc)
-            return
-        except Exception as exc:  # never a traceback in the page; the details go to the server log
-            log.exception("explanation failed")
-            status.update(label="Could not explain this pair", state="error", expanded=False)
-            st.session_state.error = f"Something went wrong while explaining the pair ({type(exc).__name__}: {exc})."
+            st.session_state.error = user_message(exc)
             return
         seconds = time.perf_counter() - started
         status.update(label=f"Explained in {seconds:.1f} s", state="complete", expanded=False)
 
     _archive_current()
-    st.session_state.explanation = ExplainedPair(
-        explanation=explanation,
-        record=record,
-        title=f"{photo_a.name} vs {photo_b.name}",
-        digests=(photo_a.digest, photo_b.digest),
-        names=(photo_a.name, photo_b.name),
-        seconds=seconds,
+    st.session_state.result = ExplainedPair(
+        explanation, record, (photo_a.name, photo_b.name), (photo_a.digest, photo_b.digest), seconds
     )
     st.session_state.chat = []
     st.session_state.conversation = None
     st.session_state.error = None
     try:
-        st.session_state.conversation = _new_conversation(record)
-    except Exception as exc:  # the results stay usable without the chat
-        log.exception("chatbot failed to start")
-        st.session_state.error = f"The chat could not start ({type(exc).__name__}: {exc}); the results are below."
+        st.session_state.conversation = new_conversation(record)
+    except Exception as exc:  # noqa: BLE001 (the results stay usable without the chat)
+        st.session_state.error = f"The chat could not start: {user_message(exc)}"
 
 
 def _archive_current() -> None:
     """Keep the finished conversation exportable after a new pair replaces it."""
-    current: ExplainedPair | None = st.session_state.explanation
-    if current is None or not st.session_state.chat:
+    current: ExplainedPair | None = st.session_state.result
+    conversation = st.session_state.conversation
+    if current is None or conversation is None or not conversation.turns:
         return
-    turns = list(st.session_state.chat)
+    as_json, as_markdown = conversation_exports(conversation)
     st.session_state.archive.append(
-        {
-            "title": current.title,
-            "json": turns_to_json(turns, current.record, current.title),
-            "markdown": turns_to_markdown(turns, current.record, current.title),
-            "turns": len(turns),
-        }
+        {"title": current.title, "json": as_json, "markdown": as_markdown, "turns": len(conversation.turns)}
     )
-
-
-def _shared_engine(settings: dict) -> SharedEngine:
-    return _cached_engine(engine_settings_key(settings), settings)
-
-
-def _new_conversation(record: dict):
-    from chatbot import Conversation
-
-    return Conversation(record)
-
-
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _cached_engine(key: tuple, _settings: dict) -> SharedEngine:
-    """One engine per distinct settings, shared by every session of this process (``key`` is what is hashed)."""
-    return SharedEngine(build_engine(_settings))
 
 
 def _results(current: ExplainedPair) -> None:
-    record = current.record
-    explanation = current.explanation
+    record, explanation = current.record, current.explanation
     card = decision_summary(record)
     st.divider()
-    st.subheader("Decision")
     with st.container(border=True, key="decision-card"):
         if card["decision"] == "match":
-            st.success(f"**{card['headline']}**", icon="✅")
+            st.success(f"### {card['headline']}", icon="✅")
         else:
-            st.warning(f"**{card['headline']}**", icon="❌")
+            st.warning(f"### {card['headline']}", icon="❌")
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Similarity", f"{card['similarity']:.3f}", f"{card['margin']:+.3f} vs threshold",
-                  delta_color="normal" if card["decision"] == "match" else "inverse")
+                  help="Cosine similarity of the two faces' embeddings (1 = identical).")  # fmt: skip
         c2.metric("Threshold", f"{card['threshold']:.3f}", help="Pairs at or above this similarity are a match.")
-        if card["confidence"] is not None:
-            c3.metric("Confidence (C-score)", f"{card['confidence']:.2f}", help=record.get("confidence_meaning"))
-        if card["pic"] is not None:
-            c4.metric("Chance the decision is right (PIC)", f"{card['pic']:.0%}", help=record.get("pic_meaning"))
-        st.markdown(
-            escape_markdown(
-                f"In plain words: the model is {card['confidence_words']} of this decision; {card['pic_words']}."
-            )
-        )
-        if record.get("strength", {}).get("statement"):
-            st.caption(escape_markdown(record["strength"]["statement"]))
+        c3.metric("Confidence (C-score)", "n/a" if card["confidence"] is None else f"{card['confidence']:.2f}",
+                  help=record.get("confidence_meaning"))  # fmt: skip
+        c4.metric("Chance the decision is right (PIC)", "n/a" if card["pic"] is None else f"{card['pic']:.0%}",
+                  help=record.get("pic_meaning"))  # fmt: skip
+        st.markdown(escape_markdown(card["plain"]))
+        for key in ("strength", "counterfactual"):
+            statement = (record.get(key) or {}).get("statement")
+            if statement:
+                st.markdown(escape_markdown(statement))
         for warning in card["warnings"]:
             st.warning(escape_markdown(warning), icon="⚠️")
-        st.caption(
-            escape_markdown(
-                f"Face model: {record.get('model_description') or record.get('model')}; hidden regions filled by "
-                f"{record.get('perturbation')}; explained in {current.seconds:.1f} s."
-            )
-        )
+        st.caption(escape_markdown(
+            f"Face model: {record.get('model_description') or record.get('model')} · hidden regions filled by "
+            f"{record.get('perturbation')} · {record.get('region_set')} regions · explained in {current.seconds:.1f} s"
+        ))  # fmt: skip
 
-    st.subheader("Aligned faces and regions")
-    faces = getattr(explanation, "aligned_faces", {}) or {}
-    cols = st.columns(2)
-    for column, side, name in zip(cols, ("a", "b"), current.names):
-        if side in faces:
-            column.image(faces[side], caption=f"{name}: aligned, with the face regions outlined", width=300)
-
-    st.subheader("Heatmaps")
-    st.caption(
-        "Warm colours: regions whose hiding lowers the similarity (they support the match). "
-        "Cool colours: regions whose hiding raises it (they count against the match)."
-    )
-    heatmaps = getattr(explanation, "heatmap_images", {}) or {}
-    methods = [m for m in record.get("methods", []) if m in heatmaps] or list(heatmaps)
-    if methods:
+    heatmaps = explanation.heatmap_images
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.subheader("Aligned faces and regions")
+        a, b = st.columns(2)
+        a.image(explanation.aligned_faces["a"], caption=f"A: {current.names[0]}", width="stretch")
+        b.image(explanation.aligned_faces["b"], caption=f"B: {current.names[1]}", width="stretch")
+        st.caption("The model sees these aligned crops; the outlines are the regions that were hidden one by one.")
+    with right:
+        st.subheader("Heatmaps")
+        methods = [m for m in record.get("methods", []) if m in heatmaps] or list(heatmaps)
         tabs = st.tabs([METHOD_LABELS.get(m, m) for m in methods])
         for tab, method in zip(tabs, methods):
             with tab:
                 a, b = st.columns(2)
-                images = heatmaps[method]
-                a.image(images.get("overlay_a", images.get("a")), caption=f"{current.names[0]} · {method}", width=300)
-                b.image(images.get("overlay_b", images.get("b")), caption=f"{current.names[1]} · {method}", width=300)
-    legend = _legend_image(explanation)
-    if legend is not None:
-        st.image(legend, caption="Colour legend: contribution of a region to the similarity", width=420)
+                a.image(heatmaps[method]["overlay_a"], caption=f"A: {current.names[0]}", width="stretch")
+                b.image(heatmaps[method]["overlay_b"], caption=f"B: {current.names[1]}", width="stretch")
+        st.image(explanation.legend, width=360)
+        st.caption("Red: hiding the region lowers the similarity (it supports the match). Blue: hiding it raises "
+                   "the similarity (it works against the match). White: no effect.")
 
-    st.subheader("Region contributions")
-    frame = contributions_frame(record)
-    if not frame.empty:
-        _contribution_chart(frame)
-    table = getattr(explanation, "table", None)
-    st.markdown("**Explainability table** (importance per method: 1 = most important, 5 = least)")
-    if table is not None:
-        st.dataframe(table, hide_index=True)
-    else:
-        st.dataframe(record.get("table", []), hide_index=True)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.subheader("Region contributions")
+        frame = contributions_frame(record)
+        if not frame.empty:
+            _contribution_chart(frame)
+    with right:
+        st.subheader("Explainability table")
+        st.caption("Importance per method: 1 = most important, 5 = least; Mean over methods; Ratio of 1s.")
+        table = explanation.table
+        columns = [c for c in table.columns if "contribution" not in str(c)]
+        st.dataframe(table[columns], hide_index=True, width="stretch")
 
-    st.subheader("Download")
-    d1, d2 = st.columns(2)
+    d1, d2, _ = st.columns([1, 1, 2])
     d1.download_button(
-        "Explanation (JSON)",
-        data=json.dumps(record, indent=2, default=str),
-        file_name="explanation.json",
-        mime="application/json",
-        on_click="ignore",
-        key="dl_explanation_json",
-    )
+        "⬇ Explanation (JSON)", data=json.dumps(record, indent=2), file_name="explanation.json",
+        mime="application/json", on_click="ignore", key="dl_explanation_json",
+    )  # fmt: skip
     d2.download_button(
-        "Explanation with heatmap PNGs (zip)",
-        data=lambda: explanation_zip(record, heatmaps, legend),
-        file_name="explanation.zip",
-        mime="application/zip",
-        on_click="ignore",
-        key="dl_explanation_zip",
-    )
-
-
-def _legend_image(explanation) -> np.ndarray | None:
-    images = getattr(explanation, "heatmap_images", {}) or {}
-    legend = images.get("legend") if isinstance(images, dict) else None
-    if isinstance(legend, np.ndarray):
-        return legend
-    legend = getattr(explanation, "legend", None)
-    return legend if isinstance(legend, np.ndarray) else None
+        "⬇ Explanation + heatmap PNGs (zip)", data=lambda: explanation_zip(explanation, record),
+        file_name="explanation.zip", mime="application/zip", on_click="ignore", key="dl_explanation_zip",
+    )  # fmt: skip
 
 
 def _contribution_chart(frame) -> None:
     import altair as alt
 
-    order = (
-        frame.groupby("region")["contribution"].mean().sort_values(ascending=False).index.tolist()
-    )
+    order = frame.groupby("region")["contribution"].mean().sort_values(ascending=False).index.tolist()
     chart = (
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("contribution:Q", title="signed contribution (positive = supports the similarity)",
-                    scale=alt.Scale(domain=[-1, 1])),
+            x=alt.X(
+                "contribution:Q",
+                title="← works against the match · supports the match →",
+                scale=alt.Scale(domain=[-1, 1]),
+            ),
             y=alt.Y("region:N", sort=order, title=None),
             yOffset="method:N",
-            color=alt.Color("method:N", title="method", legend=alt.Legend(orient="bottom")),
+            color=alt.Color("method:N", title=None, legend=alt.Legend(orient="bottom", columns=2)),
             tooltip=["region", "method", alt.Tooltip("contribution:Q", format="+.2f")],
         )
-        .properties(height=max(220, 22 * len(frame)))
+        .properties(height=max(240, 14 * len(frame)))
     )
     st.altair_chart(chart, width="stretch")
 
 
 def _ask(question: str) -> None:
-    """Answer one question (a widget callback: runs before the page is drawn, so the turn shows at once)."""
+    """Answer one question. A widget callback: it runs before the page is drawn, so the turn shows at once."""
     question = (question or "").strip()
+    conversation = st.session_state.conversation
     if not question:
         return
-    conversation = st.session_state.conversation
     if conversation is None:
         st.session_state.error = "Explain a pair first; then ask about it."
         return
     try:
-        with _chat_lock():
-            answer = conversation.ask(question)
-        turn = {"question": question, **answer_fields(answer)}
-    except Exception as exc:
-        log.exception("chat answer failed")
-        turn = {
-            "question": question,
-            "answer": f"Sorry, I could not answer that ({type(exc).__name__}: {exc}).",
-            "score": None,
-            "method": "error",
-            "evidence": [],
-            "links": [],
-        }
-    st.session_state.chat = [*st.session_state.chat, turn]
-    st.session_state.error = None
+        answer, error = ask_conversation(conversation, question[:MAX_QUESTION_CHARS]), None
+    except Exception as exc:  # noqa: BLE001 (the conversation so far is kept)
+        answer, error = None, user_message(exc)
+    st.session_state.chat = [*st.session_state.chat, {"question": question, "answer": answer, "error": error}]
 
 
 def _on_chat_input() -> None:
@@ -749,70 +689,48 @@ def _on_chat_input() -> None:
 def _chat(current: ExplainedPair) -> None:
     st.divider()
     st.subheader("Ask about this decision")
-    heatmaps = getattr(current.explanation, "heatmap_images", {}) or {}
-    for index, turn in enumerate(st.session_state.chat):
+    heatmaps, legend = current.explanation.heatmap_images, current.explanation.legend
+    for turn in st.session_state.chat:
         with st.chat_message("user"):
             st.markdown(escape_markdown(turn["question"]))
         with st.chat_message("assistant"):
-            st.markdown(escape_markdown(turn["answer"]))
-            details = []
-            if turn.get("score") is not None:
-                details.append(f"answer confidence {float(turn['score']):.2f}")
-            if turn.get("method"):
-                details.append(f"answered by {turn['method']}")
-            if details:
-                st.caption(escape_markdown(" · ".join(details)))
-            for link in turn.get("links", []):
-                method = link.get("method") or _default_method(current.record, heatmaps)
-                if method not in heatmaps:
-                    continue
-                images = heatmaps[method]
-                region = link.get("region")
-                cols = st.columns(2)
-                for col, side, name in zip(cols, ("a", "b"), current.names):
-                    image = images.get(f"overlay_{side}", images.get(side))
-                    if image is not None:
-                        caption = f"{name} · {METHOD_LABELS.get(method, method)}"
-                        col.image(image, caption=caption + (f" · region: {region}" if region else ""), width=220)
-            if turn.get("evidence"):
-                with st.expander("Evidence"):
-                    for item in turn["evidence"]:
-                        st.markdown("- " + escape_markdown(item))
+            answer = turn["answer"]
+            if answer is None:
+                st.error(turn["error"])
+                continue
+            st.markdown(escape_markdown(answer.text))
+            images = linked_images(answer, heatmaps, legend)
+            if images:
+                columns = st.columns(min(4, len(images)))
+                for index, (image, caption) in enumerate(images):
+                    columns[index % len(columns)].image(image, caption=caption, width=200)
+            details = [f"answered by {answer.method}", f"score {answer.score:.2f}"]
+            if answer.followup:
+                details.append(f"follow-up ({answer.followup})")
+            st.caption(escape_markdown(" · ".join(details)))
+            if answer.evidence:
+                with st.expander("Evidence from the explanation"):
+                    for sentence in answer.evidence:
+                        st.markdown("- " + escape_markdown(sentence))
 
-    st.caption("Suggested questions")
-    cols = st.columns(len(SUGGESTED_QUESTIONS))
-    for col, question in zip(cols, SUGGESTED_QUESTIONS):
-        col.button(question, key=f"suggest_{question}", on_click=_ask, args=(question,))
+    if st.session_state.conversation is not None:
+        st.caption("Try one of these:")
+        with st.container(horizontal=True):
+            for question in SUGGESTED_QUESTIONS:
+                st.button(question, key=f"suggest {question}", on_click=_ask, args=(question,))
 
-    if st.session_state.chat:
-        record = current.record
-        turns = st.session_state.chat
-        c1, c2 = st.columns(2)
-        c1.download_button(
-            "Conversation (JSON)",
-            data=turns_to_json(turns, record, current.title),
-            file_name="conversation.json",
-            mime="application/json",
-            on_click="ignore",
-            key="dl_chat_json",
-        )
-        c2.download_button(
-            "Conversation (Markdown)",
-            data=turns_to_markdown(turns, record, current.title),
-            file_name="conversation.md",
-            mime="text/markdown",
-            on_click="ignore",
-            key="dl_chat_md",
-        )
-    st.chat_input("Ask about the decision, e.g. “Which region drove the match?”", key="chat_question",
-                  on_submit=_on_chat_input, max_chars=500)
-
-
-def _default_method(record: dict, heatmaps: dict) -> str | None:
-    for method in ("avg", "s0", *record.get("methods", [])):
-        if method in heatmaps:
-            return method
-    return None
+    conversation = st.session_state.conversation
+    if conversation is not None and conversation.turns:
+        as_json, as_markdown = conversation_exports(conversation)
+        c1, c2, _ = st.columns([1, 1, 2])
+        c1.download_button("⬇ Conversation (JSON)", data=as_json, file_name="conversation.json",
+                           mime="application/json", on_click="ignore", key="dl_chat_json")  # fmt: skip
+        c2.download_button("⬇ Conversation (Markdown)", data=as_markdown, file_name="conversation.md",
+                           mime="text/markdown", on_click="ignore", key="dl_chat_md")  # fmt: skip
+    st.chat_input(
+        "Ask about the decision, e.g. “Which region drove the match?”", key="chat_question",
+        on_submit=_on_chat_input, max_chars=MAX_QUESTION_CHARS, disabled=conversation is None,
+    )  # fmt: skip
 
 
 def _archive() -> None:
@@ -820,20 +738,13 @@ def _archive() -> None:
     if not archive:
         return
     with st.expander(f"Earlier conversations in this session ({len(archive)})"):
-        for index, item in enumerate(archive):
-            st.markdown(escape_markdown(f"{item['title']}: {item['turns']} question(s)"))
-            c1, c2 = st.columns(2)
-            c1.download_button("JSON", data=item["json"], file_name=f"conversation-{index + 1}.json",
+        for index, item in enumerate(archive, start=1):
+            st.markdown(escape_markdown(f"{index}. {item['title']}: {item['turns']} question(s)"))
+            c1, c2, _ = st.columns([1, 1, 2])
+            c1.download_button("⬇ JSON", data=item["json"], file_name=f"conversation-{index}.json",
                                mime="application/json", on_click="ignore", key=f"dl_archive_json_{index}")
-            c2.download_button("Markdown", data=item["markdown"], file_name=f"conversation-{index + 1}.md",
+            c2.download_button("⬇ Markdown", data=item["markdown"], file_name=f"conversation-{index}.md",
                                mime="text/markdown", on_click="ignore", key=f"dl_archive_md_{index}")
-
-
-_CHAT_LOCK = threading.Lock()
-
-
-def _chat_lock() -> threading.Lock:
-    return _CHAT_LOCK
 
 
 if __name__ == "__main__":

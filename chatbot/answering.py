@@ -23,7 +23,7 @@ import numpy as np
 
 from chatbot.context import Context, Sentence, build_context, load_explanation, method_name, readable_region, summarize
 from chatbot.errors import ChatbotError
-from chatbot.retrieval import IntentRouter, IntentScore, SentenceIndex, encode
+from chatbot.retrieval import QUESTIONS, IntentRouter, IntentScore, SentenceIndex, encode
 from chatbot.text import CleanQuestion, clean_question, find_phrases
 from models.base import QuestionAnswerer, SentenceEmbedder
 from models.config import ModelConfig
@@ -341,7 +341,7 @@ class Chatbot:
         started = time.perf_counter()
         q = clean_question(question, int(self.settings["max_question_chars"]))
         previous = next((a for a in reversed(history) if a.method != "reply"), None)
-        vector = encode(self.embedder, [q.text])[0] if q.text else np.zeros(1, dtype=np.float32)
+        vector = QUESTIONS.get(self.embedder, [q.text])[0] if q.text else np.zeros(1, dtype=np.float32)
         route = self.route(q, vector, previous)
         answer = self._answer_route(q, vector, route, previous)
         answer.question = q.original
@@ -349,6 +349,20 @@ class Chatbot:
         answer.followup = route.followup
         answer.elapsed_ms = round(1000 * (time.perf_counter() - started), 2)
         return answer
+
+    def prepare(self, questions: Sequence[object]) -> None:
+        """Encode many questions in one batch ahead of answering them (a file of questions, a test bank)."""
+        limit = int(self.settings["max_question_chars"])
+        texts = [c.text for c in (clean_question(q, limit) for q in questions) if c.text]
+        if texts:
+            QUESTIONS.get(self.embedder, texts)
+
+    def explain_route(self, question: object, history: Sequence[Answer] = ()) -> list[tuple[str, float, float, float]]:
+        """The top intents for a question with (score, similarity, keyword bonus): for tuning prompts."""
+        q = clean_question(question, int(self.settings["max_question_chars"]))
+        vector = QUESTIONS.get(self.embedder, [q.text])[0]
+        return [(s.intent, round(s.score, 3), round(s.similarity, 3), round(s.keywords, 3))
+                for s in self.router.score(q.lower, vector)[:4]]
 
     def _reply(self, q: CleanQuestion, intent: str, reply: str, score: float) -> Answer:
         return Answer(q.original, self.prompts.reply(reply), float(min(1.0, max(0.0, score))), [], "reply", intent)
@@ -361,7 +375,7 @@ class Chatbot:
             return self._reply(q, route.intent, spec["reply"], route.score)
         if route.intent == "more":
             seen = set(previous.evidence_ids) if previous else set()
-            query = encode(self.embedder, [previous.question])[0] if previous and previous.question else vector
+            query = QUESTIONS.get(self.embedder, [previous.question])[0] if previous and previous.question else vector
             hits = self.index.search(query, k=2, exclude=seen)
             if not hits:
                 return self._reply(q, "more", "more_nothing", 0.0)

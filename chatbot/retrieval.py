@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -49,6 +50,40 @@ class EmbeddingCache:
 
 
 CACHE = EmbeddingCache()
+
+
+class QuestionCache:
+    """Recently asked questions -> vectors (bounded), so repeated or pre-encoded questions cost nothing."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._store: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, embedder: SentenceEmbedder, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for ``texts`` (batch-encoding the ones not seen recently)."""
+        texts = list(texts)
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if (id(embedder), t) not in self._store]
+        fresh = dict(zip(missing, encode(embedder, missing))) if missing else {}
+        out = []
+        with self._lock:
+            for t in texts:
+                key = (id(embedder), t)
+                vector = fresh.get(t)
+                if vector is None:
+                    vector = self._store.get(key)
+                    if vector is None:  # evicted meanwhile by another thread
+                        vector = encode(embedder, [t])[0]
+                self._store[key] = vector
+                self._store.move_to_end(key)
+                out.append(vector)
+            while len(self._store) > self.size:
+                self._store.popitem(last=False)
+        return np.stack(out) if out else np.zeros((0, 1), dtype=np.float32)
+
+
+QUESTIONS = QuestionCache()
 
 
 @dataclass(frozen=True)
@@ -109,6 +144,7 @@ class IntentRouter:
         self.owners = np.asarray(owners, dtype=np.int64)
 
     def keyword_score(self, intent: str, text: str) -> float:
+        """Sum of matched cue weights (negative weights are counter-cues), capped."""
         return min(self.KEYWORD_CAP, sum(w for p, w in self.patterns.get(intent, []) if p.search(text)))
 
     def score(self, text: str, vector: np.ndarray) -> list[IntentScore]:

@@ -22,6 +22,23 @@ from pathlib import Path
 from models.errors import FaceXError
 
 EXIT_BAD_INPUT = 2
+_PIPELINES: dict = {}  # models loaded once per process, so repeated main() calls (tests, scripts) reuse them
+
+
+def _engine(config):
+    """An Engine for ``config``, reusing the loaded models of an earlier call with the same model choices."""
+    from explain_engine.engine import Engine
+    from explain_engine.pipeline import FacePipeline
+
+    key = (repr(config.models), config.region_set, config.min_face_pixels, config.small_face_pixels)
+    if key not in _PIPELINES:
+        _PIPELINES[key] = FacePipeline(
+            config.models,
+            region_set=config.region_set,
+            min_face_pixels=config.min_face_pixels,
+            small_face_pixels=config.small_face_pixels,
+        )
+    return Engine(config, pipeline=_PIPELINES[key])
 
 
 def _model_config(args: argparse.Namespace):
@@ -72,10 +89,8 @@ def _check_files(*paths: str) -> None:
 
 # ---------------------------------------------------------------------------------------------------------------
 def cmd_verify(args: argparse.Namespace) -> int:
-    from explain_engine.engine import Engine
-
     _check_files(args.image_a, args.image_b)
-    engine = Engine(_engine_config(args))
+    engine = _engine(_engine_config(args))
     v = engine.verify(args.image_a, args.image_b)
     if args.json:
         print(json.dumps(v.to_dict(), indent=2))
@@ -90,10 +105,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from explain_engine.engine import Engine
-
     _check_files(args.image_a, args.image_b)
-    engine = Engine(_engine_config(args))
+    engine = _engine(_engine_config(args))
     with tqdm(total=100, unit="%", disable=args.quiet, file=sys.stderr, bar_format="{desc:<28}{bar}| {n:.0f}%") as bar:
 
         def progress(stage: str, fraction: float) -> None:
@@ -189,12 +202,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from explain_engine.calibration import fit_calibration
-    from explain_engine.engine import Engine, EngineConfig
+    from explain_engine.engine import EngineConfig
 
     pairs_path = Path(args.pairs)
     root = Path(args.root) if args.root else pairs_path.parent
     pairs = read_pairs(pairs_path, root)
-    engine = Engine(EngineConfig(models=_model_config(args)))
+    engine = _engine(EngineConfig(models=_model_config(args)))
     with tqdm(total=1, disable=args.quiet, file=sys.stderr, desc="embedding photos") as bar:
 
         def progress(done: int, total: int) -> None:

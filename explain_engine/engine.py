@@ -247,10 +247,13 @@ class Engine:
 
     # ---------------------------------------------------------------------------------------------------------
     def make_fill(self, strategy: str | None = None, seed: int | None = None, source_mask: np.ndarray | None = None):
+        """The configured perturbation. ``source_mask`` (crop coordinates): where fills may copy pixels from."""
         from explain_engine import perturbation
 
         strategy = strategy or self.config.perturbation
         inpainter = self.inpainter if strategy == "inpaint" else None
+        if inpainter is not None and source_mask is not None and _accepts_source_mask(inpainter):
+            inpainter = SourceRestrictedInpainter(inpainter, source_mask)
         return perturbation.make_fill(
             strategy, inpainter, seed=self.config.seed if seed is None else seed, source_mask=source_mask
         )
@@ -286,7 +289,10 @@ class Engine:
         t2 = time.perf_counter()
         timings["verify"] = t2 - t1
 
-        fill = self.make_fill()
+        # Fills copy from the face only (PatchMatch would otherwise pull background into it): both crops are on
+        # the same template, so the union of their region masks marks the face in either one.
+        face_area = _union_mask(face_a.regions) | _union_mask(face_b.regions)
+        fill = self.make_fill(source_mask=face_area)
 
         def attribution_progress(stage: str, fraction: float) -> None:
             report(stage, 0.05 + 0.95 * fraction)
@@ -332,6 +338,43 @@ class Engine:
             "make_fill": self.make_fill,
         }
         return {k: v for k, v in wanted.items() if k in params and v is not None}
+
+
+def _union_mask(regions) -> np.ndarray:
+    masks = list(regions.masks.values())
+    out = np.zeros(masks[0].shape, dtype=bool)
+    for m in masks:
+        out |= m
+    return out
+
+
+def _accepts_source_mask(inpainter) -> bool:
+    import inspect
+
+    fill = getattr(inpainter, "_fill", None)
+    return fill is not None and "source_mask" in inspect.signature(fill).parameters
+
+
+class SourceRestrictedInpainter:
+    """An inpainter that copies texture only from ``source_mask`` (for PatchMatch: the face, not the background)."""
+
+    def __init__(self, inpainter, source_mask: np.ndarray) -> None:
+        self.inner = inpainter
+        self.source_mask = np.asarray(source_mask, dtype=bool)
+        self.name = getattr(inpainter, "name", "inpaint")
+        self.deterministic = getattr(inpainter, "deterministic", True)
+
+    def _source(self, image: np.ndarray, mask: np.ndarray) -> dict:
+        src = self.source_mask
+        if src.shape != image.shape[:2] or not (src & ~np.asarray(mask, dtype=bool)).any():
+            return {}  # nothing usable to restrict to: let the inpainter use the whole crop
+        return {"source_mask": src}
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int | None = None) -> np.ndarray:
+        return self.inner.inpaint(image, mask, seed=seed, **self._source(image, mask))
+
+    def inpaint_batch(self, images, masks, *, seed: int | None = None) -> list[np.ndarray]:
+        return [self.inpaint(im, m, seed=seed) for im, m in zip(images, masks)]
 
 
 __all__ = ["Engine", "EngineConfig", "Verification", "FaceXError"]

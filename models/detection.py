@@ -72,10 +72,7 @@ def _finish(dets: list[FaceDetection], width: int, height: int) -> list[FaceDete
     """Clip boxes to the image, drop empty ones, sort largest first."""
     out = []
     for d in dets:
-        box = np.array(
-            [np.clip(d.box[0], 0, width), np.clip(d.box[1], 0, height), np.clip(d.box[2], 0, width), np.clip(d.box[3], 0, height)],
-            dtype=np.float64,
-        )
+        box = np.clip(np.asarray(d.box, dtype=np.float64), 0, [width, height, width, height])
         if box[2] - box[0] < 1 or box[3] - box[1] < 1:
             continue
         out.append(dataclasses.replace(d, box=box))
@@ -86,7 +83,7 @@ def _mediapipe_module_dir() -> Path | None:
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 # --- MediaPipe ---------------------------------------------------------------------------------------------
@@ -150,7 +147,7 @@ class MediaPipeDetector:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "mediapipe", **options) -> "MediaPipeDetector":
+    def from_config(cls, config: ModelConfig, backend: str = "mediapipe", **options) -> MediaPipeDetector:
         try:
             return cls(backend, **options)
         except TypeError as exc:
@@ -289,7 +286,7 @@ def face_recognition_models_dir() -> Path | None:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0]) / "models"
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
 def _shape_predictor_path(config: ModelConfig | None, explicit: str | None) -> Path:
@@ -354,7 +351,7 @@ class DlibHogDetector:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "dlib-hog", **options) -> "DlibHogDetector":
+    def from_config(cls, config: ModelConfig, backend: str = "dlib-hog", **options) -> DlibHogDetector:
         try:
             return cls(config=config, **options)
         except TypeError as exc:

@@ -42,7 +42,7 @@ _CONNECTION_NAMES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def mesh_connections() -> dict[str, frozenset[tuple[int, int]]]:
     """Face Mesh edge sets by region name (``face_oval``, ``lips``, ``left_eye``, ... ``tesselation``)."""
     from mediapipe.python.solutions import face_mesh_connections as fmc
@@ -126,7 +126,7 @@ class FaceMeshLandmarks:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "mediapipe", **options) -> "FaceMeshLandmarks":
+    def from_config(cls, config: ModelConfig, backend: str = "mediapipe", **options) -> FaceMeshLandmarks:
         if backend != "mediapipe":
             raise ConfigError(f"unknown landmarks backend {backend!r}")
         try:
@@ -138,8 +138,10 @@ class FaceMeshLandmarks:
     def describe(cls, config: ModelConfig, backend: str = "mediapipe") -> ModelInfo:
         root = _mediapipe_module_dir()
         files = (
-            [root / "modules" / "face_landmark" / "face_landmark_with_attention.tflite",
-             root / "modules" / "face_detection" / "face_detection_short_range.tflite"]
+            [
+                root / "modules" / "face_landmark" / "face_landmark_with_attention.tflite",
+                root / "modules" / "face_detection" / "face_detection_short_range.tflite",
+            ]
             if root
             else []
         )

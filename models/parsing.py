@@ -17,6 +17,7 @@ with the smaller x in an upright face, as for the five keypoints in :mod:`models
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,9 @@ def _bisenet_classes():
             return F.relu(shortcut + residual)
 
     def layer(in_chan: int, out_chan: int, blocks: int, stride: int) -> nn.Sequential:
-        return nn.Sequential(BasicBlock(in_chan, out_chan, stride), *[BasicBlock(out_chan, out_chan) for _ in range(blocks - 1)])
+        return nn.Sequential(
+            BasicBlock(in_chan, out_chan, stride), *[BasicBlock(out_chan, out_chan) for _ in range(blocks - 1)]
+        )
 
     class Resnet18(nn.Module):
         """ResNet-18 trunk returning the stride-8, -16 and -32 features (no classifier)."""
@@ -242,12 +245,25 @@ def _bisenet_path(config: ModelConfig, path: str | Path | None, repo_id: str | N
         from huggingface_hub import hf_hub_download
 
         target.parent.mkdir(parents=True, exist_ok=True)
-        return Path(hf_hub_download(repo_id, filename, local_dir=target.parent))
+        try:
+            return Path(hf_hub_download(repo_id, filename, local_dir=target.parent))
+        except Exception as exc:  # network, missing repo or file: say which
+            raise ModelNotFoundError(f"could not download {filename} from hub repository {repo_id}: {exc}") from exc
 
+    explicit = path or config.path_for("parser")
+    # an explicit "owner/name" that is no local path is a hub repository id (used only when downloads are allowed)
+    looks_like_repo = (
+        bool(explicit)
+        and re.fullmatch(r"[\w.-]+/[\w.-]+", str(explicit)) is not None
+        and not str(explicit).endswith((".pth", ".onnx"))
+        and not Path(explicit).expanduser().exists()
+    )
+    if repo_id is None and looks_like_repo:
+        repo_id = str(explicit)
     found = resolve_model_path(
         "bisenet",
         config,
-        explicit=path or config.path_for("parser"),
+        explicit=explicit,
         default_subdir=f"{BISENET_SUBDIR}/{filename}",
         download=download,
     )
@@ -297,8 +313,16 @@ class BiSeNetParser:
         self._net = net.to(self._device).eval()
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "bisenet", *, path: str | Path | None = None,
-                    repo_id: str | None = None, filename: str = BISENET_FILE, **options: Any) -> "BiSeNetParser":
+    def from_config(
+        cls,
+        config: ModelConfig,
+        backend: str = "bisenet",
+        *,
+        path: str | Path | None = None,
+        repo_id: str | None = None,
+        filename: str = BISENET_FILE,
+        **options: Any,
+    ) -> BiSeNetParser:
         if options:
             raise ConfigError(f"unknown options for the bisenet parser: {sorted(options)}")
         return cls(_bisenet_path(config, path, repo_id, filename), config)
@@ -439,7 +463,7 @@ class _ColourModel:
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, samples: np.ndarray) -> "_ColourModel":
+    def fit(cls, samples: np.ndarray) -> _ColourModel:
         median = np.median(samples, axis=0)
         spread = 1.4826 * np.median(np.abs(samples - median), axis=0)
         scale = np.maximum(spread, np.array([10.0, 3.0, 3.0])) * np.array([1.5, 1.0, 1.0])
@@ -475,7 +499,7 @@ class _HeadFrame:
         return 2 * self.half_w
 
     @classmethod
-    def from_landmarks(cls, points: np.ndarray, topo: dict) -> "_HeadFrame":
+    def from_landmarks(cls, points: np.ndarray, topo: dict) -> _HeadFrame:
         left_eye = points[topo["subject_left_eye"]].mean(0)
         right_eye = points[topo["subject_right_eye"]].mean(0)
         across = left_eye - right_eye
@@ -505,11 +529,14 @@ class _HeadFrame:
         s, t = np.asarray(s, np.float64)[..., None], np.asarray(t, np.float64)[..., None]
         return self.centre + s * self.half_w * self.across + t * self.half_h * self.up
 
-    def coords(self, shape: tuple[int, int], origin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Per-pixel (s, t) for a window of ``shape`` whose top-left pixel is ``origin`` (x, y) in the image."""
+    def coords(
+        self, shape: tuple[int, int], origin: tuple[int, int], scale: np.ndarray | tuple[float, float] = (1.0, 1.0)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel (s, t) for a window of ``shape`` whose top-left corner is image pixel ``origin`` (x, y),
+        sampled ``scale`` (x, y) window pixels per image pixel."""
         ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
-        dx = xs + np.float32(origin[0] - self.centre[0])
-        dy = ys + np.float32(origin[1] - self.centre[1])
+        dx = (xs + 0.5) / np.float32(scale[0]) - 0.5 + np.float32(origin[0] - self.centre[0])
+        dy = (ys + 0.5) / np.float32(scale[1]) - 0.5 + np.float32(origin[1] - self.centre[1])
         s = (dx * np.float32(self.across[0]) + dy * np.float32(self.across[1])) / np.float32(self.half_w)
         t = (dx * np.float32(self.up[0]) + dy * np.float32(self.up[1])) / np.float32(self.half_h)
         return s, t
@@ -519,17 +546,22 @@ class ApproximateParser:
     """Offline approximation of CelebAMask-HQ parsing from MediaPipe selfie segmentation and Face Mesh landmarks.
 
     - skin, brows, eyes, nose, lips, mouth: Face Mesh polygons (face oval, eye and brow contours, nose hull,
-      outer/inner lip lines);
-    - hair: person-mask pixels outside the face oval, inside a band around the head (above the mouth level and
-      at most ``hair_reach`` half-widths from the face centre), whose colour is not the face's skin colour (a bald
-      scalp is labelled skin, not hair) and that are connected to the head (background blobs that selfie
-      segmentation pulls in are dropped);
+      outer/inner lip lines), drawn at full resolution;
+    - hair: person-mask pixels outside the face oval, inside a band around the head (from just below the chin up,
+      at most ``hair_reach`` oval half-widths from the centre line), that are not skin-coloured (a second colour
+      model, sampled at the top of the head's silhouette, separates skin-hued hair from skin; a bald scalp gives
+      no such model and stays skin), in pieces that touch the face and reach above the eyes (background blobs
+      that selfie segmentation pulls in, collars and shoulders are dropped);
     - ears: skin-coloured person pixels in strips beside the face oval between eye and mouth height. An ear that
       hair covers, or that lies outside the person mask or the image, is reported absent (with the reason in
       ``notes``) instead of labelling a strip of hair as ear;
-    - neck and cloth: skin-coloured / other person pixels below the chin.
+    - neck and cloth: skin-coloured / other person pixels below the chin, inside the window around the head.
 
-    ``parse`` works at most at ``work_size`` pixels on the longer side and returns labels at the input size.
+    ``parse`` takes landmarks from the caller (or runs Face Mesh itself when given none), works at most at
+    ``work_size`` px on the longer side, judges colours at most at ``analysis_size`` px over a window around the
+    head, and returns labels at the input size. Known limits: hair with the skin's colour that differs from the
+    crown's can still pass for skin (and then for ears); glasses are not labelled (``eye_g`` stays empty), nor
+    are hats, earrings or necklaces.
     """
 
     name = "approx"
@@ -545,6 +577,8 @@ class ApproximateParser:
         skin_tolerance: float = 3.0,
         ear_min_fraction: float = 0.3,
         hair_contrast: float = 1.2,
+        analysis_size: int = 256,
+        hair_tolerance: float = 4.0,
     ):
         if model_selection not in (0, 1):
             raise ConfigError("model_selection must be 0 (general) or 1 (landscape)")
@@ -557,12 +591,14 @@ class ApproximateParser:
         self.skin_tolerance = float(skin_tolerance)
         self.ear_min_fraction = float(ear_min_fraction)
         self.hair_contrast = float(hair_contrast)
+        self.analysis_size = int(analysis_size)
+        self.hair_tolerance = float(hair_tolerance)
         self._lock = threading.Lock()  # MediaPipe graphs are not safe to call from several threads at once
         self._segmenter = None
         self._mesh = None
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "approx", **options: Any) -> "ApproximateParser":
+    def from_config(cls, config: ModelConfig, backend: str = "approx", **options: Any) -> ApproximateParser:
         try:
             return cls(**options)
         except TypeError as exc:
@@ -660,7 +696,6 @@ class ApproximateParser:
         labels_full = np.zeros((full_h, full_w), np.uint8)
         # the whole frame goes to the segmenter (it needs the context); the rest works in a window around the head
         probability_full = self._segment(image)
-        person_full = probability_full > self.threshold
 
         reach = self.hair_reach
         top = frame.t_top + 0.55 * reach  # hair rises above the mesh's top row (about the hairline)
@@ -671,38 +706,39 @@ class ApproximateParser:
         if x1 - x0 < 2 or y1 - y0 < 2:
             notes["face"] = "the landmarks lie outside the image: every pixel is background"
             return labels_full, notes
+        roi_shape = (y1 - y0, x1 - x0)
+
+        # Colour and person-mask analysis runs at most at analysis_size px (the segmenter's own resolution is
+        # 256 px); the landmark polygons are drawn afterwards at full resolution.
+        k = min(1.0, self.analysis_size / max(roi_shape))
+        shape = (max(2, round(roi_shape[0] * k)), max(2, round(roi_shape[1] * k)))
         roi = image[y0:y1, x0:x1]
-        person = person_full[y0:y1, x0:x1]
+        probability = probability_full[y0:y1, x0:x1]
+        if shape != roi_shape:
+            roi = cv2.resize(roi, shape[::-1], interpolation=cv2.INTER_AREA)
+            probability = cv2.resize(probability, shape[::-1], interpolation=cv2.INTER_LINEAR)
+        scale = np.array([shape[1] / roi_shape[1], shape[0] / roi_shape[0]])
+        pts = (points - np.array([x0, y0])) * scale
+        s, t = frame.coords(shape, (x0, y0), scale)
+        width = frame.width * float(scale.mean())  # face width in analysis pixels
+        person = probability > self.threshold
         # the mask is soft at ears (thin, at the silhouette's edge): they need only a weak person probability,
         # since the skin-colour test does the real work there
-        person_loose = probability_full[y0:y1, x0:x1] > 0.5 * self.threshold
-        pts = points - np.array([x0, y0], np.float64)
-        shape = roi.shape[:2]
-        s, t = frame.coords(shape, (x0, y0))
-        width = frame.width
+        person_loose = probability > 0.5 * self.threshold
         if not person.any():
             notes["person"] = "selfie segmentation found no person: hair, ears, neck and cloth are absent"
 
         face = _fill(shape, pts[topo["oval"]])
-        parts = {
-            "nose": _fill(shape, pts[topo["nose"]], convex=True),
-            "u_lip": _fill(shape, pts[topo["u_lip"]]),
-            "l_lip": _fill(shape, pts[topo["l_lip"]]),
-            "mouth": _fill(shape, pts[topo["mouth"]]),
-        }
-        for part in ("eye", "brow"):
-            for side_name in ("subject_left", "subject_right"):
-                parts[self._image_side_label(part, side_name, points, topo)] = _fill(
-                    shape, pts[topo[f"{side_name}_{part}"]]
-                )
+        features = np.zeros(shape, bool)
+        for name in ("nose", "u_lip", "l_lip", "mouth", "subject_left_eye", "subject_right_eye",
+                     "subject_left_brow", "subject_right_brow"):  # fmt: skip
+            features |= _fill(shape, pts[topo[name]], convex=name == "nose")
+        outside = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 3)  # px from the face oval
 
         # skin colour from the cheeks (between eye and mouth height, away from nose and eyes). The forehead joins
         # only when it agrees with the cheeks: bangs would otherwise pull the model towards the hair colour.
-        sigma = max(0.6, 0.006 * width)  # smooth hair texture and sensor noise before judging colour
+        sigma = max(0.5, 0.006 * width)  # smooth hair texture and sensor noise before judging colour
         lab = cv2.cvtColor(cv2.GaussianBlur(roi, (0, 0), sigma), cv2.COLOR_RGB2LAB).astype(np.float32)
-        features = np.zeros(shape, bool)
-        for m in parts.values():
-            features |= m
         inner_face = face & ~features
         cheeks = inner_face & (t < frame.t_eye - 0.1) & (t > frame.t_mouth) & (np.abs(s) > 0.3) & (np.abs(s) < 0.85)
         forehead = inner_face & (t > frame.t_eye + 0.25) & (np.abs(s) < 0.5)
@@ -721,51 +757,58 @@ class ApproximateParser:
         # the skin model are not skin even when within the skin tolerance: blonde, ginger and light-brown hair
         # share skin's hue. It is used only when that sample's typical colour differs from the skin's: a bald
         # scalp gives no such model, and the scalp stays skin.
-        column = person & ~face & (np.abs(s) < 0.5) & (t > frame.t_top) & (t < top)
+        # Tight crops cut the top off, so the sample also takes the sides of the upper head, away from the
+        # forehead and temples.
+        above = (t >= 0) & ((s / reach) ** 2 + (t / top) ** 2 <= 1.0)
+        column = person & above & ~face & (np.abs(s) < 0.5) & (t > frame.t_top)
+        crown = person & above & (t > frame.t_eye + 0.3) & (outside >= 0.08 * width)
+        if column.sum() >= 20:
+            crown |= column & (t > float(np.percentile(t[column], 98)) - 0.3)
         closer_to_skin = np.ones(shape, bool)
-        if column.sum() >= max(20, 0.002 * width * width):
-            head_top = float(np.percentile(t[column], 98))
-            crown = column & (t > head_top - 0.3)
+        hair_like = np.ones(shape, bool)
+        if crown.sum() >= max(20, 0.002 * width * width):
             hair_model = _ColourModel.fit(lab[crown])
             if skin_model.distance(hair_model.median) >= self.hair_contrast:
-                closer_to_skin = skin_model.nll(lab, skin_distance) < hair_model.nll(lab)
+                hair_distance = hair_model.distance(lab)
+                closer_to_skin = skin_model.nll(lab, skin_distance) < hair_model.nll(lab, hair_distance)
                 skin_like &= closer_to_skin
+                # far from both colours: background the segmenter pulled in, a collar, a shoulder
+                hair_like = hair_distance < self.hair_tolerance
             else:
                 notes["hair_colour"] = "the top of the head has the skin's colour: treated as bald (scalp is skin)"
 
         # the head band: around the face, from just below the chin up, at most `reach` half-widths across
-        above = (t >= 0) & ((s / reach) ** 2 + (t / top) ** 2 <= 1.0)
         beside = (t < 0) & (t >= frame.t_chin - 0.15) & (np.abs(s) <= reach)
         candidates = person & (above | beside) & ~face
         # skin outside the oval (forehead above the mesh, bald scalp, ears): solid skin-coloured areas joined to
         # the face. Opening first drops skin-coloured speckles inside hair (highlights, blonde strands).
         skin_out = _open(candidates & skin_like, max(1, round(0.015 * width)))
-        skin_out = _keep_touching(skin_out, face, 0.03 * width)
+        skin_out = _keep_near(skin_out, outside <= 0.03 * width)
         non_skin = candidates & ~skin_out
+        hair_coloured = non_skin & hair_like
 
         # ears: skin strips just outside the oval between eye and mouth height. Ears are often shaded or redder
         # than the cheeks, so the colour test is looser there, but a pixel nearer the hair colour never counts.
         # An ear is present when its skin piece is at least a fraction of a typical ear's area; otherwise it is
         # reported absent (covered by hair, out of the person mask or the image) instead of labelling hair as ear.
-        outside = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 3)
         near_face = (outside > 0) & (outside <= 0.2 * width)
         close_to_face = (outside > 0) & (outside <= 0.1 * width)
         ear_rows = (t <= frame.t_eye + 0.1) & (t >= frame.t_mouth - 0.05)
         ear_like = person_loose & (skin_distance < 1.6 * self.skin_tolerance) & closer_to_skin
-        ear_height = (frame.t_eye - frame.t_mouth + 0.15) * frame.half_h
+        ear_height = (frame.t_eye - frame.t_mouth + 0.15) * frame.half_h * float(scale.mean())
         min_ear_area = self.ear_min_fraction * 0.12 * width * ear_height
         ears: dict[str, np.ndarray] = {}
         for side_name, sign in (("subject_left", 1.0), ("subject_right", -1.0)):
             strip = near_face & ear_rows & (s * sign > 0)
             ear = _open(strip & ear_like, max(1, round(0.01 * width)))
-            ear = _keep_touching(ear, face, 0.02 * width)
+            ear = _keep_near(ear, outside <= 0.02 * width)
             label = self._image_side_label("ear", side_name, points, topo)
             reason = None
             if not self._ear_in_image(frame, points[topo["oval"]], sign, (full_h, full_w)):
                 reason = "outside the image"
             elif ear.sum() < min_ear_area:
                 inner_strip = strip & close_to_face
-                hair_share = (inner_strip & non_skin & ~ear_like).sum() / max(1, inner_strip.sum())
+                hair_share = (inner_strip & hair_coloured & ~ear_like).sum() / max(1, inner_strip.sum())
                 person_share = (inner_strip & person_loose).sum() / max(1, inner_strip.sum())
                 if hair_share >= 0.3:
                     reason = "covered by hair"
@@ -780,27 +823,35 @@ class ApproximateParser:
 
         # hair: the rest of the head band's person pixels, in pieces that touch the face and reach above the eyes
         # (selfie segmentation's background blobs, collars and shoulders do neither)
-        hair = non_skin
+        hair = hair_coloured
         for ear in ears.values():
             hair &= ~ear
         hair = _open(hair, max(1, round(0.01 * width)))
-        hair = _keep_touching(hair, face, 0.08 * width, min_area=(0.05 * width) ** 2, also=t > frame.t_eye)
+        hair = _keep_near(hair, outside <= 0.08 * width, min_area=(0.05 * width) ** 2, also=t > frame.t_eye)
         if not hair.any():
             notes["hair"] = "no hair-coloured person pixels around the head (bald, covered or cropped)"
 
         below_chin = t < frame.t_chin + 0.05
-        neck = _keep_touching(person & skin_like & below_chin & (np.abs(s) <= 1.2) & ~face & ~hair, face, 0.05 * width)
+        neck = person & skin_like & below_chin & (np.abs(s) <= 1.2) & ~face & ~hair
+        neck = _keep_near(neck, outside <= 0.05 * width)
         cloth = person & (t < frame.t_chin) & ~face & ~hair & ~neck & ~skin_out
 
+        # labels outside the face at analysis resolution; inside the low-resolution oval they read "skin", so
+        # the full-resolution oval drawn next meets them without a gap
         labels = np.zeros(shape, np.uint8)
-        order = [
-            ("cloth", cloth), ("neck", neck), ("hair", hair), ("skin", skin_out), *ears.items(), ("skin", face),
-            ("nose", parts["nose"]), ("l_brow", parts["l_brow"]), ("r_brow", parts["r_brow"]),
-            ("l_eye", parts["l_eye"]), ("r_eye", parts["r_eye"]),
-            ("u_lip", parts["u_lip"]), ("l_lip", parts["l_lip"]), ("mouth", parts["mouth"]),
-        ]  # fmt: skip
-        for name, mask in order:
+        for name, mask in (("cloth", cloth), ("neck", neck), ("hair", hair), ("skin", skin_out), *ears.items(),
+                           ("skin", face)):  # fmt: skip
             labels[mask] = CLASS_INDEX[name]
+        if shape != roi_shape:
+            labels = cv2.resize(labels, roi_shape[::-1], interpolation=cv2.INTER_NEAREST)
+        pts_full = points - np.array([x0, y0], np.float64)
+        face_parts = [("skin", "oval", False), ("nose", "nose", True)]
+        for part in ("brow", "eye"):
+            for side_name in ("subject_left", "subject_right"):
+                face_parts.append((self._image_side_label(part, side_name, points, topo), f"{side_name}_{part}", False))
+        face_parts += [("u_lip", "u_lip", False), ("l_lip", "l_lip", False), ("mouth", "mouth", False)]
+        for name, polygon, convex in face_parts:
+            labels[_fill(roi_shape, pts_full[topo[polygon]], convex)] = CLASS_INDEX[name]
         labels_full[y0:y1, x0:x1] = labels
         return labels_full, notes
 
@@ -831,23 +882,18 @@ def _open(mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel).astype(bool)
 
 
-def _keep_touching(
-    mask: np.ndarray, anchor: np.ndarray, gap: float, min_area: float = 1.0, also: np.ndarray | None = None
-) -> np.ndarray:
-    """Connected pieces of ``mask`` that come within ``gap`` pixels of ``anchor``, have at least ``min_area``
-    pixels and, when ``also`` is given, overlap it."""
+def _keep_near(mask: np.ndarray, near: np.ndarray, min_area: float = 1.0, also: np.ndarray | None = None) -> np.ndarray:
+    """Connected pieces of ``mask`` that overlap ``near``, have at least ``min_area`` pixels and, when ``also``
+    is given, overlap it too."""
     if not mask.any():
         return mask
-    count, comp, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    radius = max(1, round(gap))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    near = cv2.dilate(anchor.astype(np.uint8), kernel).astype(bool)
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
-    keep[np.unique(comp[near & mask])] = True
+    keep[np.unique(pieces[near & mask])] = True
     if also is not None:
         overlapping = np.zeros(count, bool)
-        overlapping[np.unique(comp[also & mask])] = True
+        overlapping[np.unique(pieces[also & mask])] = True
         keep &= overlapping
     keep[0] = False
     keep &= stats[:, cv2.CC_STAT_AREA] >= min_area
-    return keep[comp]
+    return keep[pieces]

@@ -70,7 +70,7 @@ class AppServer:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> AppServer:
+    def __enter__(self):
         self._log = open(self.log_path, "wb")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(self.command, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, env=env)
@@ -156,9 +156,8 @@ def page_text(driver) -> str:
 def upload_and_explain(driver, url: str, photo_a: Path, photo_b: Path, timeout: float = 240.0) -> float:
     """Open the app, upload both photos, press Explain; seconds from the click to the decision card shown."""
     driver.get(url)
-    inputs = wait_for(
-        driver, lambda d: (lambda e: e if len(e) >= 2 else None)(css(d, 'input[type="file"]')), 90, "two uploaders"
-    )
+    wait_for(driver, lambda d: len(css(d, 'input[type="file"]')) >= 2, 90, "two photo uploaders")
+    inputs = css(driver, 'input[type="file"]')
     inputs[0].send_keys(str(photo_a))
     inputs[1].send_keys(str(photo_b))
     # both previews shown: the uploads reached the server and decoded

@@ -9,16 +9,14 @@ import pytest
 from models.base import LandmarkDetector
 from models.config import ModelConfig
 from models.errors import ConfigError
-from models.landmarks import FaceMeshLandmarks, connection_paths, mesh_connections
+from models.landmarks import connection_paths, mesh_connections
 from models.registry import create
 
 
 def _inside(points, box, margin) -> np.ndarray:
     x0, y0, x1, y1 = box
     mx, my = margin * (x1 - x0), margin * (y1 - y0)
-    return (
-        (points[:, 0] >= x0 - mx) & (points[:, 0] <= x1 + mx) & (points[:, 1] >= y0 - my) & (points[:, 1] <= y1 + my)
-    )
+    return (points[:, 0] >= x0 - mx) & (points[:, 0] <= x1 + mx) & (points[:, 1] >= y0 - my) & (points[:, 1] <= y1 + my)
 
 
 def test_astronaut_mesh(mesh, mp_detector, astronaut):

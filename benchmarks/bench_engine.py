@@ -1,0 +1,163 @@
+"""Per-pair cost of the region attributions after model load: S0, S1, S0 with PatchMatch, and the xFace baseline.
+
+    .venv/bin/python benchmarks/bench_engine.py [--pairs 3] [--occlusion-pairs 1] [--no-patchmatch] [--no-occlusion]
+
+Uses a few different-person and same-person pairs from ../shared/faces (FACEX_FACES_DIR) when present, else the
+licence-clean astronaut against its mirrored, shifted copy. Faces are prepared once per pair (detection, mesh,
+alignment, parsing: timed apart); then each method runs on the same aligned crops with the same face model.
+Prints wall time and the number of images embedded per method, the embedding throughput, and the machine load
+(other processes on this 2-core machine change every figure).
+
+Targets (issue 3): S0 <= 0.5 s and S1 <= 3 s per pair with TELEA and the torch embedding, S0 with PatchMatch
+<= 3 s, and the xFace occlusion baseline at least 30x slower than S0 in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+FACES_DIR = Path(os.environ.get("FACEX_FACES_DIR", REPO.parent / "shared" / "faces"))
+DEFAULT_PAIRS = [
+    ("obama/1.jpg", "obama/2.jpg"),
+    ("mark/2.jpg", "jack/1.jpg"),
+    ("biden/2.jpg", "clapton/1.jpg"),
+    ("elon/1.jpg", "elon/2.jpg"),
+    ("kit_harington/1.jpg", "lennon/1.jpg"),
+]
+
+
+def astronaut_pair():
+    import cv2
+    from skimage import data
+
+    a = np.ascontiguousarray(data.astronaut())
+    b = cv2.warpAffine(np.ascontiguousarray(a[:, ::-1]), np.float32([[1, 0, 6], [0, 1, -4]]), (512, 512),
+                       borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+    return [("astronaut", a, "astronaut-variant", b)]
+
+
+def load_pairs(n: int):
+    if not (FACES_DIR / "pairs.csv").exists():
+        print(f"(no development photos at {FACES_DIR}: using the astronaut pair)")
+        return astronaut_pair()
+    return [(a, FACES_DIR / a, b, FACES_DIR / b) for a, b in DEFAULT_PAIRS[:n]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--occlusion-pairs", type=int, default=1, help="pairs to run the (slow) xFace baseline on")
+    ap.add_argument("--no-patchmatch", action="store_true")
+    ap.add_argument("--no-occlusion", action="store_true")
+    args = ap.parse_args(argv)
+
+    from explain_engine.engine import Engine, EngineConfig, _union_mask
+    from explain_engine.explain import explain_arrays
+    from models import registry
+
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    t0 = time.perf_counter()
+    engine = Engine(EngineConfig(methods=("s0", "s1")))
+    print(f"model load: {time.perf_counter() - t0:.1f} s  (face model {engine.model_name}, threshold {engine.threshold:.4f})")
+    patchmatch = None
+    if not args.no_patchmatch:
+        try:
+            patchmatch = registry.create("inpainter", engine.config.models, name="patchmatch")
+        except Exception as exc:  # noqa: BLE001 - the benchmark goes on without it
+            print(f"PatchMatch unavailable: {exc}")
+
+    # embedding throughput on real crops (batches of 20, as S0 uses)
+    crops = np.stack([np.random.default_rng(0).integers(0, 255, (150, 150, 3), dtype=np.uint8)] * 20)
+    engine.pipeline.embed(crops)  # warm-up
+    t = time.perf_counter()
+    for _ in range(3):
+        engine.pipeline.embed(crops)
+    per_crop = (time.perf_counter() - t) / 60
+    print(f"embedding: {per_crop * 1000:.1f} ms per crop in batches of 20")
+
+    rows = []
+    for k, (name_a, src_a, name_b, src_b) in enumerate(load_pairs(args.pairs)):
+        t = time.perf_counter()
+        fa = engine.pipeline.prepare(src_a, str(name_a))
+        fb = engine.pipeline.prepare(src_b, str(name_b))
+        prep = time.perf_counter() - t
+        face = _union_mask(fa.regions) | _union_mask(fb.regions)
+        fill = engine.make_fill(source_mask=face)
+        common = dict(threshold=engine.threshold)
+
+        t = time.perf_counter()
+        s0 = explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed, fill, methods=("s0",),
+                            **common)  # fmt: skip
+        s0_time = time.perf_counter() - t
+        t = time.perf_counter()
+        s1 = explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed, fill,
+                            methods=("s0", "s1"), **common)  # fmt: skip
+        s01_time = time.perf_counter() - t
+        row = {
+            "pair": f"{name_a} vs {name_b}",
+            "similarity": s0.reference,
+            "regions": len(s0.regions),
+            "prepare_s": prep,
+            "s0_s": s0_time,
+            "s0_emb": s0.n_embeddings_by_method["s0"],
+            "s1_s": s1.timings["s1"],
+            "s0_plus_s1_s": s01_time,
+            "s1_emb": s1.n_embeddings_by_method["s1"],
+        }
+        if patchmatch is not None:
+            from explain_engine.engine import SourceRestrictedInpainter
+            from explain_engine.perturbation import make_fill
+
+            pm_fill = make_fill("inpaint", SourceRestrictedInpainter(patchmatch, face), seed=0)
+            t = time.perf_counter()
+            pm = explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed, pm_fill,
+                                methods=("s0",), **common)  # fmt: skip
+            row["s0_patchmatch_s"] = time.perf_counter() - t
+            row["s0_patchmatch_emb"] = pm.n_embeddings_by_method["s0"]
+        if not args.no_occlusion and k < args.occlusion_pairs:
+            t = time.perf_counter()
+            occ = explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed, fill,
+                                 methods=("s0", "occlusion"), one_sided=False, **common)  # fmt: skip
+            row["xface_s"] = occ.timings["occlusion"]
+            row["xface_emb"] = occ.n_embeddings_by_method["occlusion"]
+            row["s0_same_run_s"] = occ.timings["s0"]
+        rows.append(row)
+        parts = [f"{row['pair']}: sim {row['similarity']:.4f}, {row['regions']} regions, prepare {prep:.2f} s",
+                 f"S0 {s0_time:.2f} s ({row['s0_emb']} emb)",
+                 f"S1 {row['s1_s']:.2f} s ({row['s1_emb']} emb; S0+S1 {s01_time:.2f} s)"]  # fmt: skip
+        if "s0_patchmatch_s" in row:
+            parts.append(f"S0 PatchMatch {row['s0_patchmatch_s']:.2f} s")
+        if "xface_s" in row:
+            parts.append(f"xFace {row['xface_s']:.1f} s ({row['xface_emb']} emb)")
+        print(" | ".join(parts), flush=True)
+
+    def med(key):
+        vals = [r[key] for r in rows if key in r]
+        return statistics.median(vals) if vals else None
+
+    print("\nmedian per pair after model load:")
+    print(f"  S0 (TELEA):      {med('s0_s'):.3f} s, {med('s0_emb'):.0f} embeddings   target <= 0.5 s")
+    print(f"  S1 (TELEA):      {med('s1_s'):.3f} s, {med('s1_emb'):.0f} embeddings   target <= 3 s")
+    if med("s0_patchmatch_s") is not None:
+        print(f"  S0 (PatchMatch): {med('s0_patchmatch_s'):.3f} s                   target <= 3 s")
+    if med("xface_s") is not None:
+        ratio = med("xface_s") / med("s0_same_run_s")
+        emb_ratio = med("xface_emb") / med("s0_emb")
+        print(f"  xFace occlusion: {med('xface_s'):.1f} s, {med('xface_emb'):.0f} embeddings = {ratio:.0f}x the time of "
+              f"S0 in the same run ({emb_ratio:.0f}x the embeddings)   target >= 30x")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The app's plain helpers: upload checks, escaping, wording, and mapping chatbot links to heatmap images."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from models.errors import ImageError
+
+
+def _encode(image: np.ndarray, fmt: str) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("a.jpg", "JPEG"), ("b.JPEG", "JPEG"), ("c.png", "PNG"), ("d.webp", "WEBP")])
+def test_read_upload_accepts_jpeg_png_webp_in_memory(app_module, astronaut, name, fmt):
+    photo = app_module.read_upload(name, _encode(astronaut, fmt))
+    assert photo.name == name
+    assert photo.image.shape == astronaut.shape and photo.image.dtype == np.uint8
+    assert len(photo.digest) == 16
+
+
+def test_read_upload_rejects_other_types_oversized_empty_and_corrupt_files(app_module, astronaut):
+    with pytest.raises(ImageError, match=r"photo\.gif: only JPEG, PNG and WEBP"):
+        app_module.read_upload("photo.gif", _encode(astronaut, "GIF"))
+    with pytest.raises(ImageError, match=r"big\.png: the file is 20\.0 MB; the limit is 20 MB"):
+        app_module.read_upload("big.png", bytes(app_module.MAX_UPLOAD_BYTES + 1))
+    with pytest.raises(ImageError, match=r"empty\.png: the file is empty"):
+        app_module.read_upload("empty.png", b"")
+    with pytest.raises(ImageError, match=r"cut\.jpg"):
+        app_module.read_upload("cut.jpg", _encode(astronaut, "JPEG")[:400])
+
+
+def test_sample_pair_is_the_astronaut_and_a_mirrored_shifted_brighter_copy(app_module, astronaut):
+    a, b = app_module.sample_pair()
+    assert np.array_equal(a.image, astronaut)
+    assert b.image.mean() > a.image.mean() + 10  # brighter
+    # mirrored and shifted: undoing the shift and the mirror lines the copy up with the original (minus brightness)
+    undone = np.roll(b.image, shift=(-12, 10), axis=(0, 1))[:, ::-1].astype(int)
+    inner = (slice(20, -20), slice(20, -20))
+    assert np.abs(undone[inner] - np.clip(a.image.astype(int) + 25, 0, 255)[inner]).max() == 0
+
+
+def test_escape_markdown_shows_html_and_markdown_literally(app_module):
+    text = "<b>bold</b> *x* [link](http://x) `code` # h\nline2"
+    escaped = app_module.escape_markdown(text)
+    assert "<b>" not in escaped and "\\<b\\>" in escaped
+    assert "\\*x\\*" in escaped and "\\[link\\]\\(http\\:" in escaped and "\\`code\\`" in escaped
+    assert escaped.replace("\\", "").replace("  \n", "\n") == text
+
+
+def test_confidence_and_pic_wording(app_module):
+    assert "very sure" in app_module.confidence_words(0.99)
+    assert "coin toss" in app_module.confidence_words(0.52)
+    assert "no confidence score" in app_module.confidence_words(None)
+    assert app_module.pic_words(0.873) == "about 87 in 100 pairs with this similarity are decided correctly"
+    assert "cannot be estimated" in app_module.pic_words(None)
+
+
+def test_linked_images_follow_the_chatbots_links(app_module):
+    from chatbot import ArtifactLink
+
+    maps = {"s0": {k: np.full((4, 4, 3), i, np.uint8) for i, k in enumerate(("a", "b", "overlay_a", "overlay_b"))}}
+    legend = np.zeros((2, 8, 3), np.uint8)
+
+    class Reply:
+        links = [
+            ArtifactLink("S0 heatmap, image A", "heatmap_s0_a.png", "heatmap", "s0", "a"),
+            ArtifactLink("S0 overlay, image B", "overlay_s0_b.png", "overlay", "s0", "b"),
+            ArtifactLink("S1 heatmap, image A", "heatmap_s1_a.png", "heatmap", "s1", "a"),  # not drawn: skipped
+            ArtifactLink("colour legend", "legend.png", "legend", None, None),
+        ]
+
+    shown = app_module.linked_images(Reply(), maps, legend)
+    assert [caption for _, caption in shown] == ["S0 heatmap, image A", "S0 overlay, image B", "colour legend"]
+    assert shown[0][0] is maps["s0"]["a"] and shown[1][0] is maps["s0"]["overlay_b"] and shown[2][0] is legend
