@@ -15,6 +15,7 @@ Uploaded photos stay in memory (bytes and arrays in this session's state); nothi
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -51,6 +52,7 @@ METHOD_LABELS = {
     "s0_black": "S0 with black masks (contrast)",
     "occlusion": "xFace patch occlusion",
 }
+METHOD_SHORT = {"s0": "S0", "s1": "S1", "avg": "Average", "s0_black": "S0 black", "occlusion": "Occlusion"}
 METHOD_CHOICES = {  # sidebar label -> engine method name ("avg" comes with S0 + S1)
     "S0: one region at a time": "s0",
     "S1: greedy": "s1",
@@ -197,9 +199,9 @@ def contributions_frame(record: dict):
         if not region.get("present"):
             continue
         for method, values in (region.get("methods") or {}).items():
-            if method in METHOD_LABELS and values.get("contribution") is not None:
+            if method in METHOD_SHORT and values.get("contribution") is not None:
                 rows.append(
-                    {"region": region["name"], "method": METHOD_LABELS[method], "contribution": values["contribution"]}
+                    {"region": region["name"], "method": METHOD_SHORT[method], "contribution": values["contribution"]}
                 )
     return pd.DataFrame(rows, columns=["region", "method", "contribution"])
 
@@ -248,9 +250,12 @@ def linked_images(answer: Any, heatmap_images: dict, legend: np.ndarray | None =
                 out.append((legend, "colour legend"))
             continue
         key = link_image_key(link)
-        image = (heatmap_images.get(getattr(link, "method", None)) or {}).get(key) if key else None
-        if image is not None:
-            out.append((image, str(getattr(link, "label", "") or key)))
+        images = heatmap_images.get(getattr(link, "method", None)) or {}
+        caption = str(getattr(link, "label", "") or key)
+        if key in ("a", "b") and f"blend_{key}" in images:  # the same region map, tinted over the aligned face
+            key, caption = f"blend_{key}", caption + ", over the face"
+        if key and images.get(key) is not None:
+            out.append((images[key], caption))
     return out
 
 
@@ -400,7 +405,7 @@ def main() -> None:
     try:
         _page()
     except Exception as exc:  # noqa: BLE001 (never a traceback in the page; session state is untouched)
-        st.error(user_message(exc), icon="🚫")
+        st.error(user_message(exc), icon=":material/error:")
 
 
 def _page() -> None:
@@ -413,13 +418,18 @@ def _page() -> None:
         "the decision. Ask questions about it in the chat below."
     )
     photos = _inputs(source)
-    clicked = st.button("Explain", type="primary", key="explain", disabled=photos is None,
-                        help=None if photos else "Choose two photos first (or the sample pair in the sidebar).")
+    clicked = st.button(
+        "Explain",
+        type="primary",
+        key="explain",
+        disabled=photos is None,
+        help=None if photos else "Choose two photos first (or the sample pair in the sidebar).",
+    )
     if clicked and photos is not None:
         _explain(settings, photos)
 
     if st.session_state.error:
-        st.error(st.session_state.error, icon="🚫")
+        st.error(st.session_state.error, icon=":material/error:")
 
     current: ExplainedPair | None = st.session_state.result
     if current is not None:
@@ -438,39 +448,53 @@ def _sidebar() -> tuple[dict, str]:
     with st.sidebar:
         st.header("Photos")
         source = st.radio(
-            "Which photos?", ["upload", "sample"], key="source",
+            "Which photos?",
+            ["upload", "sample"],
+            key="source",
             format_func=lambda s: "Upload two photos" if s == "upload" else "Sample pair (a photo and an edited copy)",
-        )  # fmt: skip
-        st.caption(f"JPEG, PNG or WEBP, up to {MAX_UPLOAD_MB} MB each. Photos stay in this browser session's "
-                   "memory and are never saved.")
+        )
+        st.caption(
+            f"JPEG, PNG or WEBP, up to {MAX_UPLOAD_MB} MB each. Photos stay in this browser session's "
+            "memory and are never saved."
+        )
         st.header("Settings")
         embedders = list(BACKENDS["embedder"])
         embedder = st.selectbox(
-            "Face model", embedders, key="embedder",
+            "Face model",
+            embedders,
+            key="embedder",
             index=embedders.index(defaults.embedder) if defaults.embedder in embedders else 0,
             help="The face-recognition model whose decision is explained. dlib-torch runs offline; the others "
             "need model files (see `python -m models`).",
-        )  # fmt: skip
+        )
         default_fill = f"inpaint:{defaults.inpainter}"
         fills = list(FILL_CHOICES)
         fill = st.selectbox(
-            "How a hidden region is filled", fills, key="fill",
+            "How a hidden region is filled",
+            fills,
+            key="fill",
             index=fills.index(default_fill) if default_fill in fills else 0,
             format_func=lambda f: f.replace("inpaint:", "inpainting: "),
             help="Each region is hidden by painting over it, and the change in similarity is measured. "
             "telea/ns are fast smooth fills; patchmatch copies real skin texture (slower); lama, migan, repaint "
             "and sd-inpaint need model files; blur, mean and black are simple baselines.",
-        )  # fmt: skip
+        )
         chosen = st.multiselect(
-            "Methods", list(METHOD_CHOICES), default=list(METHOD_CHOICES), key="methods",
+            "Methods",
+            list(METHOD_CHOICES),
+            default=list(METHOD_CHOICES),
+            key="methods",
             help="S0 hides one region at a time; S1 hides regions one after another, greedily (with S0 it also "
             "gives their average); the black-mask contrast repeats S0 with black patches to show how much the "
             "fill itself matters.",
-        )  # fmt: skip
+        )
         region_set = st.radio(
-            "Face regions", ["coarse", "fine"], key="region_set", horizontal=True,
+            "Face regions",
+            ["coarse", "fine"],
+            key="region_set",
+            horizontal=True,
             format_func=lambda r: "9 regions" if r == "coarse" else "12 (left/right split)",
-        )  # fmt: skip
+        )
     methods = [METHOD_CHOICES[c] for c in chosen if c in METHOD_CHOICES] or ["s0"]
     if "s1" in methods and "s0" not in methods:
         methods.insert(0, "s0")  # the engine needs S0 for S1's ranking and the average
@@ -483,7 +507,7 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
     left, right = st.columns(2)
     if source == "sample":
         photo_a, photo_b = sample_pair()
-        st.info(SAMPLE_LABEL, icon="ℹ️")
+        st.info(SAMPLE_LABEL, icon=":material/info:")
         left.image(photo_a.image, caption="A: the original photo", width=240)
         right.image(photo_b.image, caption="B: an edited copy of the same photo", width=240)
         return photo_a, photo_b
@@ -502,7 +526,7 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
                 try:
                     photo = read_upload(uploaded.name, uploaded.getvalue())
                 except Exception as exc:  # noqa: BLE001 (a bad file is a message, and keeps everything else)
-                    st.error(user_message(exc), icon="🚫")
+                    st.error(user_message(exc), icon=":material/error:")
                 else:
                     st.image(photo.image, caption=photo.name, width=240)
             photos.append(photo)
@@ -533,9 +557,12 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
             st.write(f"0. {STAGE_LABELS['loading models']}")
             shared = shared_engine(settings_key, settings)
             explanation = run_explanation(
-                shared, photo_a, photo_b, progress=progress,
+                shared,
+                photo_a,
+                photo_b,
+                progress=progress,
                 waiting=lambda: status.update(label="Waiting for another person's explanation to finish…"),
-            )  # fmt: skip
+            )
             record = explanation.to_dict()
         except Exception as exc:  # noqa: BLE001 (FaceXError: its message; anything else: logged, summarised)
             status.update(label="Could not explain this pair", state="error", expanded=False)
@@ -575,28 +602,41 @@ def _results(current: ExplainedPair) -> None:
     st.divider()
     with st.container(border=True, key="decision-card"):
         if card["decision"] == "match":
-            st.success(f"### {card['headline']}", icon="✅")
+            st.success(f"### {card['headline']}", icon=":material/check_circle:")
         else:
-            st.warning(f"### {card['headline']}", icon="❌")
+            st.warning(f"### {card['headline']}", icon=":material/cancel:")
         c1, c2, c3, c4 = st.columns(4)
-        c1.metric("Similarity", f"{card['similarity']:.3f}", f"{card['margin']:+.3f} vs threshold",
-                  help="Cosine similarity of the two faces' embeddings (1 = identical).")  # fmt: skip
+        c1.metric(
+            "Similarity",
+            f"{card['similarity']:.3f}",
+            f"{card['margin']:+.3f} vs threshold",
+            help="Cosine similarity of the two faces' embeddings (1 = identical).",
+        )
         c2.metric("Threshold", f"{card['threshold']:.3f}", help="Pairs at or above this similarity are a match.")
-        c3.metric("Confidence (C-score)", "n/a" if card["confidence"] is None else f"{card['confidence']:.2f}",
-                  help=record.get("confidence_meaning"))  # fmt: skip
-        c4.metric("Chance the decision is right (PIC)", "n/a" if card["pic"] is None else f"{card['pic']:.0%}",
-                  help=record.get("pic_meaning"))  # fmt: skip
+        c3.metric(
+            "Confidence (C-score)",
+            "n/a" if card["confidence"] is None else f"{card['confidence']:.2f}",
+            help=record.get("confidence_meaning"),
+        )
+        c4.metric(
+            "Chance the decision is right (PIC)",
+            "n/a" if card["pic"] is None else f"{card['pic']:.0%}",
+            help=record.get("pic_meaning"),
+        )
         st.markdown(escape_markdown(card["plain"]))
         for key in ("strength", "counterfactual"):
             statement = (record.get(key) or {}).get("statement")
             if statement:
                 st.markdown(escape_markdown(statement))
         for warning in card["warnings"]:
-            st.warning(escape_markdown(warning), icon="⚠️")
-        st.caption(escape_markdown(
-            f"Face model: {record.get('model_description') or record.get('model')} · hidden regions filled by "
-            f"{record.get('perturbation')} · {record.get('region_set')} regions · explained in {current.seconds:.1f} s"
-        ))  # fmt: skip
+            st.warning(escape_markdown(warning), icon=":material/warning:")
+        st.caption(
+            escape_markdown(
+                f"Face model: {record.get('model_description') or record.get('model')} · hidden regions filled by "
+                f"{record.get('perturbation')} · {record.get('region_set')} regions · "
+                f"explained in {current.seconds:.1f} s"
+            )
+        )
 
     heatmaps = explanation.heatmap_images
     left, right = st.columns([2, 3], gap="large")
@@ -609,15 +649,18 @@ def _results(current: ExplainedPair) -> None:
     with right:
         st.subheader("Heatmaps")
         methods = [m for m in record.get("methods", []) if m in heatmaps] or list(heatmaps)
-        tabs = st.tabs([METHOD_LABELS.get(m, m) for m in methods])
+        tabs = st.tabs([METHOD_SHORT.get(m, m) for m in methods])
         for tab, method in zip(tabs, methods):
             with tab:
+                st.caption(METHOD_LABELS.get(method, method))
                 a, b = st.columns(2)
                 a.image(heatmaps[method]["overlay_a"], caption=f"A: {current.names[0]}", width="stretch")
                 b.image(heatmaps[method]["overlay_b"], caption=f"B: {current.names[1]}", width="stretch")
-        st.image(explanation.legend, width=360)
-        st.caption("Red: hiding the region lowers the similarity (it supports the match). Blue: hiding it raises "
-                   "the similarity (it works against the match). White: no effect.")
+        st.image(_legend(), width="content")
+        st.caption(
+            "Red: hiding the region lowers the similarity (it supports the match). Blue: hiding it raises "
+            "the similarity (it works against the match). White: no effect."
+        )
 
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -634,13 +677,31 @@ def _results(current: ExplainedPair) -> None:
 
     d1, d2, _ = st.columns([1, 1, 2])
     d1.download_button(
-        "⬇ Explanation (JSON)", data=json.dumps(record, indent=2), file_name="explanation.json",
-        mime="application/json", on_click="ignore", key="dl_explanation_json",
-    )  # fmt: skip
+        "Explanation (JSON)",
+        data=json.dumps(record, indent=2),
+        file_name="explanation.json",
+        mime="application/json",
+        on_click="ignore",
+        icon=":material/download:",
+        key="dl_explanation_json",
+    )
     d2.download_button(
-        "⬇ Explanation + heatmap PNGs (zip)", data=lambda: explanation_zip(explanation, record),
-        file_name="explanation.zip", mime="application/zip", on_click="ignore", key="dl_explanation_zip",
-    )  # fmt: skip
+        "Explanation + heatmap PNGs (zip)",
+        data=lambda: explanation_zip(explanation, record),
+        file_name="explanation.zip",
+        mime="application/zip",
+        on_click="ignore",
+        icon=":material/download:",
+        key="dl_explanation_zip",
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _legend() -> np.ndarray:
+    """The engine's colour bar, drawn wide enough for its two labels."""
+    from explain_engine.heatmaps import legend_image
+
+    return legend_image(width=560, height=70)
 
 
 def _contribution_chart(frame) -> None:
@@ -723,14 +784,31 @@ def _chat(current: ExplainedPair) -> None:
     if conversation is not None and conversation.turns:
         as_json, as_markdown = conversation_exports(conversation)
         c1, c2, _ = st.columns([1, 1, 2])
-        c1.download_button("⬇ Conversation (JSON)", data=as_json, file_name="conversation.json",
-                           mime="application/json", on_click="ignore", key="dl_chat_json")  # fmt: skip
-        c2.download_button("⬇ Conversation (Markdown)", data=as_markdown, file_name="conversation.md",
-                           mime="text/markdown", on_click="ignore", key="dl_chat_md")  # fmt: skip
+        c1.download_button(
+            "Conversation (JSON)",
+            data=as_json,
+            file_name="conversation.json",
+            mime="application/json",
+            on_click="ignore",
+            icon=":material/download:",
+            key="dl_chat_json",
+        )
+        c2.download_button(
+            "Conversation (Markdown)",
+            data=as_markdown,
+            file_name="conversation.md",
+            mime="text/markdown",
+            on_click="ignore",
+            icon=":material/download:",
+            key="dl_chat_md",
+        )
     st.chat_input(
-        "Ask about the decision, e.g. “Which region drove the match?”", key="chat_question",
-        on_submit=_on_chat_input, max_chars=MAX_QUESTION_CHARS, disabled=conversation is None,
-    )  # fmt: skip
+        "Ask about the decision, e.g. “Which region drove the match?”",
+        key="chat_question",
+        on_submit=_on_chat_input,
+        max_chars=MAX_QUESTION_CHARS,
+        disabled=conversation is None,
+    )
 
 
 def _archive() -> None:
@@ -741,10 +819,24 @@ def _archive() -> None:
         for index, item in enumerate(archive, start=1):
             st.markdown(escape_markdown(f"{index}. {item['title']}: {item['turns']} question(s)"))
             c1, c2, _ = st.columns([1, 1, 2])
-            c1.download_button("⬇ JSON", data=item["json"], file_name=f"conversation-{index}.json",
-                               mime="application/json", on_click="ignore", key=f"dl_archive_json_{index}")
-            c2.download_button("⬇ Markdown", data=item["markdown"], file_name=f"conversation-{index}.md",
-                               mime="text/markdown", on_click="ignore", key=f"dl_archive_md_{index}")
+            c1.download_button(
+                "JSON",
+                data=item["json"],
+                file_name=f"conversation-{index}.json",
+                mime="application/json",
+                on_click="ignore",
+                icon=":material/download:",
+                key=f"dl_archive_json_{index}",
+            )
+            c2.download_button(
+                "Markdown",
+                data=item["markdown"],
+                file_name=f"conversation-{index}.md",
+                mime="text/markdown",
+                on_click="ignore",
+                icon=":material/download:",
+                key=f"dl_archive_md_{index}",
+            )
 
 
 if __name__ == "__main__":

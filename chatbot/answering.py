@@ -27,6 +27,7 @@ from chatbot.retrieval import QUESTIONS, IntentRouter, IntentScore, SentenceInde
 from chatbot.text import CleanQuestion, clean_question, find_phrases
 from models.base import QuestionAnswerer, SentenceEmbedder
 from models.config import ModelConfig
+from models.errors import FaceXError
 from prompts import Prompts, default_prompts
 
 ANSWER_METHODS = ("intent", "qa", "sub-context", "retrieval", "reply")
@@ -215,7 +216,7 @@ class Chatbot:
             return Route("out_of_scope", max(top.score, 0.0))
         # A user-added fact that fits the question better than any intent's examples.
         if (hits and hits[0].sentence.kind == "knowledge" and hits[0].score >= 0.6
-                and hits[0].score > best.similarity + 0.1
+                and hits[0].score > best.score
                 and hits[0].sentence.id not in self.prompts.intents[best.intent].get("answer", [])):
             return Route("retrieval", hits[0].score, hits=hits[:1])
         return Route(best.intent, best.score)
@@ -427,7 +428,10 @@ class Chatbot:
             for s in sentences:
                 starts.append(len(text))
                 text += s.text + " "
-            found = self.qa.answer(q.text, text.rstrip(), top_k=1, max_answer_len=64)
+            try:
+                found = self.qa.answer(q.text, text.rstrip(), top_k=1, max_answer_len=64)
+            except FaceXError:  # e.g. a question too long for the QA model's window: answer without it
+                return None, None
             if not found:
                 return None, None
             best = found[0]

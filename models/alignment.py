@@ -207,6 +207,41 @@ def alignment_matrix(points, template: str | Template = "arcface112") -> np.ndar
     return matrix
 
 
+def resize_scaled(image: np.ndarray, scale: float, *, fast: bool = False) -> tuple[np.ndarray, float, float]:
+    """Resize by about ``scale``: area interpolation down (no aliasing), bilinear up.
+
+    Returns ``(resized, sx, sy)`` where ``sx``, ``sy`` are the exact factors (resized = original * s in continuous
+    pixel coordinates, i.e. ``(x + 0.5) * s - 0.5`` for pixel-centre coordinates). Large reductions go through
+    OpenCV's fast integer-factor area path first, which may drop up to k-1 pixels at the right and bottom edges
+    (the returned factors account for it); ``fast`` does the remaining reduction, under 2x, bilinearly (for
+    detector inputs: a 1414x1264 photo to 640 px takes 2 ms instead of 13 ms with plain area resizing).
+    """
+    import cv2
+
+    h, w = image.shape[:2]
+    if scale == 1.0:
+        return np.ascontiguousarray(image), 1.0, 1.0
+    out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
+    if scale > 1.0:
+        return (
+            np.ascontiguousarray(cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_LINEAR)),
+            out_w / w,
+            out_h / h,
+        )
+    k = int(1.0 / scale)
+    fx = fy = 1.0
+    if k >= 2 and w // k >= out_w and h // k >= out_h:
+        image = image[: (h // k) * k, : (w // k) * k]
+        image = cv2.resize(image, (w // k, h // k), interpolation=cv2.INTER_AREA)
+        fx = fy = 1.0 / k
+    if image.shape[1] != out_w or image.shape[0] != out_h:
+        fx *= out_w / image.shape[1]
+        fy *= out_h / image.shape[0]
+        interp = cv2.INTER_LINEAR if fast else cv2.INTER_AREA
+        image = cv2.resize(image, (out_w, out_h), interpolation=interp)
+    return np.ascontiguousarray(image), fx, fy
+
+
 def matrix_scale(matrix: np.ndarray) -> float:
     """Crop pixels per image pixel of a similarity matrix."""
     return float(np.sqrt(abs(np.linalg.det(np.asarray(matrix)[:2, :2]))))
@@ -247,11 +282,7 @@ def warp_image(
         x1, y1 = np.ceil(img_corners.max(0)).astype(int) + 3
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 >= 2 and y1 - y0 >= 2:
-            f = scale
-            region = image[y0:y1, x0:x1]
-            out_w, out_h = max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f))
-            small = cv2.resize(region, (out_w, out_h), interpolation=cv2.INTER_AREA)
-            fx, fy = out_w / (x1 - x0), out_h / (y1 - y0)
+            small, fx, fy = resize_scaled(image[y0:y1, x0:x1], scale)
             # small pixel (u, v) <-> image ((u + 0.5)/fx - 0.5 + x0, (v + 0.5)/fy - 0.5 + y0)
             to_image = np.array([[1 / fx, 0, 0.5 / fx - 0.5 + x0], [0, 1 / fy, 0.5 / fy - 0.5 + y0], [0, 0, 1]])
             matrix = matrix @ to_image

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.alignment import DLIB5_IN_ARCFACE112, TEMPLATES, estimate_similarity, resize_scaled
 from models.base import FaceDetection, ModelInfo
 from models.config import ModelConfig
 from models.errors import ConfigError, ImageError, ModelNotFoundError, ModelUnavailableError
@@ -37,18 +38,6 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     if min(image.shape[:2]) < 2:
         raise ImageError(f"image is only {image.shape[1]}x{image.shape[0]} pixels")
     return np.ascontiguousarray(image)
-
-
-def _resize_area(image: np.ndarray, scale: float) -> np.ndarray:
-    """Resize by ``scale`` (area interpolation down, bilinear up); returns a contiguous array."""
-    import cv2
-
-    if scale == 1.0:
-        return np.ascontiguousarray(image)
-    h, w = image.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return np.ascontiguousarray(cv2.resize(image, size, interpolation=interp))
 
 
 def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -222,9 +211,7 @@ class MediaPipeDetector:
 
     def _detect_scaled(self, model: int, image: np.ndarray, scale: float, offset=(0.0, 0.0)) -> list[FaceDetection]:
         """Detect on ``image`` resized by ``scale``; results in ``image`` coordinates plus ``offset``."""
-        work = _resize_area(image, scale)
-        sx = work.shape[1] / image.shape[1]
-        sy = work.shape[0] / image.shape[0]
+        work, sx, sy = resize_scaled(image, scale, fast=True)
         ox, oy = offset
         dets = []
         for score, box, kps in self._run(model, work):
@@ -378,13 +365,10 @@ class DlibHogDetector:
 
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
         """All frontal faces, largest first; [] when there is none."""
-        from models.alignment import DLIB5_IN_ARCFACE112, TEMPLATES, estimate_similarity
-
         image = _check_image(image)
         h, w = image.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
-        work = _resize_area(image, scale)
-        sx, sy = work.shape[1] / w, work.shape[0] / h
+        work, sx, sy = resize_scaled(image, scale, fast=True)
         # upsampling finds faces down to 40 px but costs 4x and adds false positives: only when needed
         tries = [self.upsample] if self.upsample is not None else [0, 1] if max(work.shape[:2]) <= 1000 else [0]
         with self._lock:

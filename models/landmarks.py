@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from models.alignment import resize_scaled
 from models.base import ModelInfo
 from models.config import ModelConfig
-from models.detection import _check_image, _mediapipe_module_dir, _resize_area
+from models.detection import _check_image, _mediapipe_module_dir
 from models.errors import ConfigError, ModelUnavailableError
 
 NUM_LANDMARKS = 468
@@ -176,8 +177,7 @@ class FaceMeshLandmarks:
         """Mesh of ``image[y0:y1, x0:x1]`` resized to the working size, in ``image`` coordinates."""
         crop = image[y0:y1, x0:x1]
         scale = self.work_size / max(crop.shape[:2])
-        work = _resize_area(crop, scale)
-        fx, fy = work.shape[1] / crop.shape[1], work.shape[0] / crop.shape[0]
+        work, fx, fy = resize_scaled(crop, scale, fast=True)
         with self._lock:
             result = self._mesh().process(work)
         if not result.multi_face_landmarks:

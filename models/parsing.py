@@ -353,6 +353,11 @@ class BiSeNetParser:
         if self._session is not None:
             with self._lock:
                 out = self._session.run(None, {self._input_name: x})[0]
+            if out.ndim != 4 or out.shape[1] != len(CELEBAMASK_CLASSES):
+                raise ModelUnavailableError(
+                    f"{self.path} returns an output of shape {out.shape}; a BiSeNet export must return "
+                    "(1, 19, H, W) class scores for a (1, 3, 512, 512) ImageNet-normalised input"
+                )
             return out[0]
         import torch
 
@@ -557,9 +562,9 @@ class ApproximateParser:
       ``notes``) instead of labelling a strip of hair as ear;
     - neck and cloth: skin-coloured / other person pixels below the chin, inside the window around the head.
 
-    ``parse`` takes landmarks from the caller (or runs Face Mesh itself when given none), works at most at
-    ``work_size`` px on the longer side, judges colours at most at ``analysis_size`` px over a window around the
-    head, and returns labels at the input size. Known limits: hair with the skin's colour that differs from the
+    ``parse`` takes landmarks from the caller (or runs Face Mesh itself when given none), segments the frame at
+    most at ``work_size`` px on the longer side, judges colours at most at ``analysis_size`` px over a window
+    around the head, and draws the landmark polygons at the input's full resolution. Known limits: hair with the skin's colour that differs from the
     crown's can still pass for skin (and then for ears); glasses are not labelled (``eye_g`` stays empty), nor
     are hats, earrings or necklaces.
     """
@@ -652,7 +657,8 @@ class ApproximateParser:
     # -- parsing
 
     def parse(self, image: np.ndarray, landmarks: np.ndarray | None = None) -> ApproximateParsingResult:
-        """Approximate labels for ``image``; ``landmarks`` are (468 or 478, 2) Face Mesh points in its coordinates.
+        """Approximate labels for ``image`` at its own size; ``landmarks`` are (468 or 478, 2) Face Mesh points in
+        its pixel coordinates.
 
         Without ``landmarks`` the parser runs Face Mesh itself; when no face is found the result is all
         background, with the reason in ``notes["face"]``.
@@ -671,15 +677,16 @@ class ApproximateParser:
         if not np.isfinite(landmarks).all():
             raise ValueError("landmarks contain NaN or infinite values")
 
+        # The segmenter sees the whole frame (it needs the context) at most at work_size px; it runs at 256 px
+        # inside anyway. Everything else works in a window around the head.
         scale = min(1.0, self.work_size / max(h, w))
-        if scale < 1.0:
-            work = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-            points = landmarks * scale
-        else:
-            work, points = image, landmarks
-        labels, notes = self._parse_work(work, points)
-        if labels.shape != (h, w):
-            labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+        small = (
+            image
+            if scale == 1.0
+            else cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        )
+        probability = self._segment(small)
+        labels, notes = self._parse_work(image, landmarks, probability)
         return ApproximateParsingResult(labels, CELEBAMASK_CLASSES, True, self._source(notes), notes)
 
     def _source(self, notes: dict[str, str]) -> str:
@@ -688,14 +695,15 @@ class ApproximateParser:
             text += "; " + "; ".join(f"{k}: {v}" for k, v in notes.items())
         return text
 
-    def _parse_work(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    def _parse_work(
+        self, image: np.ndarray, points: np.ndarray, probability_small: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, str]]:
+        """Labels for ``image`` from its landmarks and the person probability of a (possibly) smaller copy."""
         topo = _mesh_topology()
         frame = _HeadFrame.from_landmarks(points, topo)
         notes: dict[str, str] = {}
         full_h, full_w = image.shape[:2]
         labels_full = np.zeros((full_h, full_w), np.uint8)
-        # the whole frame goes to the segmenter (it needs the context); the rest works in a window around the head
-        probability_full = self._segment(image)
 
         reach = self.hair_reach
         top = frame.t_top + 0.55 * reach  # hair rises above the mesh's top row (about the hairline)
@@ -713,9 +721,14 @@ class ApproximateParser:
         k = min(1.0, self.analysis_size / max(roi_shape))
         shape = (max(2, round(roi_shape[0] * k)), max(2, round(roi_shape[1] * k)))
         roi = image[y0:y1, x0:x1]
-        probability = probability_full[y0:y1, x0:x1]
         if shape != roi_shape:
             roi = cv2.resize(roi, shape[::-1], interpolation=cv2.INTER_AREA)
+        ps_y, ps_x = probability_small.shape[0] / full_h, probability_small.shape[1] / full_w
+        probability = probability_small[
+            int(y0 * ps_y) : max(int(y0 * ps_y) + 1, round(y1 * ps_y)),
+            int(x0 * ps_x) : max(int(x0 * ps_x) + 1, round(x1 * ps_x)),
+        ]
+        if probability.shape != shape:
             probability = cv2.resize(probability, shape[::-1], interpolation=cv2.INTER_LINEAR)
         scale = np.array([shape[1] / roi_shape[1], shape[0] / roi_shape[0]])
         pts = (points - np.array([x0, y0])) * scale
@@ -772,7 +785,7 @@ class ApproximateParser:
                 hair_distance = hair_model.distance(lab)
                 closer_to_skin = skin_model.nll(lab, skin_distance) < hair_model.nll(lab, hair_distance)
                 skin_like &= closer_to_skin
-                # far from both colours: background the segmenter pulled in, a collar, a shoulder
+                # far from both colours below the mouth: a collar, a shoulder, background
                 hair_like = hair_distance < self.hair_tolerance
             else:
                 notes["hair_colour"] = "the top of the head has the skin's colour: treated as bald (scalp is skin)"
@@ -785,7 +798,7 @@ class ApproximateParser:
         skin_out = _open(candidates & skin_like, max(1, round(0.015 * width)))
         skin_out = _keep_near(skin_out, outside <= 0.03 * width)
         non_skin = candidates & ~skin_out
-        hair_coloured = non_skin & hair_like
+        hair_coloured = non_skin & (hair_like | (t >= frame.t_mouth))  # colour-checked where collars reach
 
         # ears: skin strips just outside the oval between eye and mouth height. Ears are often shaded or redder
         # than the cheeks, so the colour test is looser there, but a pixel nearer the hair colour never counts.

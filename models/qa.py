@@ -15,8 +15,8 @@ allowed). No QA weights ship through the package registries, so the product neve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -127,7 +127,7 @@ class HFQuestionAnswerer:
         self.question_first = tokenizer.padding_side == "right"
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "hf", **options) -> "HFQuestionAnswerer":
+    def from_config(cls, config: ModelConfig, backend: str = "hf", **options) -> HFQuestionAnswerer:
         unknown = set(options) - _OPTIONS
         if unknown:
             raise ConfigError(f"unknown options for the QA model: {sorted(unknown)}; use {sorted(_OPTIONS)}")

@@ -20,8 +20,8 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -55,7 +55,7 @@ def mpnet_part_paths() -> list[Path] | None:
             spec = None
         if spec is None or not spec.submodule_search_locations:
             return None
-        root = Path(list(spec.submodule_search_locations)[0])
+        root = Path(next(iter(spec.submodule_search_locations)))
         piece = root / "input" / f"all-mpnet-base-v2.zip.{n:03d}"
         if not piece.is_file():
             found = sorted(root.rglob(f"*.zip.{n:03d}"))
@@ -186,7 +186,7 @@ class SentenceTransformerEmbedder:
         self.dimension = int(dimension())
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "minilm", **options) -> "SentenceTransformerEmbedder":
+    def from_config(cls, config: ModelConfig, backend: str = "minilm", **options) -> SentenceTransformerEmbedder:
         if backend not in HUB_IDS:
             raise ConfigError(f"unknown sentence model {backend!r}; choose one of {', '.join(HUB_IDS)}")
         unknown = set(options) - {"model_path", "batch_size"}

@@ -8,7 +8,8 @@ numpy array, a torch tensor or anything ``numpy.asarray`` understands, shape (N,
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class CallableEmbedder:
         self.embedding_dim: int | None = None
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "callable", **options) -> "CallableEmbedder":
+    def from_config(cls, config: ModelConfig, backend: str = "callable", **options) -> CallableEmbedder:
         if "fn" not in options:
             raise ConfigError("a callable embedder needs fn=<images -> embeddings> in its options")
         return cls(options.pop("fn"), **{"name": backend, **options})

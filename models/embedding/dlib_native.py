@@ -56,7 +56,7 @@ class DlibNativeEmbedder:
         self._lock = threading.Lock()  # one dlib net object is not safe to run from two threads at once
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "dlib", **options) -> "DlibNativeEmbedder":
+    def from_config(cls, config: ModelConfig, backend: str = "dlib", **options) -> DlibNativeEmbedder:
         path = configured_path(config, backend, options)
         unknown = set(options) - {"threshold", "batch_size"}
         if unknown:

@@ -295,7 +295,7 @@ class DlibTorchEmbedder:
         self.embedding_dim = self.module.output_dim
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "dlib-torch", **options) -> "DlibTorchEmbedder":
+    def from_config(cls, config: ModelConfig, backend: str = "dlib-torch", **options) -> DlibTorchEmbedder:
         path = configured_path(config, backend, options)
         unknown = set(options) - {"threshold", "batch_size"}
         if unknown:

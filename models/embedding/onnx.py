@@ -13,8 +13,8 @@ ArcFace licence: insightface's pretrained packs are for non-commercial research 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -142,7 +142,7 @@ class OnnxEmbedder:
         return layout, size, fixed_batch
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "onnx", **options) -> "OnnxEmbedder":
+    def from_config(cls, config: ModelConfig, backend: str = "onnx", **options) -> OnnxEmbedder:
         explicit = configured_path(config, backend, options)
         path = resolve_model_path(backend, config, explicit=explicit)
         return cls(path, config=config, **options)
@@ -188,8 +188,8 @@ def graph_normalises_input(model_path: str | Path) -> bool:
 
     graph = onnx.load(str(model_path), load_external_data=False).graph
     names = [node.name for node in graph.node[:8]]
-    has_sub = any(n.startswith("Sub") or n.startswith("_minus") for n in names)
-    has_mul = any(n.startswith("Mul") or n.startswith("_mul") for n in names)
+    has_sub = any(n.startswith(("Sub", "_minus")) for n in names)
+    has_mul = any(n.startswith(("Mul", "_mul")) for n in names)
     return has_sub and has_mul
 
 
@@ -277,7 +277,7 @@ class ArcFaceEmbedder(OnnxEmbedder):
             self.description = f"ArcFace {pack}/{self.model_path.name} (insightface ONNX)"
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "arcface", **options) -> "ArcFaceEmbedder":
+    def from_config(cls, config: ModelConfig, backend: str = "arcface", **options) -> ArcFaceEmbedder:
         explicit = configured_path(config, backend, options)
         pack = options.pop("pack", "buffalo_l")
         path = resolve_arcface_model(config, pack, explicit)

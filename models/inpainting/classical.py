@@ -28,7 +28,7 @@ class OpenCVInpainter(BaseInpainter):
         self.name = method
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "telea", **options) -> "OpenCVInpainter":
+    def from_config(cls, config: ModelConfig, backend: str = "telea", **options) -> OpenCVInpainter:
         unknown = set(options) - {"radius"}
         if unknown:
             raise ConfigError(f"unknown options for the {backend} inpainter: {sorted(unknown)}")

@@ -8,8 +8,8 @@ outside the mask, so *every* backend keeps known pixels bit-exact, whatever its 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -110,7 +110,9 @@ def describe_source(config: ModelConfig, *, hub_id: str, explicit: str | None, d
     """(available, source, detail) for ``describe()`` without loading anything."""
     if explicit and not is_hub_id(str(explicit)):
         path = Path(explicit).expanduser()
-        return path.exists(), str(path), "" if path.exists() else "explicit path does not exist"
+        if path.is_dir():
+            return True, str(path), ""
+        return False, str(path), "explicit path is not a model folder" if path.exists() else "explicit path does not exist"
     if explicit:
         hub_id = str(explicit)
         default_subdir = hub_id.split("/")[-1]
@@ -132,6 +134,7 @@ class BaseInpainter:
     name: str = "inpainter"
     deterministic: bool = True
     allows_full_mask: bool = False
+    accepts_source_mask: bool = False  # True where inpaint() takes source_mask= (pixels the fill may copy from)
 
     # --- backend hooks -------------------------------------------------------------------------------------
     def _fill(self, image: np.ndarray, mask: np.ndarray, seed: int | None, **kwargs) -> np.ndarray:

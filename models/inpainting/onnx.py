@@ -135,7 +135,7 @@ class OnnxInpainter(BaseInpainter):
         self.output_port = _Port(session.get_outputs()[0], 3)
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "lama", **options) -> "OnnxInpainter":
+    def from_config(cls, config: ModelConfig, backend: str = "lama", **options) -> OnnxInpainter:
         allowed = {"model_path", "mask_convention", "input_range", "output_range", "pad_multiple"}
         unknown = set(options) - allowed
         if unknown:

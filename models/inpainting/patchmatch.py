@@ -44,6 +44,7 @@ class PatchMatchInpainter(BaseInpainter):
     """
 
     deterministic = False  # seed-dependent; reproducible for a fixed seed
+    accepts_source_mask = True
     name = "patchmatch"
 
     def __init__(self, patch_size: int = 3, seed: int = 0) -> None:
@@ -54,7 +55,7 @@ class PatchMatchInpainter(BaseInpainter):
         self.default_seed = int(seed)
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "patchmatch", **options) -> "PatchMatchInpainter":
+    def from_config(cls, config: ModelConfig, backend: str = "patchmatch", **options) -> PatchMatchInpainter:
         unknown = set(options) - {"patch_size", "seed"}
         if unknown:
             raise ConfigError(f"unknown options for the patchmatch inpainter: {sorted(unknown)}")

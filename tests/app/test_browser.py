@@ -11,9 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 import app_browser as browser  # tests/app/app_browser.py (the folder is put on sys.path by conftest.py)
+import pytest
 
 QUESTION = "Which region drove the match?"
 
@@ -51,11 +50,14 @@ def test_upload_explain_ask_in_a_real_browser(skip_without_browser, tmp_path, sa
             last = browser.css(driver, '[data-testid="stChatMessage"]')[-1]
             heatmaps = browser.wait_for(
                 driver,
-                lambda d: [i for i in last.find_elements("css selector", "img")
-                           if d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i)],
+                lambda d: [
+                    i
+                    for i in last.find_elements("css selector", "img")
+                    if d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i)
+                ],
                 30,
                 "a heatmap inside the answer",
-            )  # fmt: skip
+            )
             assert heatmaps
             assert not browser.css(driver, '[data-testid="stException"]')  # never a traceback
 

@@ -70,12 +70,12 @@ def test_linked_images_follow_the_chatbots_links(app_module):
     legend = np.zeros((2, 8, 3), np.uint8)
 
     class Reply:
-        links = [
+        links: tuple = (
             ArtifactLink("S0 heatmap, image A", "heatmap_s0_a.png", "heatmap", "s0", "a"),
             ArtifactLink("S0 overlay, image B", "overlay_s0_b.png", "overlay", "s0", "b"),
             ArtifactLink("S1 heatmap, image A", "heatmap_s1_a.png", "heatmap", "s1", "a"),  # not drawn: skipped
             ArtifactLink("colour legend", "legend.png", "legend", None, None),
-        ]
+        )
 
     shown = app_module.linked_images(Reply(), maps, legend)
     assert [caption for _, caption in shown] == ["S0 heatmap, image A", "S0 overlay, image B", "colour legend"]

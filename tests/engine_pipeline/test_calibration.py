@@ -32,7 +32,7 @@ def separated():
 def overlapping():
     """Equal-size Gaussian classes with equal spread: the best threshold is their midpoint, 0.90."""
     rng = np.random.default_rng(2)
-    return rng.normal(0.95, 0.02, 20000), rng.normal(0.85, 0.02, 20000)
+    return rng.normal(0.95, 0.02, 6000), rng.normal(0.85, 0.02, 6000)
 
 
 def test_best_accuracy_threshold_lies_in_the_gap(separated):
@@ -100,7 +100,7 @@ def test_cscore_fit_and_range(overlapping):
 
 def test_pic_score_is_a_probability_of_being_right(overlapping):
     genuine, impostor = overlapping
-    cal = fit_calibration(genuine[:2000], impostor[:2000], model="synthetic", fitted_on="synthetic")
+    cal = fit_calibration(genuine[:1000], impostor[:1000], model="synthetic", fitted_on="synthetic")
     assert cal.pic_score(0.99, "match") > 0.99
     assert cal.pic_score(0.80, "non-match") > 0.99
     assert cal.pic_score(0.99, "non-match") < 0.01

@@ -18,7 +18,7 @@ def cli_run(engine, image_files, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli_out")
     rc = main([
         "explain", str(image_files["astronaut"]), str(image_files["variant"]), "--out", str(out),
-        "--methods", "s0,s1,s0_black", "--quiet",
+        "--methods", "s0,s1,s0_black", "--max-steps", "2", "--quiet",
     ])  # fmt: skip
     return rc, out
 

@@ -162,3 +162,10 @@ def test_module_structure(dlib_model_path):
     assert len(convs) == 29 and convs[0].kernel_size == (7, 7)
     assert len(module.blocks) == 14 and sum(b.downsample for b in module.blocks) == 4
     assert module.fc.in_features == 256 and module.fc.out_features == 128 and module.fc.bias is None
+
+
+def test_accepts_non_contiguous_views_and_lists(torch_embedder, astronaut_chip):
+    mirrored = np.stack([astronaut_chip, astronaut_chip])[:, :, ::-1]  # negative strides
+    expected = torch_embedder.embed(np.ascontiguousarray(mirrored))
+    np.testing.assert_allclose(torch_embedder.embed(mirrored), expected, atol=1e-6)
+    np.testing.assert_allclose(torch_embedder.embed([m for m in mirrored]), expected, atol=1e-6)

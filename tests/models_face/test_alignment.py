@@ -225,3 +225,21 @@ def test_development_photos_align_close_to_dlib(loaded_photos, mesh, mp_detector
     values = np.array(list(displacements.values()))
     assert values.mean() < 2.0, displacements
     assert values.max() < 3.5, displacements
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_resize_scaled_reports_exact_factors(fast):
+    from models.alignment import resize_scaled
+
+    yy, xx = np.mgrid[0:1501, 0:2003]
+    cx, cy = 1234.3, 567.8
+    blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 12.0**2))
+    image = np.repeat((blob * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    for scale in (0.3, 0.45, 0.8, 1.7):
+        out, sx, sy = resize_scaled(image, scale, fast=fast)
+        assert out.shape[1] == round(2003 * scale) and out.shape[0] == round(1501 * scale)
+        w = out[..., 0].astype(float)
+        oy, ox = np.mgrid[0 : out.shape[0], 0 : out.shape[1]]
+        centroid = np.array([(ox * w).sum() / w.sum(), (oy * w).sum() / w.sum()])
+        expected = (np.array([cx, cy]) + 0.5) * [sx, sy] - 0.5
+        np.testing.assert_allclose(centroid, expected, atol=0.15, err_msg=f"scale {scale}")

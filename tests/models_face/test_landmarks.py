@@ -9,7 +9,7 @@ import pytest
 from models.base import LandmarkDetector
 from models.config import ModelConfig
 from models.errors import ConfigError
-from models.landmarks import connection_paths, mesh_connections
+from models.landmarks import FaceMeshLandmarks, connection_paths, mesh_connections
 from models.registry import create
 
 
@@ -108,3 +108,28 @@ def test_every_development_photo_has_a_mesh_inside_its_box(loaded_photos, mesh, 
         assert inside.mean() > 0.98, f"{name}: {inside.mean():.3f} of the mesh inside the box"
         # the eyes and the nose tip are well inside the box
         assert _inside(pts[[468, 473, 1]], box, 0.0).all(), name
+
+
+def test_mesh_is_safe_to_share_between_threads(mp_detector, astronaut):
+    import threading
+
+    shared = FaceMeshLandmarks()
+    box = mp_detector.detect(astronaut)[0].box
+    ref = shared.landmarks(astronaut, box)
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(4):
+                results.append(shared.landmarks(astronaut, box))
+        except Exception as exc:  # noqa: BLE001 - any failure in a thread is reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 12
+    for pts in results:
+        np.testing.assert_allclose(pts, ref, atol=1e-6)

@@ -232,3 +232,35 @@ def test_development_photos(faces_dir, approx_parser, mesh, load_small, photo):
     assert ys.mean() < lm[CHIN][1]  # ...and long hair does not make it sit below the chin on average
     assert _label_at(result, lm[NOSE_TIP]) == "nose"
     _assert_ears_plausible(result, lm)
+
+
+def test_tight_face_chip(approx_parser, astronaut, astronaut_landmarks):
+    """The engine parses small aligned chips (dlib's 150 px, the crown cut off): hair and parts still come out."""
+    lm = astronaut_landmarks
+    x0, y0 = lm.min(0) - 0.15 * np.ptp(lm[:, 0])
+    x1, y1 = lm.max(0) + 0.15 * np.ptp(lm[:, 0])
+    scale = 150 / max(x1 - x0, y1 - y0)
+    matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]])
+    chip = cv2.warpAffine(astronaut, matrix, (150, 150), flags=cv2.INTER_AREA)
+    chip_lm = lm * scale - [x0 * scale, y0 * scale]
+    result = approx_parser.parse(chip, chip_lm)
+    assert result.labels.shape == (150, 150)
+    assert _label_at(result, chip_lm[NOSE_TIP]) == "nose"
+    hair = result.mask("hair")
+    assert hair.sum() > 300 and (np.nonzero(hair)[0] < _eye_line_y(chip_lm)).mean() > 0.7
+    _assert_ears_plausible(result, chip_lm)
+
+
+def test_tilted_head_keeps_hair_on_top(approx_parser, astronaut, astronaut_landmarks):
+    """Geometry follows the face's own axes: rotate the photo 30 degrees and hair stays above the eyes."""
+    centre = tuple(astronaut_landmarks.mean(0))
+    matrix = cv2.getRotationMatrix2D(centre, 30, 1.0)
+    rotated = cv2.warpAffine(astronaut, matrix, astronaut.shape[1::-1], flags=cv2.INTER_LINEAR)
+    lm = astronaut_landmarks @ matrix[:, :2].T + matrix[:, 2]
+    result = approx_parser.parse(rotated, lm)
+    eyes = (lm[33] + lm[263]) / 2
+    up = (eyes - lm[CHIN]) / np.linalg.norm(eyes - lm[CHIN])  # chin -> eyes: the face's own "up"
+    ys, xs = np.nonzero(result.mask("hair"))
+    along_up = (np.stack([xs, ys], 1) - eyes) @ up
+    assert len(xs) > 3000 and (along_up > 0).mean() > 0.7
+    assert _label_at(result, lm[NOSE_TIP]) == "nose"

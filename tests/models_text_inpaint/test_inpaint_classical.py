@@ -123,3 +123,16 @@ def test_options_and_describe(offline_config, astronaut, face_masks):
     for name in CLASSICAL:
         info = registry.backend_class("inpainter", name).describe(offline_config, name)
         assert info.available and info.name == name and info.capability == "inpainter"
+
+
+def test_patchmatch_batch_takes_one_source_mask_per_image(inpainters, astronaut, face_masks):
+    hole, face = face_masks
+    pm = inpainters["patchmatch"]
+    assert pm.accepts_source_mask and not inpainters["telea"].accepts_source_mask
+    wide = np.ones_like(face)
+    batch = pm.inpaint_batch([astronaut, astronaut], [hole, hole], seed=4, source_mask=[face, wide])
+    assert np.array_equal(batch[0], pm.inpaint(astronaut, hole, seed=4, source_mask=face))
+    assert np.array_equal(batch[1], pm.inpaint(astronaut, hole, seed=4, source_mask=wide))
+    assert not np.array_equal(batch[0], batch[1])
+    with pytest.raises(ConfigError, match="source_mask has 1 entries"):
+        pm.inpaint_batch([astronaut, astronaut], [hole, hole], source_mask=[face])

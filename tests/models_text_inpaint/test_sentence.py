@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import models.sentence as sentence
-from models import registry
+from models import registry, sentence
 from models.base import SentenceEmbedder
 from models.config import ModelConfig
 from models.errors import ModelNotFoundError

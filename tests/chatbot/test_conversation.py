@@ -1,0 +1,110 @@
+"""Follow-up resolution, answer metadata and artifact links, export round-trips."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chatbot import Chatbot, Conversation, ConversationError
+
+
+def ask_all(bot, questions):
+    conv = Conversation(bot)
+    return conv, [conv.ask(q) for q in questions]
+
+
+def test_region_follow_up(bots):
+    conv, (nose, eyes) = ask_all(bots["match_coarse"], ["How important was the nose?", "and the eyes?"])
+    assert nose.regions == ["nose"] and "The nose has importance 1" in nose.text
+    assert eyes.intent == "named_region" and eyes.regions == ["eyes"] and eyes.followup == "about"
+    assert "The eyes have importance 2" in eyes.text
+    files = {link.file for link in eyes.links}
+    assert files == {"heatmap_s0_a.png", "heatmap_s0_b.png"}
+    assert all("eyes" in link.label for link in eyes.links)
+
+
+def test_why_after_decision(bots):
+    bot = bots["nonmatch_coarse"]
+    conv, (decision, why) = ask_all(bot, ["What is the decision?", "why?"])
+    assert "is a non-match" in decision.text and decision.intent == "decision"
+    assert why.followup == "why" and why.intent == "how_decided"
+    assert "0.847" in why.text and "0.920" in why.text and "below" in why.text
+
+
+def test_method_follow_up_keeps_the_topic(bots):
+    bot = bots["match_coarse"]
+    conv, (most, s1, region, region_s1) = ask_all(
+        bot, ["Which region mattered most?", "what about S1?", "Tell me about the cheeks.", "and by S0 with black masking?"])
+    assert most.intent == "most_important_region" and "nose" in most.text
+    assert s1.intent == "most_important_region" and s1.methods == ["s1"]
+    assert s1.text.startswith("By S1 (greedy inpaint), the most important region is the nose")
+    assert region_s1.regions == ["cheeks"] and region_s1.methods == ["s0_black"]
+    assert {link.file for link in region_s1.links} == {"heatmap_s0_black_a.png", "heatmap_s0_black_b.png"}
+
+
+def test_pronoun_and_more_follow_ups(bots):
+    bot = bots["match_coarse"]
+    conv, (chin, it, more) = ask_all(bot, ["What about the chin?", "Did it make the faces less similar?", "tell me more"])
+    assert it.regions == ["chin"] and it.followup == "pronoun" and "less similar" in it.text
+    assert more.followup == "more" and more.evidence and not set(more.evidence_ids) & set(it.evidence_ids)
+
+
+def test_method_not_computed_is_said(bots):
+    answer = bots["match_fine_weak"].answer("Which region is most important according to S1?")
+    assert "was not computed for this pair" in answer.text
+
+
+def test_answer_metadata(bots):
+    answer = bots["match_coarse"].answer("What do the heatmaps show?")
+    assert answer.method == "intent" and answer.intent == "output_images"
+    assert 0 < answer.score <= 1 and answer.evidence and answer.evidence_ids
+    files = {link.file for link in answer.links}
+    assert "legend.png" in files and "heatmap_s1_b.png" in files and "overlay_avg_a.png" in files
+    assert all(link.path and link.path.endswith(link.file) for link in answer.links)
+
+
+def test_out_of_scope_reply_lists_examples(bots):
+    answer = bots["match_coarse"].answer("What's the weather like in Paris tomorrow?")
+    assert answer.method == "reply" and answer.intent == "out_of_scope"
+    assert "What is the decision?" in answer.text and "nose" in answer.text
+
+
+def test_json_round_trip(bots, tmp_path):
+    bot = bots["match_coarse"]
+    conv, _ = ask_all(bot, ["What is the decision?", "why?", "What about the nose?", "and the eyes?", ""])
+    data = conv.to_dict()
+    assert data["explanation_summary"]["decision"] == "match"
+    assert data["models"]["sentence"]["name"] == "minilm" and data["models"]["face_model"]["name"] == "dlib-torch"
+    assert data["models"]["versions"]["sentence-transformers"]
+    assert all(t["asked_at"].endswith("+00:00") for t in data["turns"])
+    path = conv.save(tmp_path / "log.json")
+    loaded = Conversation.load(path)
+    assert loaded.to_dict() == json.loads(path.read_text())
+    assert [t.answer.text for t in loaded.turns] == [t.answer.text for t in conv.turns]
+    assert loaded.turns[3].answer.links == conv.turns[3].answer.links
+    # the restored conversation keeps going, and follow-ups see the restored turns
+    loaded.attach(bot)
+    follow = loaded.ask("and the mouth?")
+    assert follow.regions == ["mouth"] and follow.followup == "about"
+    assert len(loaded.turns) == 6
+
+
+def test_markdown_export(bots, tmp_path):
+    conv, _ = ask_all(bots["nonmatch_coarse"], ["What is the decision?", "<b>How sure are you?</b>"])
+    path = conv.save(tmp_path / "log.md")
+    text = path.read_text()
+    assert text.startswith("# facex-chat conversation")
+    assert "**non-match**" in text and "## 1. What is the decision?" in text and "## 2. How sure are you?" in text
+    assert "0.97" in text and "method: intent" in text
+
+
+def test_export_errors(bots, tmp_path):
+    conv, _ = ask_all(bots["match_coarse"], ["What is the decision?"])
+    with pytest.raises(ConversationError, match=".json or .md"):
+        conv.save(tmp_path / "log.txt")
+    (tmp_path / "x.json").write_text('{"format": "something else"}')
+    with pytest.raises(ConversationError, match="not a saved facex-chat conversation"):
+        Conversation.load(tmp_path / "x.json")
+    with pytest.raises(ConversationError, match="does not exist"):
+        Conversation.load(tmp_path / "missing.json")
