@@ -79,7 +79,7 @@ def main() -> int:
             for i in range(args.repeats):
                 button = browser.css(driver, ".st-key-explain button")[0]
                 t = time.perf_counter()
-                button.click()
+                browser.click(driver, button)
                 browser.wait_for(
                     driver,
                     lambda d: any("Explained in" in e.text for e in browser.css(d, '[data-testid="stExpander"]'))

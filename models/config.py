@@ -62,7 +62,7 @@ class ModelConfig:
         self.model_dir = Path(self.model_dir).expanduser()
 
     @classmethod
-    def from_env(cls, **overrides) -> "ModelConfig":
+    def from_env(cls, **overrides) -> ModelConfig:
         """Defaults, then ``FACEX_*`` environment variables, then explicit ``overrides``."""
         values: dict = {}
         paths: dict[str, str] = {}

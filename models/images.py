@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Union
+
 
 import numpy as np
 
 from models.errors import ImageError
 
-ImageSource = Union[str, Path, bytes, bytearray, io.IOBase, np.ndarray]
+ImageSource = str | Path | bytes | bytearray | io.IOBase | np.ndarray
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # refuse larger files before decoding them
 MAX_PIXELS = 100_000_000  # decompression-bomb guard, checked from the header before decoding

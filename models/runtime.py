@@ -7,14 +7,14 @@ thread pool can run ten times slower.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from models.config import ModelConfig
 from models.errors import ModelNotFoundError
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cuda_available() -> bool:
     try:
         import torch

@@ -159,6 +159,12 @@ def css(driver, selector: str):
     return driver.find_elements(By.CSS_SELECTOR, selector)
 
 
+def click(driver, element) -> None:
+    """Scroll the element to the middle of the view (clear of Streamlit's sticky header), then click it."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
 def page_text(driver) -> str:
     from selenium.webdriver.common.by import By
 
@@ -181,7 +187,7 @@ def upload_and_explain(driver, url: str, photo_a: Path, photo_b: Path, timeout: 
         "an enabled Explain button",
     )
     start = time.perf_counter()
-    button.click()
+    click(driver, button)
     wait_for(driver, lambda d: css(d, ".st-key-decision-card"), timeout, "the decision card")
     return time.perf_counter() - start
 
