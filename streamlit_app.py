@@ -53,8 +53,9 @@ METHOD_LABELS = {
     "occlusion": "xFace patch occlusion",
 }
 METHOD_SHORT = {"s0": "S0", "s1": "S1", "avg": "Average", "s0_black": "S0 black", "occlusion": "Occlusion"}
+CHART_COLOURS = {"Average": "#3d3d3d", "S0": "#8e6bbf", "S1": "#e69f00", "S0 black": "#b0b0b0", "Occlusion": "#1b9e77"}
 METHOD_CHOICES = {  # sidebar label -> engine method name ("avg" comes with S0 + S1)
-    "S0: one region at a time": "s0",
+    "S0: one at a time": "s0",
     "S1: greedy": "s1",
     "Black-mask contrast": "s0_black",
 }
@@ -118,6 +119,7 @@ def read_upload(name: str, data: bytes) -> Photo:
     return Photo(name=name, image=load_image(buffer), digest=_fingerprint(data))
 
 
+@functools.lru_cache(maxsize=1)
 def sample_pair() -> tuple[Photo, Photo]:
     """skimage's astronaut portrait and an edited copy of it (mirrored, shifted, brighter).
 
@@ -125,9 +127,11 @@ def sample_pair() -> tuple[Photo, Photo]:
     """
     from skimage import data
 
-    original = np.ascontiguousarray(data.astronaut())
+    original = np.array(data.astronaut(), copy=True)  # our own copy, made read-only below
     edited = np.roll(original[:, ::-1], shift=(12, -10), axis=(0, 1))  # mirrored, then moved 12 px down, 10 left
     edited = np.ascontiguousarray(np.clip(edited.astype(np.int16) + 25, 0, 255).astype(np.uint8))  # brighter
+    for image in (original, edited):
+        image.setflags(write=False)  # cached and shared by every session: nobody may change it
     return (
         Photo("astronaut.png", original, _fingerprint(original)),
         Photo("astronaut-edited.png", edited, _fingerprint(edited)),
@@ -524,7 +528,7 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
             photo = None
             if uploaded is not None:
                 try:
-                    photo = read_upload(uploaded.name, uploaded.getvalue())
+                    photo = _decoded(key, uploaded)
                 except Exception as exc:  # noqa: BLE001 (a bad file is a message, and keeps everything else)
                     st.error(user_message(exc), icon=":material/error:")
                 else:
@@ -533,6 +537,16 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
     if photos[0] is None or photos[1] is None:
         return None
     return photos[0], photos[1]
+
+
+def _decoded(slot: str, uploaded) -> Photo:
+    """Decode an upload once per session (reruns reuse it); only the latest file per slot is kept in memory."""
+    cache = st.session_state.setdefault("decoded", {})
+    ident = (uploaded.file_id, uploaded.name, uploaded.size)
+    if slot not in cache or cache[slot][0] != ident:
+        cache.pop(slot, None)
+        cache[slot] = (ident, read_upload(uploaded.name, uploaded.getvalue()))
+    return cache[slot][1]
 
 
 def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
@@ -719,7 +733,13 @@ def _contribution_chart(frame) -> None:
             ),
             y=alt.Y("region:N", sort=order, title=None),
             yOffset="method:N",
-            color=alt.Color("method:N", title=None, legend=alt.Legend(orient="bottom", columns=2)),
+            # method colours stay clear of the red/blue that means support/against in the heatmaps
+            color=alt.Color(
+                "method:N",
+                title=None,
+                scale=alt.Scale(domain=list(CHART_COLOURS), range=list(CHART_COLOURS.values())),
+                legend=alt.Legend(orient="bottom", columns=4),
+            ),
             tooltip=["region", "method", alt.Tooltip("contribution:Q", format="+.2f")],
         )
         .properties(height=max(240, 14 * len(frame)))

@@ -82,8 +82,10 @@ def main() -> int:
                 browser.click(driver, button)
                 browser.wait_for(
                     driver,
-                    lambda d: any("Explained in" in e.text for e in browser.css(d, '[data-testid="stExpander"]'))
-                    and not browser.css(d, '[data-testid="stStatusWidget"]'),
+                    lambda d: (
+                        any("Explained in" in e.text for e in browser.css(d, '[data-testid="stExpander"]'))
+                        and not browser.css(d, '[data-testid="stStatusWidget"]')
+                    ),
                     600,
                     "the second explanation",
                 )

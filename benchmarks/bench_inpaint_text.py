@@ -69,7 +69,7 @@ def face_and_masks(size: int):
 
 def line(label: str, seconds: float, note: str = "") -> None:
     unit = f"{seconds * 1000:9.1f} ms" if seconds < 10 else f"{seconds:9.2f} s "
-    print(f"  {label:<44s}{unit}  {note}")
+    print(f"  {label:<52s}{unit}  {note}")
 
 
 # --- tiny reference models (random weights) ------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Answer:
     followup: str | None = None  # how the question was resolved against earlier turns ("why", "about", ...)
     notes: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    cleaned_question: str = ""  # what was answered: markup stripped, cut to length
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -346,6 +347,7 @@ class Chatbot:
         route = self.route(q, vector, previous)
         answer = self._answer_route(q, vector, route, previous)
         answer.question = q.original
+        answer.cleaned_question = q.text
         answer.notes = q.notes + answer.notes
         answer.followup = route.followup
         answer.elapsed_ms = round(1000 * (time.perf_counter() - started), 2)
@@ -423,7 +425,8 @@ class Chatbot:
         pair = bool(self.prompts.intents.get(route.intent, {}).get("pair"))
         allowed = {s.id for s in intent_sentences}
 
-        def ask(sentences: list[Sentence]) -> tuple[Any, Sentence | None]:
+        def ask(sentences: list[Sentence]) -> tuple[Any, list[Sentence]]:
+            """The best span over ``sentences`` joined, and the sentences it overlaps."""
             text, starts = "", []
             for s in sentences:
                 starts.append(len(text))
@@ -431,31 +434,28 @@ class Chatbot:
             try:
                 found = self.qa.answer(q.text, text.rstrip(), top_k=1, max_answer_len=64)
             except FaceXError:  # e.g. a question too long for the QA model's window: answer without it
-                return None, None
+                return None, []
             if not found:
-                return None, None
+                return None, []
             best = found[0]
-            owner = None
-            for s, start in zip(sentences, starts):
-                if start <= best.start < start + len(s.text) + 1:
-                    owner = s
-            return best, owner
+            owners = [s for s, start in zip(sentences, starts) if start < best.end and best.start < start + len(s.text)]
+            return best, owners
 
-        best, owner = ask(self.context.sentences)
+        best, owners = ask(self.context.sentences)
         method = "qa"
         if best is None or best.score < threshold:
             hits = self.index.search(vector, k=int(self.settings["retrieval_top_k"]))
             sub = list(intent_sentences) + [h.sentence for h in hits if h.sentence not in intent_sentences]
-            best, owner = ask(sub)
+            best, owners = ask(sub)
             method = "sub-context"
             if best is None or best.score < floor:
                 return None
-        if owner is None or not best.text.strip():
+        if not owners or not best.text.strip():
             return None
-        if pair and owner.id not in allowed:
+        if pair and any(s.id not in allowed for s in owners):
             # A span from elsewhere (a definition, another region) does not answer a question about this pair.
             return None
-        return self._make(q, route, [owner], method, best.score, span=best.text)
+        return self._make(q, route, owners, method, best.score, span=best.text)
 
 
 def format_answer(answer: Answer) -> str:

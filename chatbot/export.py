@@ -47,7 +47,7 @@ def conversation_markdown(conversation) -> str:
     lines.append("")
     for turn in conversation.turns:
         a = turn.answer
-        question = " ".join(turn.question.split()) or "(empty question)"
+        question = " ".join((a.cleaned_question or turn.question).split()) or "(empty question)"
         if len(question) > 300:
             question = question[:300] + " …"
         lines += [f"## {turn.index}. {question}", "", f"*{turn.asked_at}*", "", a.text, ""]

@@ -23,7 +23,7 @@ from .attribution.greedy import greedy_inpaint
 from .attribution.occlusion import OcclusionResult, occlusion_map
 from .attribution.single import single_inpaint
 from .attribution.stability import stability
-from .perturbation import make_fill
+from .perturbation import make_fill as default_make_fill
 from .regions import REGION_SETS, Regions
 from .scoring import PairScorer
 
@@ -207,6 +207,7 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
                    methods: tuple[str, ...] = ("s0", "s1", "s0_black"), threshold: float,
                    max_steps: int | None = None, min_change: float = 1e-4, samples: int = 1, one_sided: bool = True,
                    progress: Callable[[str, float], None] | None = None, black_fill=None,
+                   make_fill: Callable | None = None, seed: int | None = None,
                    batch_size: int = 32, occlusion_options: dict | None = None) -> ArraysExplanation:
     """Attribute the similarity of two aligned crops to their regions.
 
@@ -215,6 +216,9 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
     threshold). methods: any of "s0", "s1", "s0_black", "occlusion" ("avg" is added whenever S0 and S1 both run; S0 is
     always computed because S1's first step and the strength statement need it). samples > 1 adds stability
     (seeds for stochastic fills, jitters for deterministic ones). progress(stage, fraction) is called as work ends.
+    Options: ``make_fill(strategy)`` builds the contrast fill ("black") the way the caller builds fills (default
+    perturbation.make_fill); ``black_fill`` overrides it; ``seed`` is the first stability seed (seeds seed..seed+K-1);
+    ``max_steps`` / ``min_change`` go to S1; ``occlusion_options`` to the xFace baseline.
     """
     unknown = [m for m in methods if m not in KNOWN_METHODS]
     if unknown:
@@ -232,15 +236,15 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
     t = time.perf_counter()
     scorer = PairScorer(embed, crop_a, crop_b, batch_size=batch_size)
     s0_all = single_inpaint(None, None, ma, mb, scorer, fill, regions=common,
-                            variants=("both", "a", "b") if one_sided else ("both",))
+                            variants=("both", "a", "b") if one_sided else ("both",),
+                            progress=lambda f: report("s0", f))
     results: dict[str, AttributionResult] = {"s0": s0_all["both"]}
     if one_sided:
         results["s0_a"], results["s0_b"] = s0_all["a"], s0_all["b"]
     timings["s0"] = time.perf_counter() - t
     by_method["s0"] = scorer.n_embeddings
-    report("s0", 1.0)
 
-    if "s1" in methods:
+    if "s1" in methods or "avg" in methods:  # AVG needs S1
         t = time.perf_counter()
         before = scorer.n_embeddings
         results["s1"] = greedy_inpaint(None, None, ma, mb, scorer, fill, max_steps=max_steps, min_change=min_change,
@@ -259,12 +263,11 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
     if "s0_black" in methods:
         t = time.perf_counter()
         before = scorer.n_embeddings
-        black = black_fill or make_fill("black")
+        black = black_fill or (make_fill("black") if make_fill is not None else default_make_fill("black"))
         results["s0_black"] = single_inpaint(None, None, ma, mb, scorer, black, regions=common, variants=("both",),
-                                             method="s0_black")["both"]
+                                             method="s0_black", progress=lambda f: report("s0_black", f))["both"]
         by_method["s0_black"] = scorer.n_embeddings - before
         timings["s0_black"] = time.perf_counter() - t
-        report("s0_black", 1.0)
 
     occ = None
     if "occlusion" in methods:
@@ -284,7 +287,7 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
     if samples and samples > 1:
         t = time.perf_counter()
         st = stability(crop_a, crop_b, ma, mb, embed, fill, samples=samples, base=results["s0"].normalised,
-                       regions=common, progress=lambda f: report("stability", f))
+                       regions=common, progress=lambda f: report("stability", f), first_seed=seed or 0)
         stab = st.to_dict()
         by_method["stability"] = st.n_embeddings
         total += st.n_embeddings

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-
 import numpy as np
 
 from models.errors import ImageError

@@ -30,7 +30,7 @@ class GreedyPath:
 
 
 def _run(scorer: PairScorer, masks_a, masks_b, fill, fills: S0Fills, first_scores: np.ndarray, direction: str,
-         max_steps: int, min_change: float) -> GreedyPath:
+         max_steps: int, min_change: float, on_step: Callable[[int], None] | None = None) -> GreedyPath:
     sign = -1.0 if direction == "negative" else 1.0  # the change we look for: negative run wants score decreases
     path = GreedyPath(direction)
     cur_a, cur_b = scorer.image_a, scorer.image_b
@@ -62,6 +62,8 @@ def _run(scorer: PairScorer, masks_a, masks_b, fill, fills: S0Fills, first_score
         path.changes.append(change)
         cur_a, cur_b, prev = cand_a[best], cand_b[best], float(cand_scores[best])
         step += 1
+        if on_step:
+            on_step(step)
     if not path.stopped:
         path.stopped = "all regions hidden" if not remaining else f"reached max_steps={max_steps}"
     return path
@@ -95,7 +97,10 @@ def greedy_inpaint(crop_a: np.ndarray | None, crop_b: np.ndarray | None, masks_a
     h_pos = {r: 0.0 for r in s0_fills.regions}
     paths: dict[str, GreedyPath] = {}
     for k, direction in enumerate(runs):
-        path = _run(scorer, masks_a, masks_b, fill, s0_fills, first, direction, max_steps, min_change)
+        on_step = None
+        if progress and max_steps:
+            on_step = lambda step, k=k: progress((k + step / max_steps) / len(runs))  # noqa: E731
+        path = _run(scorer, masks_a, masks_b, fill, s0_fills, first, direction, max_steps, min_change, on_step)
         target = h_neg if direction == "negative" else h_pos
         for r, c in zip(path.regions, path.changes):
             target[r] += c

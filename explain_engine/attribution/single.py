@@ -27,16 +27,25 @@ class S0Fills:
 
 
 def compute_fills(scorer: PairScorer, masks_a: dict[str, np.ndarray], masks_b: dict[str, np.ndarray],
-                  fill: Callable, regions: list[str] | None = None) -> S0Fills:
+                  fill: Callable, regions: list[str] | None = None,
+                  progress: Callable[[float], None] | None = None) -> S0Fills:
     """Fill each region once in each photo and embed all 2R images in batches."""
     regions = list(regions if regions is not None else [r for r in masks_a if r in masks_b])
     if hasattr(fill, "batch"):
         filled_a = fill.batch([scorer.image_a] * len(regions), [masks_a[r] for r in regions])
+        if progress:
+            progress(0.25)
         filled_b = fill.batch([scorer.image_b] * len(regions), [masks_b[r] for r in regions])
     else:
         filled_a = [fill(scorer.image_a, masks_a[r]) for r in regions]
+        if progress:
+            progress(0.25)
         filled_b = [fill(scorer.image_b, masks_b[r]) for r in regions]
+    if progress:
+        progress(0.5)
     emb = scorer.embed(filled_a + filled_b) if regions else np.zeros((0, 0))
+    if progress:
+        progress(1.0)
     n = len(regions)
     return S0Fills(regions, dict(zip(regions, filled_a)), dict(zip(regions, filled_b)), emb[:n], emb[n:],
                    getattr(fill, "name", "custom"))
@@ -45,7 +54,8 @@ def compute_fills(scorer: PairScorer, masks_a: dict[str, np.ndarray], masks_b: d
 def single_inpaint(crop_a: np.ndarray | None, crop_b: np.ndarray | None, masks_a: dict[str, np.ndarray],
                    masks_b: dict[str, np.ndarray], embed_or_scorer, fill: Callable, *,
                    variants: tuple[str, ...] = ("both", "a", "b"), regions: list[str] | None = None,
-                   fills: S0Fills | None = None, method: str = "s0") -> dict[str, AttributionResult]:
+                   fills: S0Fills | None = None, method: str = "s0",
+                   progress: Callable[[float], None] | None = None) -> dict[str, AttributionResult]:
     """S0 for every region present in both mask dicts (or ``regions``).
 
     ``embed_or_scorer``: an embed callable ((N,H,W,3) uint8 -> (N,D)) or a PairScorer already built on the pair
@@ -59,7 +69,7 @@ def single_inpaint(crop_a: np.ndarray | None, crop_b: np.ndarray | None, masks_a
     else:  # built here: its two reference embeddings belong to this result
         scorer, before = PairScorer(embed_or_scorer, crop_a, crop_b), 0
     if fills is None:
-        fills = compute_fills(scorer, masks_a, masks_b, fill, regions)
+        fills = compute_fills(scorer, masks_a, masks_b, fill, regions, progress)
     used = scorer.n_embeddings - before
     out: dict[str, AttributionResult] = {}
     for variant in variants:

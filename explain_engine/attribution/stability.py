@@ -47,7 +47,7 @@ def shift_mask(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
 def stability(crop_a: np.ndarray, crop_b: np.ndarray, masks_a: dict[str, np.ndarray], masks_b: dict[str, np.ndarray],
               embed: Callable, fill, *, samples: int = 5, base: dict[str, float] | None = None,
               regions: list[str] | None = None, variant: str = "both", mode: str | None = None,
-              progress: Callable[[float], None] | None = None) -> StabilityResult:
+              first_seed: int = 0, progress: Callable[[float], None] | None = None) -> StabilityResult:
     """Run S0 ``samples`` times. ``mode``: "seeds" (fill.with_seed(k), default for non-deterministic fills) or
     "jitter" (default for deterministic fills: both crops and masks shifted by JITTERS[k], opposite directions for A
     and B so the pair's relative alignment changes). ``base``: the normalised S0 of the main run, whose top region is
@@ -59,7 +59,7 @@ def stability(crop_a: np.ndarray, crop_b: np.ndarray, masks_a: dict[str, np.ndar
     runs, used = [], 0
     for k in range(samples):
         if mode == "seeds":
-            f = fill.with_seed(k) if hasattr(fill, "with_seed") else fill
+            f = fill.with_seed(first_seed + k) if hasattr(fill, "with_seed") else fill
             a, b, ma, mb = crop_a, crop_b, masks_a, masks_b
         else:
             dx, dy = JITTERS[k % len(JITTERS)]

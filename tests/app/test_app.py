@@ -45,7 +45,7 @@ def app(downloads):
     at.run()
     assert not at.exception
     at.sidebar.radio(key="source").set_value("sample").run()
-    at.sidebar.multiselect(key="methods").set_value(["S0: one region at a time"]).run()
+    at.sidebar.multiselect(key="methods").set_value(["S0: one at a time"]).run()
     at.button(key="explain").click().run(timeout=STEP_TIMEOUT)
     return at
 
@@ -75,6 +75,10 @@ def test_sample_pair_decision_card_matches_the_engine(app, reference):
     assert not app.exception
     assert [e.value for e in app.error] == []
     assert app.status[0].label.startswith("Explained in")
+    # the progress was shown stage by stage inside the status box
+    steps = [m.value for m in app.status[0].markdown]
+    assert any("Finding, aligning and outlining the faces" in m for m in steps), steps
+    assert any("S0: hiding one region at a time" in m for m in steps), steps
     assert _metric(app, "Similarity") == f"{reference.similarity:.3f}"
     assert _metric(app, "Threshold") == f"{reference.threshold:.3f}"
     assert _metric(app, "Confidence (C-score)") == f"{reference.confidence:.2f}"
@@ -165,6 +169,16 @@ def test_photo_without_a_face_is_an_error_and_keeps_the_chat(app, to_png, sample
     # the chat still works after the error
     app.chat_input(key="chat_question").set_value("How sure are you?").run()
     assert len(_assistant_messages(app)) == 3
+
+
+def test_missing_model_is_an_error_and_keeps_the_chat(app):
+    app.sidebar.selectbox(key="embedder").set_value("arcface").run()
+    app.button(key="explain").click().run(timeout=STEP_TIMEOUT)
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert any("not found" in e or "not available" in e or "cannot" in e for e in errors), errors
+    assert len(_assistant_messages(app)) == 3
+    app.sidebar.selectbox(key="embedder").set_value("dlib-torch").run()
 
 
 def test_new_pair_starts_a_new_conversation_and_the_old_one_stays_exportable(app, to_png, sample_photos, downloads):

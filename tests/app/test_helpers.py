@@ -80,3 +80,32 @@ def test_linked_images_follow_the_chatbots_links(app_module):
     shown = app_module.linked_images(Reply(), maps, legend)
     assert [caption for _, caption in shown] == ["S0 heatmap, image A", "S0 overlay, image B", "colour legend"]
     assert shown[0][0] is maps["s0"]["a"] and shown[1][0] is maps["s0"]["overlay_b"] and shown[2][0] is legend
+
+
+def test_a_second_session_waits_for_the_engine_lock(app_module, sample_photos):
+    """Sessions share one engine: a second explanation waits (and says so) until the first releases the lock."""
+    import threading
+
+    calls = []
+
+    class Recorder:  # stands in for the engine: this test is about the lock, not about explanations
+        def explain(self, a, b, progress=None, names=None):
+            calls.append(names)
+            return names
+
+    shared = app_module.Shared(Recorder())
+    waited = threading.Event()
+    shared.lock.acquire()  # another session is explaining
+    result = {}
+    worker = threading.Thread(
+        target=lambda: result.setdefault(
+            "value", app_module.run_explanation(shared, *sample_photos, progress=None, waiting=waited.set)
+        )
+    )
+    worker.start()
+    assert waited.wait(10)
+    assert calls == []  # still waiting
+    shared.lock.release()
+    worker.join(10)
+    assert result["value"] == ("astronaut.png", "astronaut-edited.png")
+    assert not shared.lock.locked()

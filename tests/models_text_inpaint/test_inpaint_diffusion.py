@@ -125,3 +125,17 @@ def test_describe_and_options(tiny_repaint_dir, offline_config):
         registry.create("inpainter", config, steps=3)
     with pytest.raises(ConfigError, match="jump_length"):
         registry.create("inpainter", config, jump_length=0)
+
+
+def test_repaint_mask_convention_before_paste_back(repaint, face_crop, crop_hole):
+    # RePaint itself re-imposes the known pixels at every step (exactly at the last one), so its raw output at
+    # model size equals the input outside the hole and differs inside it; an inverted mask would show the reverse
+    import cv2
+
+    small = cv2.resize(face_crop, (32, 32), interpolation=cv2.INTER_AREA)
+    hole = np.zeros((32, 32), bool)
+    hole[8:20, 6:26] = True
+    raw = repaint._fill(small, hole, 11)
+    assert raw.shape == small.shape
+    assert np.abs(raw[~hole].astype(int) - small[~hole].astype(int)).max() <= 1
+    assert np.abs(raw[hole].astype(int) - small[hole].astype(int)).mean() > 5

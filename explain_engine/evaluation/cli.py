@@ -1,0 +1,108 @@
+"""``python -m explain_engine evaluate PAIRS.csv --root DIR --out DIR [options]``: the faithfulness evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from models.errors import ConfigError, FaceXError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m explain_engine evaluate",
+        description="Deletion/Insertion ablation, region-swap test, region statistics and stability of the region "
+                    "explanations over a labelled pair set. Finished pairs are cached under OUT/pairs/, so an "
+                    "interrupted run resumes.")
+    p.add_argument("pairs", help="CSV with columns img_a, img_b, label (1 = same person)")
+    p.add_argument("--root", help="folder the image paths are relative to (default: the CSV's folder)")
+    p.add_argument("--out", required=True, help="output folder (keep it outside the repository)")
+    p.add_argument("--limit", type=int, help="at most N genuine pairs and N different-person pairs")
+    p.add_argument("--impostors", type=int, help="different-person pairs for the swap test (default: --limit or all)")
+    p.add_argument("--genuine-only", action="store_true", help="skip different-person pairs (no swap test)")
+    p.add_argument("--removal", choices=("blur", "black"), default="blur", help="Deletion/Insertion removal")
+    p.add_argument("--steps", type=int, default=11, help="Deletion/Insertion steps from 0 to 100%% (default 11)")
+    p.add_argument("--samples", type=int, default=1, help="S0 runs averaged (seeds/jitters) in the swap test")
+    p.add_argument("--seeds", type=int, default=3, help="extra S0 runs for the stability measure")
+    p.add_argument("--blend", choices=("seamless", "alpha", "none"), default="seamless", help="swap-test pasting")
+    p.add_argument("--swap-variant", choices=("both", "a", "b", "ab"), default="both",
+                   help="S0 variant whose swap results go into summary.json (all are in the report)")
+    p.add_argument("--occlusion-stride", type=int, default=14, help="xFace baseline stride (px)")
+    p.add_argument("--inpainter", help="inpainting backend (default: telea, or FACEX_INPAINTER)")
+    p.add_argument("--embedder", help="face model backend (default: dlib-torch)")
+    p.add_argument("--calibration", help="calibration JSON (default: the one shipped for the face model)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(args)
+    except FaceXError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from explain_engine.__main__ import read_pairs
+    from explain_engine.engine import Engine, EngineConfig
+    from models.config import ModelConfig
+
+    from .report import write_outputs
+    from .runner import EvaluationOptions, PairCache, PairEvaluator, run_pairs, select_pairs
+
+    for name in ("limit", "impostors"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            raise ConfigError(f"--{name} must be 0 or more")
+    if args.steps < 2 or args.samples < 1 or args.seeds < 1:
+        raise ConfigError("--steps must be at least 2, --samples and --seeds at least 1")
+    pairs_path = Path(args.pairs)
+    root = Path(args.root) if args.root else pairs_path.parent
+    out = Path(args.out)
+    pairs = select_pairs(read_pairs(pairs_path, root), limit=args.limit, genuine_only=args.genuine_only,
+                         impostors=args.impostors)
+    if not pairs:
+        raise FaceXError("no pairs selected: check --limit / --genuine-only and the labels in the CSV")
+    options = EvaluationOptions(removal=args.removal, steps=args.steps, samples=args.samples, seeds=args.seeds,
+                                blend=args.blend, occlusion_stride=args.occlusion_stride)
+    models = ModelConfig.from_env(inpainter=args.inpainter, embedder=args.embedder)
+    t0 = time.perf_counter()
+    engine = Engine(EngineConfig(models=models, perturbation="inpaint", calibration=args.calibration))
+    load_s = time.perf_counter() - t0
+    cache = PairCache(out / "pairs", options.fingerprint() + f"-{engine.model_name}-{models.inpainter}")
+    t1 = time.perf_counter()
+    records, stats = run_pairs(pairs, PairEvaluator(engine, options), cache, progress=not args.quiet)
+    run_s = time.perf_counter() - t1
+    meta = {
+        "model": engine.model_name, "threshold": engine.threshold,
+        "calibration": (engine.calibration.name if engine.calibration else "none: the model's default threshold"),
+        "fill": engine.perturbation_name, "pairs_file": str(pairs_path), "computed_pairs": stats.computed,
+        "cached_pairs": stats.cached, "run_seconds": run_s, "load_seconds": load_s,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    summary = write_outputs(records, out, options=asdict(options), meta=meta, swap_variant=args.swap_variant)
+    for s in stats.skipped:
+        print(f"skipped {s}", file=sys.stderr)
+    print(text_summary(summary))
+    print(f"wrote {out / 'summary.json'}, {out / 'report.md'}, CSVs and {len(summary['plots'])} plots")
+    return 0
+
+
+def text_summary(s: dict) -> str:
+    f = lambda x, fmt="{:.2f}": "—" if x is None else fmt.format(x)  # noqa: E731
+    lines = [f"pairs {s['pairs']} ({s['genuine_pairs']} genuine, {s['impostor_pairs']} impostor; "
+             f"{s['computed_pairs']} computed, {s['cached_pairs']} from cache)"]
+    for k in s["deletion"]:
+        lines.append(f"  {k:<16} deletion {s['deletion'][k]:6.2f}   insertion {s['insertion'][k]:6.2f}")
+    lines.append(f"region swap ({s['region_swap_variant']}): top-1 {f(s['region_swap_top1'])}  "
+                 f"top-3 {f(s['region_swap_top3'])}  gain {f(s['region_swap_gain'])}  ({s['region_swaps']} swaps)")
+    lines.append(f"seed stability (Spearman): {f(s['seed_stability'], '{:.3f}')}")
+    lines.append(f"benchmark: {f(s['seconds_per_pair'], '{:.1f}')} s per pair "
+                 f"(genuine {f(s['seconds_per_genuine_pair'], '{:.1f}')}, impostor "
+                 f"{f(s['seconds_per_impostor_pair'], '{:.1f}')}), model load {s['load_seconds']:.1f} s")
+    return "\n".join(lines)

@@ -1,0 +1,333 @@
+"""Turn per-pair records into the evaluation outputs: CSVs of every number, PNG plots, report.md, summary.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .region_swap import VARIANTS, swap_outcomes
+from .runner import METHOD_KEYS
+
+THESIS_TABLE_4_3 = {"Black Mask": (30.04, 25.45), "Inpainting": (21.99, 45.90)}  # CelebAMask-HQ, their model
+ROW_NAMES = {"s0/black": "S0 black mask", "s0/inpaint": "S0 inpainting", "s1/black": "S1 black mask",
+             "s1/inpaint": "S1 inpainting", "xface/occlusion": "xFace occlusion (method 3)", "random": "Random order"}
+
+
+def _nan_to_none(x):
+    return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else x
+
+
+def curve_tables(records: Sequence[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-trial similarity curves, aggregated curves): one trial = one side of one genuine pair perturbed."""
+    rows = []
+    for rec in records:
+        if rec.get("status") != "ok" or "curves" not in rec:
+            continue
+        for method, kinds in rec["curves"].items():
+            for kind, sides in kinds.items():
+                for side, sims in zip("ab", sides):
+                    for f, s in zip(rec["fractions"], sims):
+                        rows.append({"pair": rec["key"], "label": rec["label"], "method": method, "kind": kind,
+                                     "side": side, "fraction": f, "similarity": s, "threshold": rec["threshold"]})
+    trials = pd.DataFrame(rows)
+    if trials.empty:
+        return trials, pd.DataFrame(columns=["method", "kind", "fraction", "accuracy", "mean_similarity", "trials"])
+    trials["correct"] = (trials["similarity"] >= trials["threshold"]) == trials["label"].astype(bool)
+    agg = (trials.groupby(["method", "kind", "fraction"])
+           .agg(accuracy=("correct", "mean"), mean_similarity=("similarity", "mean"), trials=("correct", "size"))
+           .reset_index())
+    return trials, agg
+
+
+def ablation_table(agg: pd.DataFrame) -> pd.DataFrame:
+    """One row per method: Deletion and Insertion AUC of the accuracy curves (0-100), and of the mean similarity
+    curves rescaled so that the unperturbed pair is 1 and the fully removed one 0 (finer-grained on few pairs)."""
+    rows = []
+    for method in [m for m in METHOD_KEYS if m in set(agg["method"])]:
+        row = {"method": method, "name": ROW_NAMES.get(method, method)}
+        for kind in ("deletion", "insertion"):
+            c = agg[(agg.method == method) & (agg.kind == kind)].sort_values("fraction")
+            row[kind] = metrics.auc(c.fraction, c.accuracy)
+            sim = c.mean_similarity.to_numpy()
+            full, empty = (sim[0], sim[-1]) if kind == "deletion" else (sim[-1], sim[0])
+            rescaled = (sim - empty) / (full - empty) if full != empty else np.zeros_like(sim)
+            row[f"{kind}_similarity"] = metrics.auc(c.fraction, rescaled)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def region_statistics(records: Sequence[dict]) -> pd.DataFrame:
+    """Mean normalised S0 contribution (eq. 3.4, both photos perturbed) per region, genuine vs impostor pairs."""
+    rows = [{"pair": r["key"], "label": r["label"], "region": reg, "contribution": v}
+            for r in records if r.get("status") == "ok" for reg, v in r.get("s0_normalised", {}).items()]
+    if not rows:
+        return pd.DataFrame(columns=["region", "kind", "mean", "sd", "pairs"])
+    df = pd.DataFrame(rows)
+    df["kind"] = np.where(df.label == 1, "genuine", "impostor")
+    return (df.groupby(["kind", "region"]).contribution.agg(mean="mean", sd="std", pairs="size").reset_index())
+
+
+def swap_table(records: Sequence[dict]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        if r.get("status") != "ok" or "swap" not in r:
+            continue
+        result = {"reference": r["similarity"], "base": r["s0"], "swaps": r["swap"]["swaps"]}
+        for row in swap_outcomes(result):
+            rows.append({"pair": r["key"], **row})
+    return pd.DataFrame(rows)
+
+
+def stability_table(records: Sequence[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"pair": r["key"], "mode": r["stability"]["mode"], "spearman": r["stability"]["spearman"],
+                          "top_region_kept": r["stability"]["top_region_kept"]}
+                         for r in records if r.get("status") == "ok" and "stability" in r])
+
+
+# -------------------------------------------------------------------------------------------------------------
+def plot_curves(agg: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, kind in zip(axes, ("deletion", "insertion")):
+        for method in [m for m in METHOD_KEYS if m in set(agg["method"])]:
+            c = agg[(agg.method == method) & (agg.kind == kind)].sort_values("fraction")
+            ax.plot(100 * c.fraction, 100 * c.accuracy, marker="o", ms=3, label=ROW_NAMES.get(method, method),
+                    ls="--" if method == "random" else "-")
+        ax.set_title(f"{kind.capitalize()} ({'lower' if kind == 'deletion' else 'higher'} AUC is better)")
+        ax.set_xlabel(f"pixels {'removed' if kind == 'deletion' else 'restored'} (%)")
+        ax.set_ylabel("verification accuracy (%)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_regions(stats: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..regions import REGION_SETS
+
+    order = [r for r in REGION_SETS["coarse"] + REGION_SETS["fine"] if r in set(stats.region)]
+    order = list(dict.fromkeys(order))
+    fig, ax = plt.subplots(figsize=(9, 4))
+    kinds = [k for k in ("genuine", "impostor") if k in set(stats.kind)]
+    width = 0.8 / max(1, len(kinds))
+    for i, kind in enumerate(kinds):
+        s = stats[stats.kind == kind].set_index("region").reindex(order)
+        ax.bar(np.arange(len(order)) + i * width, s["mean"], width, yerr=s["sd"].fillna(0) / np.sqrt(s["pairs"]),
+               label=f"{kind} pairs", capsize=2)
+    ax.set_xticks(np.arange(len(order)) + width * (len(kinds) - 1) / 2, order, rotation=20)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_ylabel("mean normalised S0 contribution")
+    ax.set_title("Region importance (S0, eq. 3.4; positive = supports the similarity)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_swap(by_region: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    x = np.arange(len(by_region))
+    for i, col in enumerate(("top1", "top3", "gain")):
+        ax.bar(x + i * 0.27, by_region[col], 0.27, label=col)
+    ax.set_xticks(x + 0.27, by_region.region, rotation=20)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of swaps")
+    ax.set_title("Region-swap test (S0, both photos perturbed)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -------------------------------------------------------------------------------------------------------------
+def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: dict,
+                  swap_variant: str = "both") -> dict:
+    """Write every output into ``out``; returns the summary dict (also saved as summary.json)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ok = [r for r in records if r.get("status") == "ok"]
+    trials, agg = curve_tables(records)
+    trials.to_csv(out / "curves_per_pair.csv", index=False)
+    agg.to_csv(out / "curves.csv", index=False)
+    ablation = ablation_table(agg) if not agg.empty else pd.DataFrame()
+    ablation.to_csv(out / "ablation.csv", index=False)
+    stats = region_statistics(records)
+    stats.to_csv(out / "region_statistics.csv", index=False)
+    swaps = swap_table(records)
+    swaps.to_csv(out / "region_swap.csv", index=False)
+    stab = stability_table(records)
+    stab.to_csv(out / "stability.csv", index=False)
+    pd.DataFrame([{k: r.get(k) for k in ("key", "img_a", "img_b", "label", "status", "reason", "similarity",
+                                         "threshold", "embeddings", "seconds")} for r in records]
+                 ).to_csv(out / "pairs.csv", index=False)
+
+    by_variant = pd.DataFrame()
+    by_region = pd.DataFrame()
+    if not swaps.empty:
+        by_variant = swaps.groupby("variant")[["top1", "top3", "gain", "rank_gain"]].mean().reindex(
+            [v for v in VARIANTS if v in set(swaps.variant)])
+        by_variant["swaps"] = swaps.groupby("variant").size()
+        by_variant.to_csv(out / "region_swap_by_variant.csv")
+        main = swaps[swaps.variant == swap_variant]
+        by_region = main.groupby("region")[["top1", "top3", "gain", "rank_gain"]].mean().reset_index()
+        by_region["swaps"] = main.groupby("region").size().to_numpy()
+        by_region["chance_top1"] = main.groupby("region").n_regions.mean().rdiv(1).to_numpy()
+        by_region.to_csv(out / "region_swap_by_region.csv", index=False)
+
+    plots = []
+    if not agg.empty:
+        plot_curves(agg, out / "deletion_insertion.png")
+        plots.append("deletion_insertion.png")
+    if not stats.empty:
+        plot_regions(stats, out / "region_importance.png")
+        plots.append("region_importance.png")
+    if not by_region.empty:
+        plot_swap(by_region, out / "region_swap.png")
+        plots.append("region_swap.png")
+
+    genuine = [r for r in ok if r["label"] == 1]
+    impostor = [r for r in ok if r["label"] != 1]
+    secs = lambda rs: float(np.mean([r["seconds"] for r in rs])) if rs else None  # noqa: E731
+    main_swap = by_variant.loc[swap_variant] if swap_variant in by_variant.index else None
+    summary = {
+        "deletion": {row.method: float(row.deletion) for row in ablation.itertuples()} if len(ablation) else {},
+        "insertion": {row.method: float(row.insertion) for row in ablation.itertuples()} if len(ablation) else {},
+        "deletion_similarity": {row.method: float(row.deletion_similarity) for row in ablation.itertuples()}
+        if len(ablation) else {},
+        "insertion_similarity": {row.method: float(row.insertion_similarity) for row in ablation.itertuples()}
+        if len(ablation) else {},
+        "region_swap_top1": None if main_swap is None else float(main_swap.top1),
+        "region_swap_top3": None if main_swap is None else float(main_swap.top3),
+        "region_swap_gain": None if main_swap is None else float(main_swap.gain),
+        "region_swap_rank_gain": None if main_swap is None else float(main_swap.rank_gain),
+        "region_swap_variant": swap_variant,
+        "region_swap_by_variant": {v: {k: float(x) for k, x in row.items()} for v, row in by_variant.iterrows()}
+        if not by_variant.empty else {},
+        "region_swaps": int(main_swap.swaps) if main_swap is not None else 0,
+        "seed_stability": _nan_to_none(float(stab.spearman.mean())) if not stab.empty else None,
+        "stability_mode": stab["mode"].iloc[0] if not stab.empty else None,
+        "pairs": len(ok),
+        "genuine_pairs": len(genuine),
+        "impostor_pairs": len(impostor),
+        "skipped_pairs": len(records) - len(ok),
+        "seconds_per_genuine_pair": secs(genuine),
+        "seconds_per_impostor_pair": secs(impostor),
+        "seconds_per_pair": secs(ok),
+        "region_importance": {k: {r.region: float(r.mean) for r in stats[stats.kind == k].itertuples()}
+                              for k in ("genuine", "impostor")} if not stats.empty else {},
+        "options": options,
+        **meta,
+        "plots": plots,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (out / "report.md").write_text(markdown_report(summary, ablation, stats, by_variant, by_region, records))
+    return summary
+
+
+def _f(x, fmt="{:.2f}") -> str:
+    return "—" if x is None or (isinstance(x, float) and not np.isfinite(x)) else fmt.format(x)
+
+
+def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, by_variant: pd.DataFrame,
+                    by_region: pd.DataFrame, records: Sequence[dict]) -> str:
+    opts = summary["options"]
+    lines = [
+        "# Faithfulness evaluation",
+        "",
+        f"Pairs: {summary['pairs']} used ({summary['genuine_pairs']} genuine, {summary['impostor_pairs']} "
+        f"different-person), {summary['skipped_pairs']} skipped. Face model: {summary.get('model')}; threshold "
+        f"{_f(summary.get('threshold'), '{:.4f}')} ({summary.get('calibration')}). Fill: {summary.get('fill')}.",
+        "",
+        "## Deletion / Insertion ablation (cf. thesis Table 4.3)",
+        "",
+        "| Method | Deletion (%) ↓ | Insertion (%) ↑ | Deletion, similarity (%) ↓ | Insertion, similarity (%) ↑ |",
+        "|---|---|---|---|---|",
+    ]
+    for row in ablation.itertuples():
+        lines.append(f"| {row.name} | {row.deletion:.2f} | {row.insertion:.2f} | {row.deletion_similarity:.2f} | "
+                     f"{row.insertion_similarity:.2f} |")
+    lines += [
+        "",
+        "Thesis Table 4.3 (CelebAMask-HQ, their face model): Black Mask 30.04 / 25.45, Inpainting 21.99 / 45.90.",
+        "",
+        "How the numbers are made:",
+        f"- Pairs: genuine pairs only, as in the thesis (accuracy of a different-person pair does not depend on "
+        "which supporting pixels are removed in a meaningful way). Each genuine pair gives two trials: photo A's "
+        "pixels are removed/restored and compared with the untouched photo B, then B's against the untouched A. "
+        "Removing the same pixels from both photos at once is degenerate here: two fully blurred crops look alike "
+        "and match again (see metrics.py).",
+        f"- Order: pixels by the map's value, most supporting-the-similarity first (normalised contribution, "
+        "positive = hiding it lowers the score); region maps give every pixel of a region its region's value, "
+        "background 0; ties are broken by one fixed random permutation. The xFace map is per pixel; the random "
+        "baseline is a random permutation per pair.",
+        f"- Removal: `{opts['removal']}` (the same operation for every method), {opts['steps']} steps from 0 to "
+        "100%. Accuracy = share of trials still decided 'match' at the calibrated threshold; AUC normalised to "
+        "0-100. The similarity columns use the mean similarity instead, rescaled to 1 = untouched, 0 = fully "
+        "removed (finer on small pair sets).",
+        "- The maps are those the engine shows: S0 / S1 on the region masks, with the inpainting fill or black "
+        "fill; only the fill used to *make* the map differs between rows, never the removal in the metric.",
+        "",
+        "![deletion and insertion curves](deletion_insertion.png)",
+        "",
+        "## Region-swap test (xFace §4.3 cut-and-paste)",
+        "",
+        f"Different-person pairs; each region R present in both photos is pasted from B into A (aligned crops, "
+        f"blend `{opts['blend']}`, mask = R in A ∪ R in B grown by 1 px, which becomes R in A'), then (A', B) is "
+        f"explained with S0 ({opts['samples']} run(s) averaged). top-1 / top-3: R is among the most supporting "
+        "regions; gain: R's score change is larger than in the explanation of (A, B); rank gain: R moved up (or "
+        "stayed first).",
+        "",
+        "| S0 variant | top-1 | top-3 | gain | rank gain | swaps |",
+        "|---|---|---|---|---|---|",
+    ]
+    names = {"both": "both photos (engine's S0)", "a": "only A' perturbed", "b": "only B perturbed",
+             "ab": "mean of the one-sided two"}
+    for v, row in by_variant.iterrows():
+        lines.append(f"| {names.get(v, v)} | {row.top1:.2f} | {row.top3:.2f} | {row.gain:.2f} | "
+                     f"{row.rank_gain:.2f} | {int(row.swaps)} |")
+    if not by_region.empty:
+        lines += ["", f"Per region ({summary['region_swap_variant']}):", "",
+                  "| region | top-1 | top-3 | gain | rank gain | swaps | chance top-1 |", "|---|---|---|---|---|---|---|"]
+        for row in by_region.itertuples():
+            lines.append(f"| {row.region} | {row.top1:.2f} | {row.top3:.2f} | {row.gain:.2f} | {row.rank_gain:.2f} "
+                         f"| {row.swaps} | {row.chance_top1:.2f} |")
+        lines += ["", "![region swap](region_swap.png)"]
+    lines += ["", "## Region importance (cf. thesis Figure 4.5)", "",
+              "| region | genuine mean | impostor mean |", "|---|---|---|"]
+    if not stats.empty:
+        piv = stats.pivot(index="region", columns="kind", values="mean")
+        for region, row in piv.iterrows():
+            lines.append(f"| {region} | {_f(row.get('genuine'), '{:+.3f}')} | {_f(row.get('impostor'), '{:+.3f}')} |")
+    lines += ["", "![region importance](region_importance.png)", "",
+              "## Stability", "",
+              f"Mean Spearman correlation of S0 region rankings across {opts['seeds']} extra runs "
+              f"({summary.get('stability_mode')}: seeds for a stochastic fill, 1-2 px alignment jitters for a "
+              f"deterministic one) and the main run, over genuine pairs: **{_f(summary['seed_stability'], '{:.3f}')}**.",
+              "", "## Cost", "",
+              f"Seconds per genuine pair {_f(summary['seconds_per_genuine_pair'], '{:.1f}')}, per different-person "
+              f"pair {_f(summary['seconds_per_impostor_pair'], '{:.1f}')} (model loading excluded).", ""]
+    skipped = [r for r in records if r.get("status") != "ok"]
+    if skipped:
+        lines += ["## Skipped pairs", ""] + [f"- {r['img_a']} / {r['img_b']}: {r.get('reason')}" for r in skipped]
+    return "\n".join(lines) + "\n"

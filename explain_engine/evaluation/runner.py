@@ -1,0 +1,269 @@
+"""Per-pair evaluation with the engine, and the resumable loop over a pair set.
+
+Genuine pairs get the ablation (S0 / S1 with inpaint and black fills, the xFace occlusion baseline, a random order),
+their Deletion / Insertion similarity curves and the S0 stability over seeds/jitters; different-person pairs get S0
+and the region-swap test. Each finished pair is written to OUT/pairs/<key>.json together with a fingerprint of the
+options, so an interrupted run picks up where it stopped and a run with other options recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from models.errors import FaceXError
+
+from ..attribution.greedy import greedy_inpaint
+from ..attribution.occlusion import occlusion_map
+from ..attribution.single import single_inpaint
+from ..attribution.stability import stability
+from ..heatmaps import region_heatmap
+from ..scoring import PairScorer
+from . import metrics
+from .region_swap import region_swap_test
+from .statistics import mean_pairwise_spearman
+
+# "<method>/<perturbation>" keys of the ablation, in report order.
+METHOD_KEYS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "random")
+CACHE_VERSION = 1
+
+
+@dataclass
+class EvaluationOptions:
+    removal: str = "blur"  # the Deletion/Insertion removal operation: blur | black
+    steps: int = 11  # fractions 0, 0.1, ..., 1
+    samples: int = 1  # S0 runs averaged (seeds / jitters) in the region-swap test
+    seeds: int = 3  # S0 runs compared for the stability measure
+    blend: str = "seamless"  # region-swap pasting
+    occlusion_patches: tuple[int, ...] = (14, 28)  # xFace patch sizes (px on the 150 px crop)
+    occlusion_stride: int = 14
+    s1_min_change: float = 1e-4
+    tie_seed: int = 0  # the fixed permutation that orders pixels of equal importance
+
+    def fingerprint(self) -> str:
+        text = json.dumps({"v": CACHE_VERSION, **asdict(self)}, sort_keys=True, default=list)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Pair:
+    index: int
+    image_a: Path
+    image_b: Path
+    label: int  # 1 = same person
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha1(f"{self.image_a}|{self.image_b}|{self.label}".encode()).hexdigest()[:10]
+        return f"{self.index:04d}-{digest}"
+
+
+class EmbeddingMemo:
+    """An embed callable that remembers embeddings by image content: the Deletion/Insertion end points (the
+    original and the fully removed crop) are shared by every method and embedded once."""
+
+    def __init__(self, embed: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.embed = embed
+        self.cache: dict[bytes, np.ndarray] = {}
+        self.calls = 0  # images actually embedded
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.asarray(batch)
+        keys = [hashlib.sha1(np.ascontiguousarray(im).tobytes()).digest() for im in batch]
+        todo = [i for i, k in enumerate(keys) if k not in self.cache]
+        todo_unique = list({keys[i]: i for i in todo}.values())
+        if todo_unique:
+            emb = np.asarray(self.embed(batch[todo_unique]), dtype=np.float64)
+            self.calls += len(todo_unique)
+            for i, e in zip(todo_unique, emb):
+                self.cache[keys[i]] = e
+        return np.stack([self.cache[k] for k in keys])
+
+
+def _jsonable(deltas: dict) -> dict:
+    return {k: float(v) for k, v in deltas.items()}
+
+
+def _union(masks: dict[str, np.ndarray]) -> np.ndarray:
+    out = np.zeros(next(iter(masks.values())).shape, dtype=bool)
+    for m in masks.values():
+        out |= m
+    return out
+
+
+class PairEvaluator:
+    """Evaluates one pair with an :class:`~explain_engine.engine.Engine` (models loaded once)."""
+
+    def __init__(self, engine, options: EvaluationOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self.fractions = metrics.step_fractions(options.steps)
+
+    def __call__(self, pair: Pair) -> dict:
+        t0 = time.perf_counter()
+        record = {"key": pair.key, "index": pair.index, "img_a": str(pair.image_a), "img_b": str(pair.image_b),
+                  "label": int(pair.label), "threshold": float(self.engine.threshold)}
+        try:
+            face_a, face_b, _ = self.engine.prepare_pair(pair.image_a, pair.image_b, regions=True)
+        except FaceXError as exc:  # an unusable photo: recorded (and cached) as skipped, never retried
+            return {**record, "status": "skipped", "reason": str(exc), "seconds": time.perf_counter() - t0}
+        t1 = time.perf_counter()
+        ma, mb = face_a.regions.masks, face_b.regions.masks
+        regions = [r for r in face_a.regions.names if r in mb]
+        embed = EmbeddingMemo(self.engine.pipeline.embed)
+        fill = self.engine.make_fill(source_mask=_union(ma) | _union(mb))
+        record.update(status="ok", regions=regions, fill=fill.name,
+                      areas={r: float(ma[r].mean()) for r in regions})
+        if pair.label == 1:
+            record.update(self._genuine(face_a.crop, face_b.crop, ma, mb, regions, embed, fill, pair.index))
+        else:
+            record.update(self._impostor(face_a.crop, face_b.crop, ma, mb, regions, embed, fill))
+        t2 = time.perf_counter()
+        record.update(embeddings=embed.calls, seconds=t2 - t0, timings={"prepare": t1 - t0, "evaluate": t2 - t1})
+        return record
+
+    # ---------------------------------------------------------------------------------------------------------
+    def _genuine(self, crop_a, crop_b, ma, mb, regions, embed, fill, pair_index: int) -> dict:
+        opts = self.options
+        scorer = PairScorer(embed, crop_a, crop_b)
+        black = self.engine.make_fill("black")
+        s0 = single_inpaint(None, None, ma, mb, scorer, fill, regions=regions)
+        s0_black = single_inpaint(None, None, ma, mb, scorer, black, regions=regions, method="s0_black")
+        s1 = greedy_inpaint(None, None, ma, mb, scorer, fill, s0_fills=s0["both"].details["fills"],
+                            min_change=opts.s1_min_change)
+        s1_black = greedy_inpaint(None, None, ma, mb, scorer, black, s0_fills=s0_black["both"].details["fills"],
+                                  min_change=opts.s1_min_change)
+        occ = occlusion_map(None, None, scorer, patch_sizes=tuple(opts.occlusion_patches),
+                            stride=opts.occlusion_stride)
+        shape = crop_a.shape[:2]
+        maps = {}
+        for key, res in (("s0/inpaint", s0["both"]), ("s0/black", s0_black["both"]), ("s1/inpaint", s1),
+                         ("s1/black", s1_black)):
+            maps[key] = (region_heatmap(ma, res.normalised, shape), region_heatmap(mb, res.normalised, shape))
+        maps["xface/occlusion"] = (occ.map_a, occ.map_b)
+        zero = np.zeros(shape, dtype=np.float32)
+        maps["random"] = (zero, zero)  # all ties: the fixed random permutation alone decides the order
+
+        removed_a = metrics.removal_image(crop_a, opts.removal)
+        removed_b = metrics.removal_image(crop_b, opts.removal)
+        curves = {}
+        for key, (map_a, map_b) in maps.items():
+            # random gets its own permutation per pair; the region maps share the fixed tie-break permutation
+            seed = opts.tie_seed + (1000 + 2 * pair_index if key == "random" else 0)
+            c = metrics.deletion_insertion_curves(crop_a, crop_b, map_a, map_b, scorer.score_pairs,
+                                                  removed_a=removed_a, removed_b=removed_b,
+                                                  fractions=self.fractions, seed=seed)
+            curves[key] = {k: v.tolist() for k, v in c.items()}
+
+        stab = stability(crop_a, crop_b, ma, mb, embed, fill, samples=opts.seeds, regions=regions)
+        rankings = [s0["both"].normalised] + list(stab.runs)
+        return {
+            "similarity": scorer.reference,
+            "fractions": self.fractions.tolist(),
+            "s0": {v: _jsonable(r.deltas) for v, r in s0.items()},
+            "s0_normalised": _jsonable(s0["both"].normalised),
+            "s0_black": _jsonable(s0_black["both"].deltas),
+            "s1": _jsonable(s1.deltas),
+            "s1_black": _jsonable(s1_black.deltas),
+            "occlusion_regions": {r: float(occ.map_a[ma[r]].mean()) for r in regions},
+            "curves": curves,
+            "stability": {"mode": stab.mode, "runs": [_jsonable(r) for r in stab.runs],
+                          "spearman": mean_pairwise_spearman(rankings),
+                          "top_region_kept": stab.top_region_kept},
+        }
+
+    def _impostor(self, crop_a, crop_b, ma, mb, regions, embed, fill) -> dict:
+        swap = region_swap_test(crop_a, crop_b, ma, mb, embed, fill, regions=regions, blend=self.options.blend,
+                                samples=self.options.samples)
+        base = swap["base"]["both"]
+        from ..attribution import normalise
+
+        return {"similarity": swap["reference"], "s0": {v: _jsonable(d) for v, d in swap["base"].items()},
+                "s0_normalised": _jsonable(normalise(base)),
+                "swap": {"blend": swap["blend"],
+                         "swaps": {r: {"similarity": float(s["similarity"]),
+                                       "deltas": {v: _jsonable(d) for v, d in s["deltas"].items()}}
+                                   for r, s in swap["swaps"].items()}}}
+
+
+# -------------------------------------------------------------------------------------------------------------
+class PairCache:
+    """One JSON file per pair under ``folder``; a file counts only if its fingerprint matches the options."""
+
+    def __init__(self, folder: str | Path, fingerprint: str) -> None:
+        self.folder = Path(folder)
+        self.fingerprint = fingerprint
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def load(self, key: str) -> dict | None:
+        p = self.path(key)
+        if not p.exists():
+            return None
+        try:
+            record = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None  # a half-written file from a killed run: recompute
+        return record if record.get("fingerprint") == self.fingerprint else None
+
+    def save(self, key: str, record: dict) -> None:
+        tmp = self.path(key).with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({**record, "fingerprint": self.fingerprint}, indent=1))
+        os.replace(tmp, self.path(key))  # atomic: an interrupted write never leaves a truncated record
+
+
+@dataclass
+class RunStats:
+    computed: int = 0
+    cached: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def run_pairs(pairs: Sequence[Pair], evaluate: Callable[[Pair], dict], cache: PairCache, *,
+              progress: bool = True) -> tuple[list[dict], RunStats]:
+    """Evaluate every pair not already cached; returns (records in pair order, stats)."""
+    from tqdm import tqdm
+    import sys
+
+    stats = RunStats()
+    records = []
+    with tqdm(total=len(pairs), disable=not progress, file=sys.stderr, unit="pair", desc="evaluating") as bar:
+        for pair in pairs:
+            record = cache.load(pair.key)
+            if record is None:
+                record = evaluate(pair)
+                cache.save(pair.key, record)
+                stats.computed += 1
+            else:
+                stats.cached += 1
+            if record.get("status") != "ok":
+                stats.skipped.append(f"{pair.image_a.name} / {pair.image_b.name}: {record.get('reason')}")
+            records.append(record)
+            bar.set_postfix_str(f"{'genuine' if pair.label else 'impostor'} {pair.key}", refresh=False)
+            bar.update(1)
+    return records, stats
+
+
+def select_pairs(rows: Sequence[tuple[Path, Path, int]], *, limit: int | None = None, genuine_only: bool = False,
+                 impostors: int | None = None, seed: int = 0) -> list[Pair]:
+    """Genuine pairs (the first ``limit``) and different-person pairs (``impostors``, default ``limit``; spread
+    over the list by a fixed random draw so the sample is not one person's photos)."""
+    pairs = [Pair(i, Path(a), Path(b), int(lab)) for i, (a, b, lab) in enumerate(rows)]
+    genuine = [p for p in pairs if p.label == 1]
+    impostor = [p for p in pairs if p.label != 1]
+    if limit is not None:
+        genuine = genuine[:limit]
+    n_imp = 0 if genuine_only else (impostors if impostors is not None else (limit if limit is not None else len(impostor)))
+    if n_imp < len(impostor):
+        pick = np.sort(np.random.default_rng(seed).choice(len(impostor), size=max(0, n_imp), replace=False))
+        impostor = [impostor[i] for i in pick]
+    return sorted(genuine + impostor, key=lambda p: p.index)
