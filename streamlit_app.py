@@ -320,7 +320,7 @@ def shared_pipeline(embedder: str, region_set: str) -> Shared:
         min_face_pixels=defaults.min_face_pixels,
         small_face_pixels=defaults.small_face_pixels,
     )
-    pipeline.landmark_detector, pipeline.parser  # noqa: B018 (load the lazy models now, not mid-explanation)
+    _ = (pipeline.landmark_detector, pipeline.parser)  # load the lazy models now, not mid-explanation
     return Shared(pipeline)
 
 
@@ -344,6 +344,59 @@ def shared_sentence_models() -> Shared:
     embedder = registry.create("sentence", config)
     qa = registry.create("qa", config) if config.qa else None
     return Shared({"embedder": embedder, "qa": qa})
+
+
+# The engine reports ("preparing faces", 0.05) once both faces are prepared (its later stages run from 0.05 to 1).
+FINISHED_AT = {"preparing faces": 0.05}
+
+
+class StageTracker:
+    """Turns the engine's progress calls into finished steps and one overall fraction for the progress bar.
+
+    The engine calls ``progress(stage, fraction)`` as work ends, stage after stage; a stage is finished when its
+    fraction reaches 1 or a later stage reports. ``expected`` lists the stages in order (unknown ones are added).
+    """
+
+    def __init__(self, expected: list[str]) -> None:
+        self.expected = list(dict.fromkeys(expected))
+        self.finished: list[str] = []
+        self.fraction = 0.0  # of the stage now running
+        self.restart_clock()
+
+    def restart_clock(self) -> None:
+        self._since = time.perf_counter()
+
+    def _finish(self, stage: str) -> tuple[str, float]:
+        self.finished.append(stage)
+        now = time.perf_counter()
+        seconds, self._since = now - self._since, now
+        return STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize()), seconds
+
+    def update(self, stage: str, fraction: float) -> list[tuple[str, float]]:
+        """Record one call; returns (label, seconds) of each stage that it finished."""
+        if stage == "done":
+            pending = [s for s in self.expected if s not in self.finished]
+            return [self._finish(s) for s in pending]
+        if stage not in self.expected:
+            self.expected.append(stage)
+        done = []
+        for earlier in self.expected[: self.expected.index(stage)]:
+            if earlier not in self.finished:
+                done.append(self._finish(earlier))
+        self.fraction = min(max(float(fraction), 0.0), 1.0)
+        if self.fraction >= FINISHED_AT.get(stage, 1.0) and stage not in self.finished:
+            done.append(self._finish(stage))
+            self.fraction = 0.0
+        return done
+
+    @property
+    def overall(self) -> float:
+        return min(1.0, (len(self.finished) + self.fraction) / max(1, len(self.expected)))
+
+    @property
+    def current_label(self) -> str:
+        running = next((s for s in self.expected if s not in self.finished), None)
+        return "Finishing" if running is None else STAGE_LABELS.get(running, running.replace("_", " ").capitalize())
 
 
 def run_explanation(shared: Shared, photo_a: Photo, photo_b: Photo, progress: Callable, waiting: Callable):
@@ -556,20 +609,18 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
     status = st.status("Explaining the pair…", expanded=True)
     with status:
         bar = st.progress(0.0, text=STAGE_LABELS["loading models"])
-        steps: list[str] = []
+        tracker = StageTracker(["preparing faces", *settings["methods"]])
 
         def progress(stage: str, fraction: float) -> None:
-            label = STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize())
-            if stage not in steps and stage != "done":
-                steps.append(stage)
-                st.write(f"{len(steps)}. {label}")
-            elapsed = time.perf_counter() - started
-            bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"{label} · {elapsed:.0f} s")
+            for label, seconds in tracker.update(stage, fraction):
+                st.write(f"✓ {label} ({seconds:.1f} s)")
+            bar.progress(tracker.overall, text=f"{tracker.current_label} · {time.perf_counter() - started:.0f} s")
 
         try:
             settings_key = json.dumps(settings, sort_keys=True)
-            st.write(f"0. {STAGE_LABELS['loading models']}")
             shared = shared_engine(settings_key, settings)
+            st.write(f"✓ {STAGE_LABELS['loading models']} ({time.perf_counter() - started:.1f} s)")
+            tracker.restart_clock()
             explanation = run_explanation(
                 shared,
                 photo_a,
@@ -583,6 +634,13 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
             st.session_state.error = user_message(exc)
             return
         seconds = time.perf_counter() - started
+        bar.progress(1.0, text="Preparing the chat")
+        chat_started = time.perf_counter()
+        try:
+            conversation, chat_error = new_conversation(record), None
+            st.write(f"✓ Preparing the chat ({time.perf_counter() - chat_started:.1f} s)")
+        except Exception as exc:  # noqa: BLE001 (the results stay usable without the chat)
+            conversation, chat_error = None, f"The chat could not start: {user_message(exc)}"
         status.update(label=f"Explained in {seconds:.1f} s", state="complete", expanded=False)
 
     _archive_current()
@@ -590,12 +648,8 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
         explanation, record, (photo_a.name, photo_b.name), (photo_a.digest, photo_b.digest), seconds
     )
     st.session_state.chat = []
-    st.session_state.conversation = None
-    st.session_state.error = None
-    try:
-        st.session_state.conversation = new_conversation(record)
-    except Exception as exc:  # noqa: BLE001 (the results stay usable without the chat)
-        st.session_state.error = f"The chat could not start: {user_message(exc)}"
+    st.session_state.conversation = conversation
+    st.session_state.error = chat_error
 
 
 def _archive_current() -> None:
@@ -700,7 +754,7 @@ def _results(current: ExplainedPair) -> None:
         key="dl_explanation_json",
     )
     d2.download_button(
-        "Explanation + heatmap PNGs (zip)",
+        "Heatmap PNGs + JSON (zip)",
         data=lambda: explanation_zip(explanation, record),
         file_name="explanation.zip",
         mime="application/zip",
@@ -722,6 +776,7 @@ def _contribution_chart(frame) -> None:
     import altair as alt
 
     order = frame.groupby("region")["contribution"].mean().sort_values(ascending=False).index.tolist()
+    shown = [m for m in CHART_COLOURS if m in set(frame["method"])]
     chart = (
         alt.Chart(frame)
         .mark_bar()
@@ -737,7 +792,7 @@ def _contribution_chart(frame) -> None:
             color=alt.Color(
                 "method:N",
                 title=None,
-                scale=alt.Scale(domain=list(CHART_COLOURS), range=list(CHART_COLOURS.values())),
+                scale=alt.Scale(domain=shown, range=[CHART_COLOURS.get(m, "#777777") for m in shown]),
                 legend=alt.Legend(orient="bottom", columns=4),
             ),
             tooltip=["region", "method", alt.Tooltip("contribution:Q", format="+.2f")],
@@ -782,9 +837,9 @@ def _chat(current: ExplainedPair) -> None:
             st.markdown(escape_markdown(answer.text))
             images = linked_images(answer, heatmaps, legend)
             if images:
-                columns = st.columns(min(4, len(images)))
+                columns = st.columns(4)
                 for index, (image, caption) in enumerate(images):
-                    columns[index % len(columns)].image(image, caption=caption, width=200)
+                    columns[index % 4].image(image, caption=caption, width="stretch")
             details = [f"answered by {answer.method}", f"score {answer.score:.2f}"]
             if answer.followup:
                 details.append(f"follow-up ({answer.followup})")

@@ -48,19 +48,19 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "CONFIDENCE_MEANING",
+    "PIC_MEANING",
+    "Calibration",
     "Engine",
     "EngineConfig",
     "Explanation",
-    "Verification",
     "FacePipeline",
     "PreparedFace",
-    "Calibration",
+    "Verification",
+    "best_accuracy_threshold",
+    "default_calibration_path",
+    "equal_error_rate",
     "fit_calibration",
     "load_default_calibration",
-    "default_calibration_path",
-    "best_accuracy_threshold",
     "threshold_at_fmr",
-    "equal_error_rate",
-    "CONFIDENCE_MEANING",
-    "PIC_MEANING",
 ]

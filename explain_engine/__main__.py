@@ -59,7 +59,7 @@ def _model_config(args: argparse.Namespace):
 def _engine_config(args: argparse.Namespace):
     from explain_engine.engine import EngineConfig
 
-    kwargs = dict(models=_model_config(args))
+    kwargs = {"models": _model_config(args)}
     for name in ("perturbation", "region_set", "samples", "max_steps", "min_change", "seed", "calibration", "threshold"):
         value = getattr(args, name, None)
         if value is not None:
@@ -230,10 +230,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         fmr=args.fmr,
         rule=args.rule,
         name=args.name or f"{engine.model_name} on {pairs_path.parent.name or pairs_path.name}/{pairs_path.name}",
-        notes=(
-            "Numbers only: cosine similarities of the listed pairs and the parameters fitted to them; "
-            "no images or image-derived data other than these scores."
-        ),
+        notes=" ".join(
+            filter(None, [
+                "Numbers only: cosine similarities of the listed pairs and the parameters fitted to them; "
+                "no images or image-derived data other than these scores.",
+                "Accuracy and EER are measured on the same pairs the threshold was fitted on (in-sample).",
+                args.notes,
+            ])
+        ),  # fmt: skip
         provenance={
             "command": "python -m explain_engine " + " ".join(sys.argv[1:]) if sys.argv else "",
             "pairs_file": str(pairs_path),
@@ -308,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", choices=("accuracy", "fmr"), default="accuracy", help="which threshold decides")
     p.add_argument("--fitted-on", dest="fitted_on", help="description of the pairs, stored in the file")
     p.add_argument("--name", help="calibration name stored in the file")
+    p.add_argument("--notes", help="a remark stored in the file")
     p.add_argument("--embedder", help="face model backend (default: dlib-torch)")
     p.add_argument("--detector", help="face detector backend")
     p.add_argument("--quiet", action="store_true")
@@ -330,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - a user sees one line; FACEX_DEBUG=1 shows the traceback
+    except Exception as exc:
         if os.environ.get("FACEX_DEBUG"):
             raise
         print(f"error: unexpected {type(exc).__name__}: {exc} (set FACEX_DEBUG=1 for details)", file=sys.stderr)

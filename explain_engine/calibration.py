@@ -21,9 +21,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -294,7 +294,7 @@ class Calibration:
         return path
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Calibration":
+    def from_dict(cls, data: dict) -> Calibration:
         known = {f for f in cls.__dataclass_fields__}
         missing = {"model", "threshold", "cscore", "genuine_scores", "impostor_scores"} - set(data)
         if missing:
@@ -302,7 +302,7 @@ class Calibration:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @classmethod
-    def load(cls, path: str | Path) -> "Calibration":
+    def load(cls, path: str | Path) -> Calibration:
         path = Path(path)
         try:
             data = json.loads(path.read_text())

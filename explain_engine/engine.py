@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class EngineConfig:
     region_set: str = "coarse"  # coarse (9 regions) | fine (12, left/right split)
     samples: int = 1  # >1: repeat with K seeds / alignment jitters and report mean ± sd per region
     max_steps: int | None = None  # S1: at most this many greedy steps per run (None: all regions)
-    min_change: float = 0.0  # S1: stop a run when the best step changes the similarity by less than this
+    min_change: float = 1e-4  # S1: stop a run when the best step changes the similarity by no more than this
     seed: int = 0
     calibration: str | Path | None = None  # calibration JSON; None: the shipped one for the face model
     threshold: float | None = None  # an explicit decision threshold overrides the calibration's
@@ -185,8 +185,9 @@ class Engine:
         names = list(names) if names else [source_name(image_a, "image A"), source_name(image_b, "image B")]
         if names[0] == names[1]:
             names = [f"{names[0]} (A)", f"{names[1]} (B)"]
-        face_a = self.pipeline.prepare(image_a, names[0], regions=regions)
-        face_b = self.pipeline.prepare(image_b, names[1], regions=regions)
+        region_set = self.config.region_set
+        face_a = self.pipeline.prepare(image_a, names[0], regions=regions, region_set=region_set)
+        face_b = self.pipeline.prepare(image_b, names[1], regions=regions, region_set=region_set)
         warnings = list(face_a.warnings) + list(face_b.warnings)
         if _same_file(image_a, image_b) or _fingerprint(face_a.image) == _fingerprint(face_b.image):
             warnings.append(
@@ -289,6 +290,11 @@ class Engine:
         t2 = time.perf_counter()
         timings["verify"] = t2 - t1
 
+        if not set(face_a.regions.masks) & set(face_b.regions.masks):
+            raise FaceXError(
+                f"no face region is visible in both {face_a.name} and {face_b.name}, so nothing can be compared "
+                "region by region"
+            )
         # Fills copy from the face only (PatchMatch would otherwise pull background into it): both crops are on
         # the same template, so the union of their region masks marks the face in either one.
         face_area = _union_mask(face_a.regions) | _union_mask(face_b.regions)
@@ -377,4 +383,4 @@ class SourceRestrictedInpainter:
         return [self.inpaint(im, m, seed=seed) for im, m in zip(images, masks)]
 
 
-__all__ = ["Engine", "EngineConfig", "Verification", "FaceXError"]
+__all__ = ["Engine", "EngineConfig", "FaceXError", "Verification"]

@@ -13,10 +13,12 @@ Results (``ArraysExplanation.results``):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
+
+from models.errors import FaceXError
 
 from .attribution import AttributionResult, normalise
 from .attribution.greedy import greedy_inpaint
@@ -107,21 +109,39 @@ def _order(regions_a, regions_b) -> tuple[list[str], dict[str, str]]:
     return common, absent
 
 
+def _check_inputs(crop_a, crop_b, regions_a, regions_b) -> None:
+    for label, crop, regs in (("A", crop_a, regions_a), ("B", crop_b, regions_b)):
+        crop = np.asarray(crop)
+        if crop.ndim != 3 or crop.shape[2] != 3 or crop.dtype != np.uint8:
+            raise ValueError(f"crop {label} must be an RGB uint8 array (H, W, 3), got {crop.dtype} {crop.shape}")
+        for name, mask in _masks(regs).items():
+            if np.shape(mask) != crop.shape[:2]:
+                raise ValueError(f"region {name!r} of photo {label} has shape {np.shape(mask)}, "
+                                 f"but its crop is {crop.shape[:2]}")
+
+
 def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
 def assess_strength(s0: AttributionResult, s1: AttributionResult | None, reference: float,
-                    threshold: float) -> dict:
+                    threshold: float, flips: bool | None = None) -> dict:
     """How much of the decision the region map accounts for: the largest single-region change (S0, both photos) and
-    the S1 cumulative change in the direction of the threshold, each against the margin |score - threshold|."""
+    the S1 cumulative change, both in the direction of the threshold (lower for a match, higher for a non-match),
+    each against the margin |score - threshold|. ``largest_abs_change`` is the largest change in either direction.
+
+    level: "strong" when hiding some region(s) flips the decision (``flips``, from find_counterfactual) or a single
+    region moves the score by the whole margin; "moderate" when a single region moves it by at least half the margin;
+    "weak" otherwise (``weak`` is True only then)."""
     margin = reference - threshold
     is_match = margin >= 0
-    if s0.deltas:
-        region = max(s0.deltas, key=lambda r: abs(s0.deltas[r]))
-        largest = abs(s0.deltas[region])
-    else:
-        region, largest = None, 0.0
+    # Only changes towards the threshold bear on the decision: decreases for a match, increases for a non-match.
+    toward = {r: (d if is_match else -d) for r, d in s0.deltas.items()}
+    region = max(toward, key=toward.get) if toward else None
+    largest = max(0.0, toward[region]) if region is not None else 0.0
+    if largest <= 0:
+        region = None
+    abs_region = max(s0.deltas, key=lambda r: abs(s0.deltas[r])) if s0.deltas else None
     cumulative = None
     if s1 is not None:
         path = s1.details["paths"].get("negative" if is_match else "positive")
@@ -131,25 +151,33 @@ def assess_strength(s0: AttributionResult, s1: AttributionResult | None, referen
     single_share = largest / gap if gap > 0 else float("inf")
     s1_share = (cumulative / gap if gap > 0 else float("inf")) if cumulative is not None else None
     weak = bool(largest < WEAK_SHARE * gap)
+    level = "strong" if (flips or largest >= gap) else ("weak" if weak else "moderate")
     side = "above" if is_match else "below"
     parts = [f"The similarity {_fmt(reference)} is {_fmt(gap)} {side} the threshold {_fmt(threshold)}."]
     if region is not None:
-        parts.append(f"Hiding a single region moves it by at most {_fmt(largest)} ({region.replace('_', ' ')}), "
-                     f"{_share_words(single_share)} of that margin.")
+        parts.append(f"Hiding a single region moves it towards the threshold by at most {_fmt(largest)} "
+                     f"({region.replace('_', ' ')}), {_share_words(single_share)} of that margin.")
+    else:
+        parts.append("Hiding any single region moves it away from the threshold, never towards it.")
     if cumulative is not None:
         parts.append(f"Hiding regions one after another (greedy search) moves it by {_fmt(cumulative)} towards the "
                      f"threshold in total.")
-    if weak:
+    if level == "weak":
         parts.append("The region map is weak evidence: the decision rests on the face as a whole more than on any "
                      "one region, so read the map as a hint, not a reason.")
+    elif level == "moderate":
+        parts.append("Single regions move the score by a sizeable part of the margin, but hiding regions does not "
+                     "overturn the decision: the map shows which regions matter most, while the decision also rests "
+                     "on the rest of the face.")
     else:
-        parts.append("Single regions move the score by a sizeable part of the margin, so the map says a good deal "
-                     "about why the decision came out this way.")
+        parts.append("Hiding regions can overturn the decision, so the map points at what the decision hinges on.")
     return {"margin": float(margin), "largest_single_change": float(largest), "largest_single_region": region,
+            "largest_abs_change": float(abs(s0.deltas[abs_region])) if abs_region else 0.0,
+            "largest_abs_region": abs_region,
             "s1_cumulative_change": None if cumulative is None else float(cumulative),
             "single_share": float(single_share) if np.isfinite(single_share) else None,
             "s1_share": None if s1_share is None or not np.isfinite(s1_share) else float(s1_share),
-            "weak": weak, "statement": " ".join(parts)}
+            "weak": weak, "level": level, "statement": " ".join(parts)}
 
 
 def _share_words(share: float) -> str:
@@ -166,7 +194,7 @@ def find_counterfactual(s0: AttributionResult, s1: AttributionResult | None, ref
     else the shortest prefix of the S1 run heading towards the threshold (negative run for a match, positive for a
     non-match). Greedy, so the set is small but not proven minimal."""
     is_match = reference >= threshold
-    flipped = (lambda s: s < threshold) if is_match else (lambda s: s >= threshold)  # noqa: E731
+    flipped = (lambda s: s < threshold) if is_match else (lambda s: s >= threshold)
     new = "non-match" if is_match else "match"
     scores = s0.details.get("scores", {})
     singles = [r for r, s in scores.items() if flipped(s)]
@@ -224,6 +252,7 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
     if unknown:
         from models.errors import ConfigError
         raise ConfigError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(KNOWN_METHODS)}")
+    _check_inputs(crop_a, crop_b, regions_a, regions_b)
     report = progress or (lambda stage, fraction: None)
     timings: dict[str, float] = {}
     by_method: dict[str, int] = {}
@@ -231,7 +260,7 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
     common, absent = _order(regions_a, regions_b)
     warnings: list[str] = []
     if not common:
-        raise ValueError("no region is visible in both photos, so nothing can be attributed")
+        raise FaceXError("no face region is visible in both photos, so nothing can be attributed")
 
     t = time.perf_counter()
     scorer = PairScorer(embed, crop_a, crop_b, batch_size=batch_size)
@@ -297,10 +326,10 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
                             f"{round(st.top_region_kept * 100)}% of {samples} repeated runs ({st.mode}).")
 
     reference = scorer.reference
-    strength = assess_strength(results["s0"], results.get("s1"), reference, threshold)
+    counterfactual = find_counterfactual(results["s0"], results.get("s1"), reference, threshold)
+    strength = assess_strength(results["s0"], results.get("s1"), reference, threshold, counterfactual["flips"])
     if strength["weak"]:
         warnings.append("Weak evidence: no single region moves the similarity by half the margin to the threshold.")
-    counterfactual = find_counterfactual(results["s0"], results.get("s1"), reference, threshold)
     return ArraysExplanation(
         reference=reference, threshold=float(threshold), decision="match" if reference >= threshold else "non-match",
         regions=common, absent=absent, results=results, fill_name=getattr(fill, "name", "custom"),

@@ -320,7 +320,7 @@ class Explanation:
     def legend(self) -> np.ndarray:
         from explain_engine.heatmaps import legend_image
 
-        return legend_image()
+        return legend_image(width=560, height=70)
 
     def save(self, out_dir: str | Path) -> Path:
         """Write explanation.json, the heatmap PNGs, legend.png, the outlined crops and table.csv into ``out_dir``."""

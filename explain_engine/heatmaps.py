@@ -88,7 +88,7 @@ def legend_image(width: int = 320, height: int = 60, *, labels: tuple[str, str] 
     for frac, text in ((0.0, "-1"), (0.5, "0"), (1.0, "+1")):
         x = int(frac * (width - 1))
         cv2.line(img, (x, bar_h - 4), (x, bar_h - 1), (0, 0, 0), 1)
-        (tw, th), _ = cv2.getTextSize(text, font, scale * 0.8, 1)
+        (tw, _th), _ = cv2.getTextSize(text, font, scale * 0.8, 1)
         cv2.putText(img, text, (min(max(0, x - tw // 2), width - tw), bar_h - 6), font, scale * 0.8, (0, 0, 0), 1,
                     cv2.LINE_AA)
     return img

@@ -7,7 +7,7 @@ classical occlusions kept for contrast (xFace and most perturbation baselines oc
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -42,7 +42,7 @@ class Fill:
             self.name = strategy
             self.deterministic = True
 
-    def with_seed(self, seed: int | None) -> "Fill":
+    def with_seed(self, seed: int | None) -> Fill:
         return Fill(self.strategy, self.inpainter, seed=seed, source_mask=self.source_mask, radius=self.radius,
                     blur_sigma=self.blur_sigma)
 

@@ -145,7 +145,14 @@ class FacePipeline:
             )
         return face, len(faces), warnings
 
-    def prepare(self, image_source: ImageSource, name: str | None = None, *, regions: bool = True) -> PreparedFace:
+    def prepare(
+        self,
+        image_source: ImageSource,
+        name: str | None = None,
+        *,
+        regions: bool = True,
+        region_set: str | None = None,
+    ) -> PreparedFace:
         """Load, detect, align and (when ``regions``) parse one photo. Raises FaceXError subclasses on bad input."""
         from models import alignment
 
@@ -191,7 +198,7 @@ class FacePipeline:
             timings=timings,
         )
         if regions:
-            self.add_regions(prepared)
+            self.add_regions(prepared, region_set)
         return prepared
 
     def add_regions(self, prepared: PreparedFace, region_set: str | None = None) -> PreparedFace:

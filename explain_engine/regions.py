@@ -146,7 +146,7 @@ def build_regions(landmarks: np.ndarray, shape: tuple[int, int], parsing=None, r
     raw: dict[str, np.ndarray] = {}
     # Mouth: outer lip contour, dilated by ~1% of the face height so the lip border is included.
     mouth = _poly_mask(pts[list(LIPS_OUTER)], shape)
-    k = max(1, int(round(0.01 * scale)))
+    k = max(1, round(0.01 * scale))
     raw["mouth"] = cv2.dilate(mouth.astype(np.uint8), np.ones((2 * k + 1, 2 * k + 1), np.uint8)).astype(bool)
     side: dict[str, dict[str, np.ndarray]] = {"eyebrows": {}, "eyes": {}}
     for s in ("right", "left"):
@@ -159,7 +159,7 @@ def build_regions(landmarks: np.ndarray, shape: tuple[int, int], parsing=None, r
 
     # Chin: below the lower lip, between the mouth-corner lines widened by 25%, inside the oval.
     origin = pts[NASION]
-    rel = lambda idx: np.stack([(pts[list(idx)] - origin) @ u, (pts[list(idx)] - origin) @ v], axis=1)  # noqa: E731
+    rel = lambda idx: np.stack([(pts[list(idx)] - origin) @ u, (pts[list(idx)] - origin) @ v], axis=1)
     corners = rel((61, 291))
     uc, hw = corners[:, 0].mean(), abs(corners[1, 0] - corners[0, 0]) / 2
     lower = rel(LOWER_LIP_OUTER)
@@ -201,16 +201,17 @@ def build_regions(landmarks: np.ndarray, shape: tuple[int, int], parsing=None, r
         taken |= m
         final[name] = m
 
-    # Fine set: split the paired regions by side (cheeks by the face midline through the nasion and chin).
+    # Fine set: split the paired regions by the face midline (through the nasion, perpendicular to the eye line).
     if region_set == "fine":
         yy, xx = np.mgrid[0:h, 0:w]
         rel_u = (xx - origin[0]) * u[0] + (yy - origin[1]) * u[1]
         mid_u = 0.0  # the nasion is the origin
         person_right = rel_u < mid_u  # the person's right eye (mesh 33) sits at negative u by construction
         for s in ("right", "left"):
-            final[f"{s}_eyebrow"] = final["eyebrows"] & (side["eyebrows"][s])
-            final[f"{s}_eye"] = final["eyes"] & (side["eyes"][s])
-            final[f"{s}_cheek"] = final["cheeks"] & (person_right if s == "right" else ~person_right)
+            half = person_right if s == "right" else ~person_right  # one split line for all: a partition
+            final[f"{s}_eyebrow"] = final["eyebrows"] & half
+            final[f"{s}_eye"] = final["eyes"] & half
+            final[f"{s}_cheek"] = final["cheeks"] & half
         del final["eyebrows"], final["eyes"], final["cheeks"]
 
     min_px = max(1.0, min_area * oval_area)
@@ -276,8 +277,14 @@ def outline_image(image: np.ndarray, regions: Regions, *, labels: bool = True, t
     at the region's centre."""
     out = np.ascontiguousarray(np.asarray(image, dtype=np.uint8).copy())
     h, w = out.shape[:2]
-    t = thickness or max(1, int(round(min(h, w) / 250)))
-    scale = max(0.25, min(h, w) / 700)
+    if not regions.masks:
+        return out
+    # line and text sizes follow the face, not the photo: a small face in a large photo keeps readable labels
+    cols = np.nonzero(np.any(np.stack(list(regions.masks.values())).any(axis=0), axis=0))[0]
+    face_w = float(cols.max() - cols.min() + 1) if cols.size else float(min(h, w))
+    t = thickness or max(1, round(face_w / 160))
+    scale = max(0.25, face_w / 600)
+    text_t = max(1, round(scale * 1.5))
     for name in regions.names:
         mask = regions.masks[name].astype(np.uint8)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
@@ -292,6 +299,6 @@ def outline_image(image: np.ndarray, regions: Regions, *, labels: bool = True, t
             (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
             x = int(np.clip(xs[i] - tw // 2, 0, max(0, w - tw)))
             y = int(np.clip(ys[i] + th // 2, th, h - 1))
-            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2, cv2.LINE_AA)
-            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, region_colour(name), 1, cv2.LINE_AA)
+            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), text_t + 1, cv2.LINE_AA)
+            cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, region_colour(name), text_t, cv2.LINE_AA)
     return out

@@ -6,7 +6,7 @@ functions over arrays and can be tested with synthetic embed functions.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

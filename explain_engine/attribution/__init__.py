@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
 NOISE_FLOOR = 1e-6  # cosine changes below this are float32 rounding, not evidence
 
 
@@ -55,12 +54,20 @@ class AttributionResult:
         return sorted(self.normalised, key=lambda r: -self.normalised[r])
 
 
-from .greedy import GreedyPath, greedy_inpaint  # noqa: E402
-from .occlusion import OcclusionResult, occlusion_map  # noqa: E402
-from .single import S0Fills, single_inpaint  # noqa: E402
-from .stability import StabilityResult, stability  # noqa: E402
+from .greedy import GreedyPath, greedy_inpaint
+from .occlusion import OcclusionResult, occlusion_map
+from .single import S0Fills, single_inpaint
+from .stability import StabilityResult, stability
 
 __all__ = [
-    "AttributionResult", "normalise", "single_inpaint", "S0Fills", "greedy_inpaint", "GreedyPath",
-    "occlusion_map", "OcclusionResult", "stability", "StabilityResult",
+    "AttributionResult",
+    "GreedyPath",
+    "OcclusionResult",
+    "S0Fills",
+    "StabilityResult",
+    "greedy_inpaint",
+    "normalise",
+    "occlusion_map",
+    "single_inpaint",
+    "stability",
 ]

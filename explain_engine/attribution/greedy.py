@@ -3,8 +3,8 @@ hides the region that lowers the score most) and a positive run (raises it most)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -99,7 +99,7 @@ def greedy_inpaint(crop_a: np.ndarray | None, crop_b: np.ndarray | None, masks_a
     for k, direction in enumerate(runs):
         on_step = None
         if progress and max_steps:
-            on_step = lambda step, k=k: progress((k + step / max_steps) / len(runs))  # noqa: E731
+            on_step = lambda step, k=k: progress((k + step / max_steps) / len(runs))
         path = _run(scorer, masks_a, masks_b, fill, s0_fills, first, direction, max_steps, min_change, on_step)
         target = h_neg if direction == "negative" else h_pos
         for r, c in zip(path.regions, path.changes):

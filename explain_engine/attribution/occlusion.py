@@ -8,8 +8,8 @@ then a Gaussian blur (s x s kernel, sigma = s) against the stride's raster and n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -83,7 +83,7 @@ def occlusion_map(crop_a: np.ndarray | None, crop_b: np.ndarray | None, embed_or
     # Raw changes below the noise floor are float rounding (e.g. identical photos): keep them at 0, not +-1.
     raw_peak = max(float(np.abs(s).max()) for s in per_size.values()) if per_size else 0.0
     xmap = blurred / peak if peak > 0 and raw_peak > NOISE_FLOOR else np.zeros_like(blurred)
-    reduce = lambda masks: {r: float(xmap[m].mean()) for r, m in (masks or {}).items() if m.any()}  # noqa: E731
+    reduce = lambda masks: {r: float(xmap[m].mean()) for r, m in (masks or {}).items() if m.any()}
     return OcclusionResult(map_a=xmap, map_b=xmap.copy(), reference=scorer.reference,
                            n_embeddings=scorer.n_embeddings - before, regions_a=reduce(masks_a),
                            regions_b=reduce(masks_b), per_size=per_size,

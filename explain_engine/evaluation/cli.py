@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     engine = Engine(EngineConfig(models=models, perturbation="inpaint", calibration=args.calibration))
     load_s = time.perf_counter() - t0
-    cache = PairCache(out / "pairs", options.fingerprint() + f"-{engine.model_name}-{models.inpainter}")
+    models_id = f"{engine.model_name}-{models.inpainter}-{engine.threshold:.6f}"
+    cache = PairCache(out / "pairs", lambda pair: f"{options.fingerprint(pair.label)}-{models_id}")
     t1 = time.perf_counter()
     records, stats = run_pairs(pairs, PairEvaluator(engine, options), cache, progress=not args.quiet)
     run_s = time.perf_counter() - t1

@@ -47,8 +47,14 @@ class EvaluationOptions:
     s1_min_change: float = 1e-4
     tie_seed: int = 0  # the fixed permutation that orders pixels of equal importance
 
-    def fingerprint(self) -> str:
-        text = json.dumps({"v": CACHE_VERSION, **asdict(self)}, sort_keys=True, default=list)
+    def fingerprint(self, label: int | None = None) -> str:
+        """A hash of the options that change the record of a genuine (label 1) or different-person (0) pair, so
+        that e.g. another blend recomputes only the swap test."""
+        opts = asdict(self)
+        if label is not None:
+            swap_only = ("samples", "blend")
+            opts = {k: v for k, v in opts.items() if (k in swap_only) == (int(label) != 1)}
+        text = json.dumps({"v": CACHE_VERSION, **opts}, sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -195,30 +201,34 @@ class PairEvaluator:
 
 # -------------------------------------------------------------------------------------------------------------
 class PairCache:
-    """One JSON file per pair under ``folder``; a file counts only if its fingerprint matches the options."""
+    """One JSON file per pair under ``folder``; a file counts only if its fingerprint matches the options.
+    ``fingerprint``: one string for every pair, or a function of the pair."""
 
-    def __init__(self, folder: str | Path, fingerprint: str) -> None:
+    def __init__(self, folder: str | Path, fingerprint: str | Callable[[Pair], str]) -> None:
         self.folder = Path(folder)
-        self.fingerprint = fingerprint
+        self._fingerprint = fingerprint
         self.folder.mkdir(parents=True, exist_ok=True)
+
+    def fingerprint(self, pair: Pair) -> str:
+        return self._fingerprint(pair) if callable(self._fingerprint) else str(self._fingerprint)
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
-    def load(self, key: str) -> dict | None:
-        p = self.path(key)
+    def load(self, pair: Pair) -> dict | None:
+        p = self.path(pair.key)
         if not p.exists():
             return None
         try:
             record = json.loads(p.read_text())
         except (OSError, json.JSONDecodeError):
             return None  # a half-written file from a killed run: recompute
-        return record if record.get("fingerprint") == self.fingerprint else None
+        return record if record.get("fingerprint") == self.fingerprint(pair) else None
 
-    def save(self, key: str, record: dict) -> None:
-        tmp = self.path(key).with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({**record, "fingerprint": self.fingerprint}, indent=1))
-        os.replace(tmp, self.path(key))  # atomic: an interrupted write never leaves a truncated record
+    def save(self, pair: Pair, record: dict) -> None:
+        tmp = self.path(pair.key).with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({**record, "fingerprint": self.fingerprint(pair)}, indent=1))
+        os.replace(tmp, self.path(pair.key))  # atomic: an interrupted write never leaves a truncated record
 
 
 @dataclass
@@ -238,10 +248,10 @@ def run_pairs(pairs: Sequence[Pair], evaluate: Callable[[Pair], dict], cache: Pa
     records = []
     with tqdm(total=len(pairs), disable=not progress, file=sys.stderr, unit="pair", desc="evaluating") as bar:
         for pair in pairs:
-            record = cache.load(pair.key)
+            record = cache.load(pair)
             if record is None:
                 record = evaluate(pair)
-                cache.save(pair.key, record)
+                cache.save(pair, record)
                 stats.computed += 1
             else:
                 stats.cached += 1

@@ -109,3 +109,16 @@ def test_a_second_session_waits_for_the_engine_lock(app_module, sample_photos):
     worker.join(10)
     assert result["value"] == ("astronaut.png", "astronaut-edited.png")
     assert not shared.lock.locked()
+
+
+def test_stage_tracker_turns_engine_progress_into_steps(app_module):
+    tracker = app_module.StageTracker(["preparing faces", "s0", "s1"])
+    assert tracker.update("preparing faces", 0.0) == [] and tracker.overall == 0.0
+    assert [label for label, _ in tracker.update("preparing faces", 0.05)] == [
+        app_module.STAGE_LABELS["preparing faces"]
+    ]
+    assert tracker.current_label == app_module.STAGE_LABELS["s0"]
+    assert [label for label, _ in tracker.update("s0", 1.0)] == [app_module.STAGE_LABELS["s0"]]
+    assert tracker.update("s1", 0.5) == [] and tracker.overall == pytest.approx(2.5 / 3)
+    assert [label for label, _ in tracker.update("done", 1.0)] == [app_module.STAGE_LABELS["s1"]]
+    assert tracker.overall == 1.0

@@ -20,7 +20,7 @@ def embedder():
         from models.embedding.dlib_torch import DlibTorchEmbedder
 
         return DlibTorchEmbedder()
-    except Exception as exc:  # the model adapter is another part of the project; skip until it loads here
+    except Exception as exc:  # noqa: BLE001 - the adapter is another part of the project: skip until it loads
         pytest.skip(f"dlib-torch embedder not available: {exc}")
 
 

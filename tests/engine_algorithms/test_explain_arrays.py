@@ -31,7 +31,7 @@ def test_explain_arrays_results_counterfactual_and_strength(additive_pair, bands
     assert st["largest_single_region"] == "r0"
     assert st["largest_single_change"] == pytest.approx(ref - cos_after({0}))
     assert st["s1_cumulative_change"] >= st["largest_single_change"]
-    assert st["weak"] is False and "0.5" in st["statement"]
+    assert st["weak"] is False and st["level"] == "strong" and "0.5" in st["statement"]
     assert counted.images == ex.n_embeddings == sum(ex.n_embeddings_by_method.values())
     assert ex.n_embeddings_by_method["s0"] == 2 * 4 + 2
     assert {s for s, _ in stages} >= {"s0", "s1", "s0_black"} and all(0 <= f <= 1 for _, f in stages)
@@ -49,7 +49,8 @@ def test_single_region_flip_weak_evidence_and_non_match(additive_pair, bands, he
     near = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.7, methods=("s0", "s1"))
     assert near.counterfactual["regions"] == ["r0"] and near.counterfactual["source"] == "s0"
     far = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.3, methods=("s0",))
-    assert far.strength["weak"] is True and "weak evidence" in far.strength["statement"]
+    assert far.strength["weak"] is True and far.strength["level"] == "weak"
+    assert "weak evidence" in far.strength["statement"]
     assert any("Weak evidence" in w for w in far.warnings)
     assert "s1" not in far.results and far.strength["s1_cumulative_change"] is None
     assert not far.counterfactual["flips"] and "S1 was not run" in far.counterfactual["statement"]
@@ -57,6 +58,12 @@ def test_single_region_flip_weak_evidence_and_non_match(additive_pair, bands, he
     assert nm.decision == "non-match" and nm.margin == pytest.approx(ref - 0.9)
     # every region only lowers the score, so nothing moves it towards a match
     assert nm.counterfactual["flips"] is False and "No set of regions" in nm.counterfactual["statement"]
+    # r0 moves the score by 0.18, more than the 0.12 margin, but away from a match: it explains nothing here
+    assert nm.strength["largest_abs_region"] == "r0" and nm.strength["largest_single_region"] is None
+    assert nm.strength["level"] == "weak" and "away from the threshold" in nm.strength["statement"]
+    mid = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.45, methods=("s0",))
+    # margin 0.33: r0's 0.18 is over half of it, and no single region flips the decision (S1 not run)
+    assert mid.strength["level"] == "moderate" and mid.strength["weak"] is False
 
 
 def test_regions_missing_in_one_photo_are_reported_absent(additive_pair, bands, helpers):
@@ -69,3 +76,18 @@ def test_regions_missing_in_one_photo_are_reported_absent(additive_pair, bands, 
     assert set(ex.results) == {"s0"}
     assert ex.stability is not None and ex.stability["samples"] == 2
     assert set(ex.stability["per_region"]) == {"r0", "r1", "r2"}
+
+
+def test_bad_inputs_get_clear_errors(additive_pair, bands, helpers):
+    from models.errors import ConfigError, FaceXError
+
+    a, b, embed, _, _ = additive_pair
+    fill = helpers.CountingFill()
+    with pytest.raises(ValueError, match="has shape"):
+        explain_arrays(a, b, bands, {"r0": bands["r0"][:10]}, embed, fill, threshold=0.5)
+    with pytest.raises(FaceXError, match="both photos"):
+        explain_arrays(a, b, {"r0": bands["r0"]}, {"r1": bands["r1"]}, embed, fill, threshold=0.5)
+    with pytest.raises(ConfigError, match="unknown method"):
+        explain_arrays(a, b, bands, bands, embed, fill, threshold=0.5, methods=("s0", "lime"))
+    with pytest.raises(ValueError, match="uint8"):
+        explain_arrays(a.astype(float), b, bands, bands, embed, fill, threshold=0.5)

@@ -101,3 +101,23 @@ def test_stability_uses_seeds_for_stochastic_fills(additive_pair, bands):
     st = stability(a, b, bands, bands, embed, make_fill("inpaint", Noisy()), samples=4)
     assert st.mode == "seeds" and len(st.runs) == 4
     assert len({tuple(sorted(r.items())) for r in st.runs}) > 1  # different seeds, different fills
+
+
+def test_fill_batch_goes_through_the_adapters_batch_call():
+    class Batched:
+        name, deterministic = "batched", True
+        batches = 0
+
+        def inpaint(self, image, mask, *, seed=None):
+            return np.zeros_like(image)
+
+        def inpaint_batch(self, images, masks, *, seed=None):
+            Batched.batches += 1
+            return [np.full_like(im, 50) for im in images]
+
+    img = np.full((6, 6, 3), 200, np.uint8)
+    masks = [np.eye(6, dtype=bool), np.fliplr(np.eye(6, dtype=bool))]
+    out = make_fill("inpaint", Batched()).batch([img, img], masks)
+    assert Batched.batches == 1
+    for o, m in zip(out, masks):
+        assert (o[m] == 50).all() and (o[~m] == 200).all()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from explain_engine.regions import FACE_OVAL, REGION_SETS, Regions, build_regions, outline_image, warp_regions
+from models.errors import ConfigError
 
 mp = pytest.importorskip("mediapipe")
 
@@ -70,7 +71,7 @@ def test_fine_regions_split_sides_by_the_persons_own_left_and_right(aligned):
     assert set(regions.masks) == set(REGION_SETS["fine"]) - {"hair", "ears"}
     m = regions.masks
     assert at(m["left_eye"], pts[473]) and at(m["right_eye"], pts[468])
-    cx = lambda mask: np.nonzero(mask)[1].mean()  # noqa: E731
+    cx = lambda mask: np.nonzero(mask)[1].mean()
     # a frontal photo shows the person's left on the image's right
     assert cx(m["left_cheek"]) > cx(m["right_cheek"]) and cx(m["left_eyebrow"]) > cx(m["right_eyebrow"])
     coarse = build_regions(pts, face.crop.shape[:2], None, "coarse").masks
@@ -98,7 +99,7 @@ def test_regions_cut_off_by_the_crop_are_absent_not_empty(aligned):
     assert "mouth" in top_half.absent and "chin" in top_half.absent
     assert "not visible" in top_half.absent["mouth"]
     assert_partition(top_half)
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="region set"):
         build_regions(pts, (h, w), None, "medium")
     with pytest.raises(ValueError):
         build_regions(pts[:100], (h, w))
@@ -116,3 +117,20 @@ def test_warp_to_the_original_photo_and_outline(astronaut, aligned, mesh):
     drawn = outline_image(face.crop, regions)
     assert drawn.shape == face.crop.shape and (drawn != face.crop).any()
     assert (outline_image(face.crop, Regions({}, {})) == face.crop).all()
+
+
+@pytest.mark.parametrize("region_set", ["coarse", "fine"])
+def test_regions_follow_a_tilted_face(mesh, astronaut, region_set):
+    """Geometry is built in the face's own frame (eye line), so a head tilted by 30 degrees keeps its regions."""
+    import cv2
+
+    h, w = astronaut.shape[:2]
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), 30, 1.0)
+    pts = mesh @ rot[:, :2].T + rot[:, 2]
+    regions = build_regions(pts, (h, w), None, region_set)
+    assert_partition(regions)
+    m = regions.masks
+    assert at(m["nose"], pts[1]) and at(m["mouth"], (pts[13] + pts[14]) / 2)
+    assert at(m["chin"], (pts[17] + pts[152]) / 2) and at(m["forehead"], (pts[9] + pts[10]) / 2)
+    if region_set == "fine":
+        assert at(m["left_eye"], pts[473]) and at(m["right_eye"], pts[468])

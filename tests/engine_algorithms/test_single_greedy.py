@@ -12,7 +12,6 @@ from explain_engine.perturbation import make_fill
 from explain_engine.scoring import PairScorer, cosine
 
 
-
 def band_masks(size=40, bands=4, band_h=8):
     masks = {}
     for i in range(bands):
@@ -114,7 +113,7 @@ def test_s1_negative_run_takes_regions_in_decreasing_effect_order_and_stops_unde
 
 
 def test_s1_max_steps_and_first_step_reuses_s0(bands, additive_pair, helpers):
-    a, b, embed, cos_after, _ = additive_pair
+    a, b, embed, _, _ = additive_pair
     counted = helpers.CountingEmbed(embed)
     fill = helpers.CountingFill()
     scorer = PairScorer(counted, a, b)

@@ -87,7 +87,7 @@ def test_region_heatmap_and_overlays():
     blend = hls_blend(img, heat)
     assert blend[0, 0, 0] > blend[0, 0, 2] and blend[9, 9, 2] > blend[9, 9, 0]
     # Algorithm 2 keeps the photo's lightness
-    light = lambda x: cv2.cvtColor(x, cv2.COLOR_RGB2HLS_FULL)[..., 1].astype(int)  # noqa: E731
+    light = lambda x: cv2.cvtColor(x, cv2.COLOR_RGB2HLS_FULL)[..., 1].astype(int)
     assert np.abs(light(blend) - light(img)).max() <= 2
 
 
