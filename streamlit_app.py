@@ -399,6 +399,26 @@ class StageTracker:
         return "Finishing" if running is None else STAGE_LABELS.get(running, running.replace("_", " ").capitalize())
 
 
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Once per process, load the default models in the background while the first visitor picks photos.
+
+    The same cached loaders serve the page; one that is still loading makes the page wait for it, never load twice.
+    """
+    from models.config import ModelConfig
+
+    def load() -> None:
+        try:
+            shared_pipeline(ModelConfig.from_env().embedder, "coarse")
+            shared_sentence_models()
+        except Exception:  # the page reports the same error when it needs the model
+            log.exception("background model loading failed")
+
+    thread = threading.Thread(target=load, name="facex-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_explanation(shared: Shared, photo_a: Photo, photo_b: Photo, progress: Callable, waiting: Callable):
     """Explain a pair under the engine's lock; ``waiting()`` is called once when another session holds it."""
     from models.errors import FaceXError
@@ -466,6 +486,7 @@ def main() -> None:
 
 
 def _page() -> None:
+    warm_up()
     settings, source = _sidebar()
 
     st.title("Why do these two faces match, or not?")

@@ -64,7 +64,7 @@ def main() -> int:
             latencies.append(1000 * (time.perf_counter() - t0))
     latencies.sort()
     p50 = statistics.median(latencies)
-    p95 = latencies[min(len(latencies) - 1, int(round(0.95 * (len(latencies) - 1))))]
+    p95 = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
     load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, load average {load_avg:.1f}; torch threads {config.threads}")
     print(f"sentence model: {embedder.name} ({getattr(embedder, 'source', '')}); QA: {qa.name if qa else 'none'}")

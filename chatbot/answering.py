@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from chatbot.context import Context, Sentence, build_context, load_explanation, method_name, readable_region, summarize
 from chatbot.errors import ChatbotError
-from chatbot.retrieval import QUESTIONS, IntentRouter, IntentScore, SentenceIndex, encode
+from chatbot.retrieval import QUESTIONS, IntentRouter, IntentScore, SentenceIndex
 from chatbot.text import CleanQuestion, clean_question, find_phrases
 from models.base import QuestionAnswerer, SentenceEmbedder
 from models.config import ModelConfig
@@ -72,7 +73,7 @@ class Answer:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Answer":
+    def from_dict(cls, data: dict) -> Answer:
         data = dict(data)
         data["links"] = [ArtifactLink(**link) for link in data.get("links", [])]
         known = set(cls.__dataclass_fields__)
@@ -132,7 +133,7 @@ class Chatbot:
         self.load_seconds = time.perf_counter() - started
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs) -> "Chatbot":
+    def from_file(cls, path: str | Path, **kwargs) -> Chatbot:
         explanation, folder = load_explanation(path)
         return cls(explanation, base_dir=kwargs.pop("base_dir", folder), **kwargs)
 

@@ -31,7 +31,7 @@ class Turn:
                 "answer": self.answer.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Turn":
+    def from_dict(cls, data: dict) -> Turn:
         try:
             return cls(int(data["index"]), str(data["question"]), Answer.from_dict(data["answer"]), str(data["asked_at"]))
         except (KeyError, TypeError, ValueError) as exc:
@@ -99,7 +99,7 @@ class Conversation:
         }
 
     @classmethod
-    def from_dict(cls, data: dict, bot: Chatbot | None = None) -> "Conversation":
+    def from_dict(cls, data: dict, bot: Chatbot | None = None) -> Conversation:
         from chatbot.export import FORMAT
 
         if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -120,7 +120,7 @@ class Conversation:
         return save_conversation(self, path)
 
     @classmethod
-    def load(cls, path: str | Path, bot: Chatbot | None = None) -> "Conversation":
+    def load(cls, path: str | Path, bot: Chatbot | None = None) -> Conversation:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -30,12 +30,12 @@ def conversation_markdown(conversation) -> str:
         "",
         f"- Conversation: `{conversation.id}`, started {conversation.created}",
         f"- Images: {s['images'].get('a') or 'A'} and {s['images'].get('b') or 'B'}",
-        f"- Decision: **{s['decision']}** (similarity {_fmt(s['similarity'], '.3f')}, threshold "
-        f"{_fmt(s['threshold'], '.3f')}, confidence {_fmt(s['confidence'], '.2f')}, PIC {_fmt(s['pic_score'], '.2f')})",
+        (f"- Decision: **{s['decision']}** (similarity {_fmt(s['similarity'], '.3f')}, threshold "
+         f"{_fmt(s['threshold'], '.3f')}, confidence {_fmt(s['confidence'], '.2f')}, PIC {_fmt(s['pic_score'], '.2f')})"),
         f"- Face model: {s['model']} ({s.get('model_description') or ''})",
-        f"- Most / least important region: {readable_region(str(s['most_important_region']))} / "
-        f"{readable_region(str(s['least_important_region']))}; methods: {', '.join(s.get('methods') or [])}; "
-        f"perturbation: {s.get('perturbation')}",
+        (f"- Most / least important region: {readable_region(str(s['most_important_region']))} / "
+         f"{readable_region(str(s['least_important_region']))}; methods: {', '.join(s.get('methods') or [])}; "
+         f"perturbation: {s.get('perturbation')}"),
     ]
     if models:
         sentence, qa = models.get("sentence") or {}, models.get("qa") or {}

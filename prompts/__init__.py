@@ -20,12 +20,12 @@ import copy
 import json
 import os
 import re
-import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
+import tomllib
 import yaml
 
 PROMPTS_DIR = Path(__file__).resolve().parent
@@ -56,7 +56,7 @@ class Prompts:
         help_text = self.replies["help"].format(examples=examples)
         return self.replies[name].format(help=help_text, examples=examples, **fields)
 
-    def with_facts(self, facts: Iterable[dict]) -> "Prompts":
+    def with_facts(self, facts: Iterable[dict]) -> Prompts:
         """A copy with ``facts`` added (same layout as a ``facts:`` list in a file)."""
         new = copy.deepcopy(self)
         _merge_facts(new, list(facts), "<added>")

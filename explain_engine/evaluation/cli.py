@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=1, help="S0 runs averaged (seeds/jitters) in the swap test")
     p.add_argument("--seeds", type=int, default=3, help="extra S0 runs for the stability measure")
     p.add_argument("--blend", choices=("seamless", "alpha", "none"), default="seamless", help="swap-test pasting")
+    p.add_argument("--swap-extent", choices=("a", "union"), default="a",
+                   help="swap-test paste mask: R as located in A (default) or R in A or B")
     p.add_argument("--swap-variant", choices=("both", "a", "b", "ab"), default="both",
                    help="S0 variant whose swap results go into summary.json (all are in the report)")
     p.add_argument("--occlusion-stride", type=int, default=14, help="xFace baseline stride (px)")
@@ -69,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if not pairs:
         raise FaceXError("no pairs selected: check --limit / --genuine-only and the labels in the CSV")
     options = EvaluationOptions(removal=args.removal, steps=args.steps, samples=args.samples, seeds=args.seeds,
-                                blend=args.blend, occlusion_stride=args.occlusion_stride)
+                                blend=args.blend, swap_extent=args.swap_extent,
+                                occlusion_stride=args.occlusion_stride)
     models = ModelConfig.from_env(inpainter=args.inpainter, embedder=args.embedder)
     t0 = time.perf_counter()
     engine = Engine(EngineConfig(models=models, perturbation="inpaint", calibration=args.calibration))

@@ -23,10 +23,19 @@ BLENDS = ("seamless", "alpha", "none")
 
 
 def swap_region_masks(masks_a: dict[str, np.ndarray], masks_b: dict[str, np.ndarray], region: str, *,
-                      dilate: int = 1) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(paste mask, region masks of A'). The paste mask is the union of R in A and in B (so B's whole region
-    arrives and none of A's own R is left), grown by ``dilate`` px; in A' it becomes region R and is taken out of
-    every other region."""
+                      extent: str = "a", dilate: int = 1) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(paste mask, region masks of A').
+
+    extent "a" (default): paste exactly over R as located in A, so A' keeps A's region masks and the explanations
+    before and after the swap compare the same pixels — only the content changed. "union": R in A or in B, grown
+    by ``dilate`` px (B's whole region arrives, none of A's own is left), which becomes R in A' and is taken out of
+    the other regions; R is then larger after the swap than before, which by itself raises its contribution.
+    """
+    if extent == "a":
+        paste = np.asarray(masks_a[region], dtype=bool).copy()
+        return paste, {name: np.asarray(m, dtype=bool) for name, m in masks_a.items()}
+    if extent != "union":
+        raise ValueError(f"extent must be 'a' or 'union', not {extent!r}")
     paste = np.asarray(masks_a[region], dtype=bool) | np.asarray(masks_b[region], dtype=bool)
     if dilate > 0:
         k = np.ones((2 * dilate + 1, 2 * dilate + 1), np.uint8)
@@ -138,7 +147,7 @@ def ranks(deltas: dict[str, float]) -> dict[str, int]:
 
 def region_swap_test(crop_a: np.ndarray, crop_b: np.ndarray, masks_a: dict[str, np.ndarray],
                      masks_b: dict[str, np.ndarray], embed: Callable, fill, *, regions: Sequence[str] | None = None,
-                     blend: str = "seamless", samples: int = 1) -> dict:
+                     blend: str = "seamless", samples: int = 1, extent: str = "a") -> dict:
     """Swap each region present in both photos, one at a time. Returns a JSON-ready dict:
     {"regions", "reference", "base": {variant: deltas}, "swaps": {R: {"similarity", "deltas": {variant: deltas},
     "blend"}}} — summarise it with :func:`swap_outcomes`."""
@@ -147,13 +156,14 @@ def region_swap_test(crop_a: np.ndarray, crop_b: np.ndarray, masks_a: dict[str, 
                                            samples=samples)
     swaps = {}
     for region in regions:
-        paste, new_masks = swap_region_masks(masks_a, masks_b, region)
+        paste, new_masks = swap_region_masks(masks_a, masks_b, region, extent=extent)
         swapped = paste_region(crop_a, crop_b, paste, blend=blend)
         present = [r for r in regions if new_masks[r].any()]
         deltas, sim, _ = s0_deltas(swapped, crop_b, new_masks, masks_b, embed, fill, regions=present,
                                    samples=samples, fills_b=base_fills)
         swaps[region] = {"similarity": sim, "deltas": deltas}
-    return {"regions": regions, "reference": reference, "base": base, "swaps": swaps, "blend": blend}
+    return {"regions": regions, "reference": reference, "base": base, "swaps": swaps, "blend": blend,
+            "extent": extent}
 
 
 def swap_outcomes(result: dict, variants: Sequence[str] = VARIANTS) -> list[dict]:

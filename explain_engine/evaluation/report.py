@@ -293,7 +293,10 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
         "## Region-swap test (xFace §4.3 cut-and-paste)",
         "",
         f"Different-person pairs; each region R present in both photos is pasted from B into A (aligned crops, "
-        f"blend `{opts['blend']}`, mask = R in A ∪ R in B grown by 1 px, which becomes R in A'), then (A', B) is "
+        f"blend `{opts['blend']}`, paste mask `{opts.get('swap_extent', 'a')}`: "
+        + ("R as located in A, so A' keeps A's masks and before/after compare the same pixels"
+           if opts.get("swap_extent", "a") == "a" else "R in A or in B grown by 1 px, which becomes R in A'")
+        + f"), then (A', B) is "
         f"explained with S0 ({opts['samples']} run(s) averaged). top-1 / top-3: R is among the most supporting "
         "regions; gain: R's score change is larger than in the explanation of (A, B); rank gain: R moved up (or "
         "stayed first).",

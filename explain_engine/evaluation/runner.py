@@ -41,7 +41,8 @@ class EvaluationOptions:
     steps: int = 11  # fractions 0, 0.1, ..., 1
     samples: int = 1  # S0 runs averaged (seeds / jitters) in the region-swap test
     seeds: int = 3  # S0 runs compared for the stability measure
-    blend: str = "seamless"  # region-swap pasting
+    blend: str = "seamless"  # region-swap pasting: seamless | alpha | none
+    swap_extent: str = "a"  # region-swap paste mask: R as located in A ("a") or R in A or B ("union")
     occlusion_patches: tuple[int, ...] = (14, 28)  # xFace patch sizes (px on the 150 px crop)
     occlusion_stride: int = 14
     s1_min_change: float = 1e-4
@@ -52,7 +53,7 @@ class EvaluationOptions:
         that e.g. another blend recomputes only the swap test."""
         opts = asdict(self)
         if label is not None:
-            swap_only = ("samples", "blend")
+            swap_only = ("samples", "blend", "swap_extent")
             opts = {k: v for k, v in opts.items() if (k in swap_only) == (int(label) != 1)}
         text = json.dumps({"v": CACHE_VERSION, **opts}, sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
@@ -187,13 +188,13 @@ class PairEvaluator:
 
     def _impostor(self, crop_a, crop_b, ma, mb, regions, embed, fill) -> dict:
         swap = region_swap_test(crop_a, crop_b, ma, mb, embed, fill, regions=regions, blend=self.options.blend,
-                                samples=self.options.samples)
+                                samples=self.options.samples, extent=self.options.swap_extent)
         base = swap["base"]["both"]
         from ..attribution import normalise
 
         return {"similarity": swap["reference"], "s0": {v: _jsonable(d) for v, d in swap["base"].items()},
                 "s0_normalised": _jsonable(normalise(base)),
-                "swap": {"blend": swap["blend"],
+                "swap": {"blend": swap["blend"], "extent": swap["extent"],
                          "swaps": {r: {"similarity": float(s["similarity"]),
                                        "deltas": {v: _jsonable(d) for v, d in s["deltas"].items()}}
                                    for r, s in swap["swaps"].items()}}}

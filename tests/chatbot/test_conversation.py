@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatbot import Chatbot, Conversation, ConversationError
+from chatbot import Conversation, ConversationError
 
 
 def ask_all(bot, questions):
@@ -15,7 +15,7 @@ def ask_all(bot, questions):
 
 
 def test_region_follow_up(bots):
-    conv, (nose, eyes) = ask_all(bots["match_coarse"], ["How important was the nose?", "and the eyes?"])
+    _conv, (nose, eyes) = ask_all(bots["match_coarse"], ["How important was the nose?", "and the eyes?"])
     assert nose.regions == ["nose"] and "The nose has importance 1" in nose.text
     assert eyes.intent == "named_region" and eyes.regions == ["eyes"] and eyes.followup == "about"
     assert "The eyes have importance 2" in eyes.text
@@ -26,7 +26,7 @@ def test_region_follow_up(bots):
 
 def test_why_after_decision(bots):
     bot = bots["nonmatch_coarse"]
-    conv, (decision, why) = ask_all(bot, ["What is the decision?", "why?"])
+    _conv, (decision, why) = ask_all(bot, ["What is the decision?", "why?"])
     assert "is a non-match" in decision.text and decision.intent == "decision"
     assert why.followup == "why" and why.intent == "how_decided"
     assert "0.847" in why.text and "0.920" in why.text and "below" in why.text
@@ -34,7 +34,7 @@ def test_why_after_decision(bots):
 
 def test_method_follow_up_keeps_the_topic(bots):
     bot = bots["match_coarse"]
-    conv, (most, s1, region, region_s1) = ask_all(
+    _conv, (most, s1, _region, region_s1) = ask_all(
         bot, ["Which region mattered most?", "what about S1?", "Tell me about the cheeks.", "and by S0 with black masking?"])
     assert most.intent == "most_important_region" and "nose" in most.text
     assert s1.intent == "most_important_region" and s1.methods == ["s1"]
@@ -45,7 +45,7 @@ def test_method_follow_up_keeps_the_topic(bots):
 
 def test_pronoun_and_more_follow_ups(bots):
     bot = bots["match_coarse"]
-    conv, (chin, it, more) = ask_all(bot, ["What about the chin?", "Did it make the faces less similar?", "tell me more"])
+    _conv, (_chin, it, more) = ask_all(bot, ["What about the chin?", "Did it make the faces less similar?", "tell me more"])
     assert it.regions == ["chin"] and it.followup == "pronoun" and "less similar" in it.text
     assert more.followup == "more" and more.evidence and not set(more.evidence_ids) & set(it.evidence_ids)
 

@@ -61,7 +61,7 @@ def check(kind: str, answer, e: dict, target: str | None = None) -> bool:
         files = {link.file for link in answer.links}
         return "heatmap" in low and "red" in low and "blue" in low and any(f.startswith("heatmap_") for f in files)
     if kind == "similarity":
-        return f"similarity score" in low and f"{e['similarity']:.3f}" in t
+        return "similarity score" in low and f"{e['similarity']:.3f}" in t
     if kind == "threshold":
         return "threshold" in low and f"{e['threshold']:.3f}" in t
     if kind == "named_region":

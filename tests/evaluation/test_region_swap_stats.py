@@ -61,7 +61,10 @@ def test_paste_at_the_border_and_errors():
 def test_swap_masks_take_the_union():
     ma, mb = quadrants(), quadrants()
     mb["tl"] = np.roll(mb["tl"], 2, axis=1)
-    paste, new = swap_region_masks(ma, mb, "tl", dilate=0)
+    paste, new = swap_region_masks(ma, mb, "tl")
+    np.testing.assert_array_equal(paste, ma["tl"])  # default: R as located in A, A's masks kept
+    assert all(np.array_equal(new[r], ma[r]) for r in ma)
+    paste, new = swap_region_masks(ma, mb, "tl", extent="union", dilate=0)
     np.testing.assert_array_equal(paste, ma["tl"] | mb["tl"])
     np.testing.assert_array_equal(new["tl"], paste)
     assert not (new["tr"] & paste).any()
