@@ -102,6 +102,17 @@ def _fingerprint(data: bytes | np.ndarray) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def _image_format(data: bytes) -> str | None:
+    """The format named in the file's header (PIL reads only the header), or None when it is not an image."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.format
+    except Exception:  # noqa: BLE001 (not an image: load_image gives the precise message)
+        return None
+
+
 def read_upload(name: str, data: bytes) -> Photo:
     """Check and decode one uploaded photo, in memory. Raises ``ImageError`` with a message naming the file."""
     from models.errors import ImageError
@@ -114,6 +125,9 @@ def read_upload(name: str, data: bytes) -> Photo:
         raise ImageError(f"{name}: the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB")
     if not data:
         raise ImageError(f"{name}: the file is empty")
+    actual = _image_format(data)
+    if actual is not None and actual not in ("JPEG", "MPO", "PNG", "WEBP"):  # MPO: JPEG from some cameras
+        raise ImageError(f"{name}: this is a {actual} image; only JPEG, PNG and WEBP photos are accepted")
     buffer = io.BytesIO(data)
     buffer.name = name  # load_image names the file in its messages
     return Photo(name=name, image=load_image(buffer), digest=_fingerprint(data))
@@ -482,7 +496,7 @@ def main() -> None:
     try:
         _page()
     except Exception as exc:  # noqa: BLE001 (never a traceback in the page; session state is untouched)
-        st.error(user_message(exc), icon=":material/error:")
+        st.error(escape_markdown(user_message(exc)), icon=":material/error:")
 
 
 def _page() -> None:
@@ -507,14 +521,14 @@ def _page() -> None:
         _explain(settings, photos)
 
     if st.session_state.error:
-        st.error(st.session_state.error, icon=":material/error:")
+        st.error(escape_markdown(st.session_state.error), icon=":material/error:")
 
     current: ExplainedPair | None = st.session_state.result
     if current is not None:
         if photos is not None and (photos[0].digest, photos[1].digest) != current.digests:
             st.info("The results below are for the previous pair. Press **Explain** to explain the new one.")
         _results(current)
-        _chat(current)
+        _chat()
     _archive()
 
 
@@ -604,9 +618,9 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
                 try:
                     photo = _decoded(key, uploaded)
                 except Exception as exc:  # noqa: BLE001 (a bad file is a message, and keeps everything else)
-                    st.error(user_message(exc), icon=":material/error:")
+                    st.error(escape_markdown(user_message(exc)), icon=":material/error:")
                 else:
-                    st.image(photo.image, caption=photo.name, width=240)
+                    st.image(photo.image, caption=escape_markdown(photo.name), width=240)
             photos.append(photo)
     if photos[0] is None or photos[1] is None:
         return None
@@ -732,8 +746,8 @@ def _results(current: ExplainedPair) -> None:
     with left:
         st.subheader("Aligned faces and regions")
         a, b = st.columns(2)
-        a.image(explanation.aligned_faces["a"], caption=f"A: {current.names[0]}", width="stretch")
-        b.image(explanation.aligned_faces["b"], caption=f"B: {current.names[1]}", width="stretch")
+        a.image(explanation.aligned_faces["a"], caption=escape_markdown(f"A: {current.names[0]}"), width="stretch")
+        b.image(explanation.aligned_faces["b"], caption=escape_markdown(f"B: {current.names[1]}"), width="stretch")
         st.caption("The model sees these aligned crops; the outlines are the regions that were hidden one by one.")
     with right:
         st.subheader("Heatmaps")
@@ -743,8 +757,12 @@ def _results(current: ExplainedPair) -> None:
             with tab:
                 st.caption(METHOD_LABELS.get(method, method))
                 a, b = st.columns(2)
-                a.image(heatmaps[method]["overlay_a"], caption=f"A: {current.names[0]}", width="stretch")
-                b.image(heatmaps[method]["overlay_b"], caption=f"B: {current.names[1]}", width="stretch")
+                a.image(
+                    heatmaps[method]["overlay_a"], caption=escape_markdown(f"A: {current.names[0]}"), width="stretch"
+                )
+                b.image(
+                    heatmaps[method]["overlay_b"], caption=escape_markdown(f"B: {current.names[1]}"), width="stretch"
+                )
         st.image(_legend(), width="content")
         st.caption(
             "Red: hiding the region lowers the similarity (it supports the match). Blue: hiding it raises "
@@ -764,8 +782,8 @@ def _results(current: ExplainedPair) -> None:
         columns = [c for c in table.columns if "contribution" not in str(c)]
         st.dataframe(table[columns], hide_index=True, width="stretch")
 
-    d1, d2, _ = st.columns([1, 1, 2])
-    d1.download_button(
+    downloads = st.container(horizontal=True)
+    downloads.download_button(
         "Explanation (JSON)",
         data=json.dumps(record, indent=2),
         file_name="explanation.json",
@@ -774,7 +792,7 @@ def _results(current: ExplainedPair) -> None:
         icon=":material/download:",
         key="dl_explanation_json",
     )
-    d2.download_button(
+    downloads.download_button(
         "Heatmap PNGs + JSON (zip)",
         data=lambda: explanation_zip(explanation, record),
         file_name="explanation.zip",
@@ -843,7 +861,19 @@ def _on_chat_input() -> None:
     _ask(st.session_state.get("chat_question") or "")
 
 
-def _chat(current: ExplainedPair) -> None:
+@st.fragment
+def _chat() -> None:
+    """The chat. A fragment: asking a question reruns only this part, not the results above it."""
+    try:
+        _chat_body()
+    except Exception as exc:  # noqa: BLE001 (a fragment rerun bypasses main()'s guard: never a traceback)
+        st.error(escape_markdown(user_message(exc)), icon=":material/error:")
+
+
+def _chat_body() -> None:
+    current: ExplainedPair | None = st.session_state.result
+    if current is None:
+        return
     st.divider()
     st.subheader("Ask about this decision")
     heatmaps, legend = current.explanation.heatmap_images, current.explanation.legend
@@ -853,14 +883,14 @@ def _chat(current: ExplainedPair) -> None:
         with st.chat_message("assistant"):
             answer = turn["answer"]
             if answer is None:
-                st.error(turn["error"])
+                st.error(escape_markdown(turn["error"]))
                 continue
             st.markdown(escape_markdown(answer.text))
             images = linked_images(answer, heatmaps, legend)
             if images:
                 columns = st.columns(4)
                 for index, (image, caption) in enumerate(images):
-                    columns[index % 4].image(image, caption=caption, width="stretch")
+                    columns[index % 4].image(image, caption=escape_markdown(caption), width="stretch")
             details = [f"answered by {answer.method}", f"score {answer.score:.2f}"]
             if answer.followup:
                 details.append(f"follow-up ({answer.followup})")
@@ -879,8 +909,8 @@ def _chat(current: ExplainedPair) -> None:
     conversation = st.session_state.conversation
     if conversation is not None and conversation.turns:
         as_json, as_markdown = conversation_exports(conversation)
-        c1, c2, _ = st.columns([1, 1, 2])
-        c1.download_button(
+        downloads = st.container(horizontal=True)
+        downloads.download_button(
             "Conversation (JSON)",
             data=as_json,
             file_name="conversation.json",
@@ -889,7 +919,7 @@ def _chat(current: ExplainedPair) -> None:
             icon=":material/download:",
             key="dl_chat_json",
         )
-        c2.download_button(
+        downloads.download_button(
             "Conversation (Markdown)",
             data=as_markdown,
             file_name="conversation.md",
@@ -914,8 +944,8 @@ def _archive() -> None:
     with st.expander(f"Earlier conversations in this session ({len(archive)})"):
         for index, item in enumerate(archive, start=1):
             st.markdown(escape_markdown(f"{index}. {item['title']}: {item['turns']} question(s)"))
-            c1, c2, _ = st.columns([1, 1, 2])
-            c1.download_button(
+            downloads = st.container(horizontal=True)
+            downloads.download_button(
                 "JSON",
                 data=item["json"],
                 file_name=f"conversation-{index}.json",
@@ -924,7 +954,7 @@ def _archive() -> None:
                 icon=":material/download:",
                 key=f"dl_archive_json_{index}",
             )
-            c2.download_button(
+            downloads.download_button(
                 "Markdown",
                 data=item["markdown"],
                 file_name=f"conversation-{index}.md",

@@ -267,6 +267,8 @@ class Chatbot:
             return [f"k.{m}" for m in (route.methods or e["methods"])]
         if sid == "warning":
             return [s.id for s in self.context.with_prefix("warning.")]
+        if self.context.get(sid) is None and self.context.get(f"no_{sid}") is not None:
+            return [f"no_{sid}"]  # e.g. "No region made the two faces less similar."
         return [sid]
 
     def compose(self, route: Route) -> list[Sentence]:

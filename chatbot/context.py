@@ -25,7 +25,8 @@ REQUIRED_KEYS = (
     "regions", "table", "agreement", "strength", "counterfactual", "stability", "heatmaps", "timings", "warnings",
     "versions", "created",
 )
-NUMBER_KEYS = ("similarity", "distance", "threshold", "margin", "confidence")
+NUMBER_KEYS = ("similarity", "distance", "threshold", "margin")
+OPTIONAL_NUMBER_KEYS = ("confidence", "pic_score")  # null when the face model has no calibration
 REGION_KEYS = ("name", "present", "contribution", "importance", "methods")
 DECISIONS = ("match", "non-match")
 
@@ -53,8 +54,9 @@ def validate_explanation(explanation: Any) -> dict:
     for key in NUMBER_KEYS:
         if not _is_number(explanation[key]):
             problems.append(f"{key} must be a number, not {explanation[key]!r}")
-    if explanation["pic_score"] is not None and not _is_number(explanation["pic_score"]):
-        problems.append(f"pic_score must be a number or null, not {explanation['pic_score']!r}")
+    for key in OPTIONAL_NUMBER_KEYS:
+        if explanation[key] is not None and not _is_number(explanation[key]):
+            problems.append(f"{key} must be a number or null, not {explanation[key]!r}")
     if not isinstance(explanation["methods"], list) or not explanation["methods"]:
         problems.append("methods must be a non-empty list of method names")
     regions = explanation["regions"]
@@ -218,8 +220,6 @@ def general_fields(explanation: dict, vocabulary: dict) -> dict:
         "margin": float(e["margin"]), "abs_margin": abs(float(e["margin"])),
         "relation": "at or above" if e["similarity"] >= e["threshold"] else "below",
         "model": e["model"], "model_description": e.get("model_description") or e["model"],
-        "confidence": float(e["confidence"]), "confidence_pct": _pct(float(e["confidence"])),
-        "confidence_level": _level(float(e["confidence"]), vocabulary.get("confidence_levels", [{"min": 0, "word": ""}])),
         "confidence_meaning": e.get("confidence_meaning") or None,
         "pic_meaning": e.get("pic_meaning") or None,
         "perturbation_desc": _perturbation_desc(e["perturbation"], vocabulary),
@@ -228,10 +228,16 @@ def general_fields(explanation: dict, vocabulary: dict) -> dict:
         "region_set": e["region_set"],
         "regions_list": join_names([readable_region(r["name"]) for r in e["regions"]], article=""),
     }
+    if _is_number(e.get("confidence")):
+        f["confidence"] = float(e["confidence"])
+        f["confidence_pct"] = _pct(f["confidence"])
+        f["confidence_level"] = _level(f["confidence"], vocabulary.get("confidence_levels", [{"min": 0, "word": ""}]))
     if _is_number(e.get("pic_score")):
         f["pic_score"] = float(e["pic_score"])
         f["pic_pct"] = _pct(float(e["pic_score"]))
     cal = e.get("calibration") or {}
+    if cal.get("threshold_rule"):
+        f["threshold_rule"] = cal["threshold_rule"]
     if cal.get("fitted_on"):
         f.update(fitted_on=cal["fitted_on"], n_genuine=cal.get("n_genuine", "?"), n_impostor=cal.get("n_impostor", "?"),
                  threshold_rule=cal.get("threshold_rule") or cal.get("name") or "not stated")
@@ -397,7 +403,9 @@ def build_context(explanation: dict, prompts: Prompts, base_dir: str | Path | No
     }
     skip_when = {  # pairs of mutually exclusive sentences: keep the one whose data exists
         "no_similar": bool(fields["similar_names"]), "no_dissimilar": bool(fields["dissimilar_names"]),
-        "no_against": bool(fields["against_names"]), "no_warnings": bool(explanation.get("warnings")),
+        "no_against_decision": bool(fields["against_names"]), "no_warnings": bool(explanation.get("warnings")),
+        "no_agreement": "agreement_list" in fields, "no_confidence": "confidence" in fields,
+        "no_calibration": "fitted_on" in fields,
     }
     for sid, template in general.items():
         if sid == "warning" or skip_when.get(sid):

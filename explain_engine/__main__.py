@@ -22,6 +22,11 @@ from pathlib import Path
 from models.errors import FaceXError
 
 EXIT_BAD_INPUT = 2
+NUMBERS_ONLY_NOTE = (
+    "Numbers only: cosine similarities of the listed pairs and the parameters fitted to them; "
+    "no images or image-derived data other than these scores."
+)
+IN_SAMPLE_NOTE = "Accuracy and EER are measured on the same pairs the threshold was fitted on (in-sample)."
 _PIPELINES: dict = {}  # models loaded once per process, so repeated main() calls (tests, scripts) reuse them
 
 
@@ -118,7 +123,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     out = explanation.save(args.out)
     d = explanation.to_dict()
     print(engine_summary(d))
-    print(f"wrote {out / 'explanation.json'} and {len(list(out.glob('*.png')))} images, table.csv")
+    n_images = sum(len(v) for k, v in d["heatmaps"].items() if k != "legend") + 3  # + legend, two outlined crops
+    print(f"wrote {out / 'explanation.json'}, {n_images} images and table.csv")
     return 0
 
 
@@ -230,14 +236,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         fmr=args.fmr,
         rule=args.rule,
         name=args.name or f"{engine.model_name} on {pairs_path.parent.name or pairs_path.name}/{pairs_path.name}",
-        notes=" ".join(
-            filter(None, [
-                "Numbers only: cosine similarities of the listed pairs and the parameters fitted to them; "
-                "no images or image-derived data other than these scores.",
-                "Accuracy and EER are measured on the same pairs the threshold was fitted on (in-sample).",
-                args.notes,
-            ])
-        ),  # fmt: skip
+        notes=" ".join(filter(None, [NUMBERS_ONLY_NOTE, IN_SAMPLE_NOTE, args.notes])),
         provenance={
             "command": "python -m explain_engine " + " ".join(sys.argv[1:]) if sys.argv else "",
             "pairs_file": str(pairs_path),

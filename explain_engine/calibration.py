@@ -104,7 +104,7 @@ def threshold_at_fmr(impostor: Sequence[float], fmr: float) -> float:
     if not 0.0 <= fmr < 1.0:
         raise ConfigError(f"false-match rate must be in [0, 1), not {fmr}")
     i = np.sort(_as_scores(impostor, "impostor"))[::-1]
-    allowed = int(math.floor(fmr * i.size + 1e-9))  # how many impostors may sit at or above t
+    allowed = math.floor(fmr * i.size + 1e-9)  # how many impostors may sit at or above t
     if allowed >= i.size:
         return float(i[-1])
     # just above the (allowed+1)-th highest impostor so that only ``allowed`` impostors are accepted

@@ -27,6 +27,9 @@ from models.errors import ConfigError, FaceXError
 from models.images import ImageSource
 
 PERTURBATIONS = ("inpaint", "black", "blur", "mean")
+# Face models that compute the same embeddings as another one share its calibration: dlib's native network and its
+# torch port agree to about 5e-7 per descriptor value.
+CALIBRATION_ALIASES = {"dlib": "dlib-torch"}
 Progress = Callable[[str, float], None]
 
 
@@ -144,9 +147,10 @@ class Engine:
                     f"but the engine uses {model!r}"
                 )
             return cal, None
-        path = default_calibration_path(model)
-        if path.exists():
-            return Calibration.load(path), None
+        for candidate in (model, CALIBRATION_ALIASES.get(model)):
+            path = default_calibration_path(candidate) if candidate else None
+            if path is not None and path.exists():
+                return Calibration.load(path), None
         return None, (
             f"no calibration for face model {model!r}: the model's default threshold is used and no confidence "
             "scores are given; run `python -m explain_engine calibrate` to fit one"
@@ -300,15 +304,23 @@ class Engine:
         face_area = _union_mask(face_a.regions) | _union_mask(face_b.regions)
         fill = self.make_fill(source_mask=face_area)
 
+        # explain_arrays reports each stage's own fraction; weigh the stages by their rough cost for one bar
+        weights = {"s0": 1.0, "s1": 4.0, "s0_black": 1.0, "occlusion": 100.0, "stability": float(self.config.samples)}
+        stages = ["s0"] + [m for m in ("s1", "s0_black", "occlusion") if m in self.config.methods]
+        stages += ["stability"] if self.config.samples > 1 else []
+        total = sum(weights[s] for s in stages)
+
         def attribution_progress(stage: str, fraction: float) -> None:
-            report(stage, 0.05 + 0.95 * fraction)
+            done = sum(weights[s] for s in stages[: stages.index(stage)]) if stage in stages else 0.0
+            overall = (done + weights.get(stage, 0.0) * fraction) / total
+            report(stage, 0.05 + 0.95 * overall)
 
         arrays = explain_arrays(
             face_a.crop,
             face_b.crop,
             face_a.regions,
             face_b.regions,
-            self.pipeline.embed,
+            _reuse_reference(self.pipeline.embed, np.stack([face_a.crop, face_b.crop]), embeddings),
             fill,
             methods=self.config.methods,
             threshold=self.threshold,
@@ -346,6 +358,17 @@ class Engine:
         return {k: v for k, v in wanted.items() if k in params and v is not None}
 
 
+def _reuse_reference(embed, crops: np.ndarray, embeddings: np.ndarray):
+    """``embed`` that answers the unperturbed pair from the verification's embeddings instead of recomputing them."""
+
+    def cached(batch: np.ndarray) -> np.ndarray:
+        if batch.shape == crops.shape and np.array_equal(batch, crops):
+            return embeddings.copy()
+        return embed(batch)
+
+    return cached
+
+
 def _union_mask(regions) -> np.ndarray:
     masks = list(regions.masks.values())
     out = np.zeros(masks[0].shape, dtype=bool)
@@ -357,6 +380,9 @@ def _union_mask(regions) -> np.ndarray:
 def _accepts_source_mask(inpainter) -> bool:
     import inspect
 
+    declared = getattr(inpainter, "accepts_source_mask", None)
+    if declared is not None:
+        return bool(declared)
     fill = getattr(inpainter, "_fill", None)
     return fill is not None and "source_mask" in inspect.signature(fill).parameters
 

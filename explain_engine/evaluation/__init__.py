@@ -22,6 +22,16 @@ from .region_swap import paste_region, swap_region_masks
 from .statistics import mean_pairwise_spearman, spearman
 
 __all__ = [
-    "accuracy_curve", "auc", "compose", "deletion_insertion_curves", "removal_image", "removal_order",
-    "step_fractions", "top_fraction_mask", "paste_region", "swap_region_masks", "mean_pairwise_spearman", "spearman",
+    "accuracy_curve",
+    "auc",
+    "compose",
+    "deletion_insertion_curves",
+    "mean_pairwise_spearman",
+    "paste_region",
+    "removal_image",
+    "removal_order",
+    "spearman",
+    "step_fractions",
+    "swap_region_masks",
+    "top_fraction_mask",
 ]

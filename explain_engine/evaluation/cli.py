@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=11, help="Deletion/Insertion steps from 0 to 100%% (default 11)")
     p.add_argument("--samples", type=int, default=1, help="S0 runs averaged (seeds/jitters) in the swap test")
     p.add_argument("--seeds", type=int, default=3, help="extra S0 runs for the stability measure")
-    p.add_argument("--blend", choices=("seamless", "alpha", "none"), default="seamless", help="swap-test pasting")
+    p.add_argument("--blend", choices=("alpha", "seamless", "none"), default="alpha",
+                   help="swap-test pasting: feathered alpha (default) or Poisson (cv2.seamlessClone)")
     p.add_argument("--swap-extent", choices=("a", "union"), default="a",
                    help="swap-test paste mask: R as located in A (default) or R in A or B")
     p.add_argument("--swap-variant", choices=("both", "a", "b", "ab"), default="both",
@@ -77,10 +78,11 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     engine = Engine(EngineConfig(models=models, perturbation="inpaint", calibration=args.calibration))
     load_s = time.perf_counter() - t0
-    models_id = f"{engine.model_name}-{models.inpainter}-{engine.threshold:.6f}"
+    # the threshold is not part of it: records keep raw similarities, decided at report time with today's threshold
+    models_id = f"{engine.model_name}-{models.inpainter}"
     cache = PairCache(out / "pairs", lambda pair: f"{options.fingerprint(pair.label)}-{models_id}")
     t1 = time.perf_counter()
-    records, stats = run_pairs(pairs, PairEvaluator(engine, options), cache, progress=not args.quiet)
+    records, stats = run_pairs(pairs, PairEvaluator(engine, options, example_dir=out / "examples"), cache, progress=not args.quiet)
     run_s = time.perf_counter() - t1
     meta = {
         "model": engine.model_name, "threshold": engine.threshold,
@@ -89,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         "cached_pairs": stats.cached, "run_seconds": run_s, "load_seconds": load_s,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    summary = write_outputs(records, out, options=asdict(options), meta=meta, swap_variant=args.swap_variant)
+    summary = write_outputs(records, out, options=asdict(options), meta=meta, swap_variant=args.swap_variant,
+                            threshold=engine.threshold)
     for s in stats.skipped:
         print(f"skipped {s}", file=sys.stderr)
     print(text_summary(summary))
@@ -98,9 +101,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def text_summary(s: dict) -> str:
-    f = lambda x, fmt="{:.2f}": "—" if x is None else fmt.format(x)  # noqa: E731
-    lines = [f"pairs {s['pairs']} ({s['genuine_pairs']} genuine, {s['impostor_pairs']} impostor; "
-             f"{s['computed_pairs']} computed, {s['cached_pairs']} from cache)"]
+    f = lambda x, fmt="{:.2f}": "—" if x is None else fmt.format(x)
+    lines = [(f"pairs {s['pairs']} ({s['genuine_pairs']} genuine, {s['impostor_pairs']} impostor; "
+             f"{s['computed_pairs']} computed, {s['cached_pairs']} from cache)")]
     for k in s["deletion"]:
         lines.append(f"  {k:<16} deletion {s['deletion'][k]:6.2f}   insertion {s['insertion'][k]:6.2f}")
     lines.append(f"region swap ({s['region_swap_variant']}): top-1 {f(s['region_swap_top1'])}  "

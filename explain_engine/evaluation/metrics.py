@@ -18,7 +18,7 @@ Everything here is a pure function over arrays and a similarity callable; nothin
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -58,7 +58,7 @@ def removal_order(importance: np.ndarray, *, seed: int = 0) -> np.ndarray:
 
 def top_fraction_mask(order: np.ndarray, shape: tuple[int, int], fraction: float) -> np.ndarray:
     """Bool (H, W) mask of the first round(fraction * H * W) pixels of ``order``."""
-    n = int(round(float(np.clip(fraction, 0.0, 1.0)) * order.size))
+    n = round(float(np.clip(fraction, 0.0, 1.0)) * order.size)
     mask = np.zeros(order.size, dtype=bool)
     mask[order[:n]] = True
     return mask.reshape(shape)

@@ -9,7 +9,7 @@ Pure functions over crops, region masks, an embed callable and a fill.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np

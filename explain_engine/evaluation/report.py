@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,9 @@ def _nan_to_none(x):
     return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else x
 
 
-def curve_tables(records: Sequence[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-trial similarity curves, aggregated curves): one trial = one side of one genuine pair perturbed."""
+def curve_tables(records: Sequence[dict], threshold: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-trial similarity curves, aggregated curves): one trial = one side of one genuine pair perturbed.
+    ``threshold``: decide every trial with this one (default: the threshold stored with each record)."""
     rows = []
     for rec in records:
         if rec.get("status") != "ok" or "curves" not in rec:
@@ -33,7 +34,8 @@ def curve_tables(records: Sequence[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
                 for side, sims in zip("ab", sides):
                     for f, s in zip(rec["fractions"], sims):
                         rows.append({"pair": rec["key"], "label": rec["label"], "method": method, "kind": kind,
-                                     "side": side, "fraction": f, "similarity": s, "threshold": rec["threshold"]})
+                                     "side": side, "fraction": f, "similarity": s,
+                                     "threshold": rec["threshold"] if threshold is None else threshold})
     trials = pd.DataFrame(rows)
     if trials.empty:
         return trials, pd.DataFrame(columns=["method", "kind", "fraction", "accuracy", "mean_similarity", "trials"])
@@ -162,12 +164,12 @@ def plot_swap(by_region: pd.DataFrame, path: Path) -> None:
 
 # -------------------------------------------------------------------------------------------------------------
 def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: dict,
-                  swap_variant: str = "both") -> dict:
+                  swap_variant: str = "both", threshold: float | None = None) -> dict:
     """Write every output into ``out``; returns the summary dict (also saved as summary.json)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ok = [r for r in records if r.get("status") == "ok"]
-    trials, agg = curve_tables(records)
+    trials, agg = curve_tables(records, threshold)
     trials.to_csv(out / "curves_per_pair.csv", index=False)
     agg.to_csv(out / "curves.csv", index=False)
     ablation = ablation_table(agg) if not agg.empty else pd.DataFrame()
@@ -208,7 +210,7 @@ def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: di
 
     genuine = [r for r in ok if r["label"] == 1]
     impostor = [r for r in ok if r["label"] != 1]
-    secs = lambda rs: float(np.mean([r["seconds"] for r in rs])) if rs else None  # noqa: E731
+    secs = lambda rs: float(np.mean([r["seconds"] for r in rs])) if rs else None
     main_swap = by_variant.loc[swap_variant] if swap_variant in by_variant.index else None
     summary = {
         "deletion": {row.method: float(row.deletion) for row in ablation.itertuples()} if len(ablation) else {},
@@ -255,9 +257,9 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
     lines = [
         "# Faithfulness evaluation",
         "",
-        f"Pairs: {summary['pairs']} used ({summary['genuine_pairs']} genuine, {summary['impostor_pairs']} "
-        f"different-person), {summary['skipped_pairs']} skipped. Face model: {summary.get('model')}; threshold "
-        f"{_f(summary.get('threshold'), '{:.4f}')} ({summary.get('calibration')}). Fill: {summary.get('fill')}.",
+        (f"Pairs: {summary['pairs']} used ({summary['genuine_pairs']} genuine, {summary['impostor_pairs']} "
+         f"different-person), {summary['skipped_pairs']} skipped. Face model: {summary.get('model')}; threshold "
+         f"{_f(summary.get('threshold'), '{:.4f}')} ({summary.get('calibration')}). Fill: {summary.get('fill')}."),
         "",
         "## Deletion / Insertion ablation (cf. thesis Table 4.3)",
         "",
@@ -272,21 +274,21 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
         "Thesis Table 4.3 (CelebAMask-HQ, their face model): Black Mask 30.04 / 25.45, Inpainting 21.99 / 45.90.",
         "",
         "How the numbers are made:",
-        f"- Pairs: genuine pairs only, as in the thesis (accuracy of a different-person pair does not depend on "
-        "which supporting pixels are removed in a meaningful way). Each genuine pair gives two trials: photo A's "
-        "pixels are removed/restored and compared with the untouched photo B, then B's against the untouched A. "
-        "Removing the same pixels from both photos at once is degenerate here: two fully blurred crops look alike "
-        "and match again (see metrics.py).",
-        f"- Order: pixels by the map's value, most supporting-the-similarity first (normalised contribution, "
-        "positive = hiding it lowers the score); region maps give every pixel of a region its region's value, "
-        "background 0; ties are broken by one fixed random permutation. The xFace map is per pixel; the random "
-        "baseline is a random permutation per pair.",
-        f"- Removal: `{opts['removal']}` (the same operation for every method), {opts['steps']} steps from 0 to "
-        "100%. Accuracy = share of trials still decided 'match' at the calibrated threshold; AUC normalised to "
-        "0-100. The similarity columns use the mean similarity instead, rescaled to 1 = untouched, 0 = fully "
-        "removed (finer on small pair sets).",
-        "- The maps are those the engine shows: S0 / S1 on the region masks, with the inpainting fill or black "
-        "fill; only the fill used to *make* the map differs between rows, never the removal in the metric.",
+        ("- Pairs: genuine pairs only, as in the thesis: removing the pixels that support the similarity of a "
+         "different-person pair only pushes it further below the threshold, so its decision never changes and it "
+         "measures nothing. Each genuine pair gives two trials: photo A's pixels are removed/restored and compared "
+         "with the untouched photo B, then B's against the untouched A. Removing the same pixels from both photos "
+         "at once is degenerate here: two fully blurred crops look alike and match again (see metrics.py)."),
+        ("- Order: pixels by the map's value, most supporting-the-similarity first (normalised contribution, "
+         "positive = hiding it lowers the score); region maps give every pixel of a region its region's value, "
+         "background 0; ties are broken by one fixed random permutation. The xFace map is per pixel; the random "
+         "baseline is a random permutation per pair."),
+        (f"- Removal: `{opts['removal']}` (the same operation for every method), {opts['steps']} steps from 0 to "
+         "100%. Accuracy = share of trials still decided 'match' at the calibrated threshold; AUC normalised to "
+         "0-100. The similarity columns use the mean similarity instead, rescaled to 1 = untouched, 0 = fully "
+         "removed (finer on small pair sets)."),
+        ("- The maps are those the engine shows: S0 / S1 on the region masks, with the inpainting fill or black "
+         "fill; only the fill used to *make* the map differs between rows, never the removal in the metric."),
         "",
         "![deletion and insertion curves](deletion_insertion.png)",
         "",
@@ -324,13 +326,37 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
             lines.append(f"| {region} | {_f(row.get('genuine'), '{:+.3f}')} | {_f(row.get('impostor'), '{:+.3f}')} |")
     lines += ["", "![region importance](region_importance.png)", "",
               "## Stability", "",
-              f"Mean Spearman correlation of S0 region rankings across {opts['seeds']} extra runs "
+              (f"Mean Spearman correlation of S0 region rankings across {opts['seeds']} extra runs "
               f"({summary.get('stability_mode')}: seeds for a stochastic fill, 1-2 px alignment jitters for a "
-              f"deterministic one) and the main run, over genuine pairs: **{_f(summary['seed_stability'], '{:.3f}')}**.",
+              f"deterministic one) and the main run, over genuine pairs: **{_f(summary['seed_stability'], '{:.3f}')}**."),
               "", "## Cost", "",
-              f"Seconds per genuine pair {_f(summary['seconds_per_genuine_pair'], '{:.1f}')}, per different-person "
-              f"pair {_f(summary['seconds_per_impostor_pair'], '{:.1f}')} (model loading excluded).", ""]
+              (f"Seconds per genuine pair {_f(summary['seconds_per_genuine_pair'], '{:.1f}')}, per different-person "
+              f"pair {_f(summary['seconds_per_impostor_pair'], '{:.1f}')} (model loading excluded)."), ""]
     skipped = [r for r in records if r.get("status") != "ok"]
     if skipped:
         lines += ["## Skipped pairs", ""] + [f"- {r['img_a']} / {r['img_b']}: {r.get('reason')}" for r in skipped]
     return "\n".join(lines) + "\n"
+
+
+def save_montage(path: Path, rows: Sequence[Sequence[tuple[str, np.ndarray]]], title: str = "") -> None:
+    """A grid of labelled RGB images (e.g. a crop and its fills), one list per row. For OUT only: these are
+    derivatives of the evaluated photos and never belong in the repository."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.9 * n_cols, 2.1 * n_rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, row in enumerate(rows):
+        for j, (label, image) in enumerate(row):
+            axes[i, j].imshow(image)
+            axes[i, j].set_title(label, fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

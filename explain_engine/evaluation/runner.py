@@ -12,9 +12,9 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class EvaluationOptions:
     steps: int = 11  # fractions 0, 0.1, ..., 1
     samples: int = 1  # S0 runs averaged (seeds / jitters) in the region-swap test
     seeds: int = 3  # S0 runs compared for the stability measure
-    blend: str = "seamless"  # region-swap pasting: seamless | alpha | none
+    blend: str = "alpha"  # region-swap pasting: alpha | seamless | none (Poisson washes thin regions out)
     swap_extent: str = "a"  # region-swap paste mask: R as located in A ("a") or R in A or B ("union")
     occlusion_patches: tuple[int, ...] = (14, 28)  # xFace patch sizes (px on the 150 px crop)
     occlusion_stride: int = 14
@@ -108,10 +108,22 @@ def _union(masks: dict[str, np.ndarray]) -> np.ndarray:
 class PairEvaluator:
     """Evaluates one pair with an :class:`~explain_engine.engine.Engine` (models loaded once)."""
 
-    def __init__(self, engine, options: EvaluationOptions) -> None:
+    def __init__(self, engine, options: EvaluationOptions, *, example_dir: str | Path | None = None,
+                 examples: int = 1) -> None:
         self.engine = engine
         self.options = options
         self.fractions = metrics.step_fractions(options.steps)
+        self.example_dir = Path(example_dir) if example_dir else None
+        self._examples_left = {0: examples, 1: examples}  # picture sheets still to draw, per pair kind
+
+    def _example(self, label: int, name: str, rows, title: str) -> None:
+        """Save a sheet of the fills / pastes of this pair (into OUT, never the repository)."""
+        if self.example_dir is None or self._examples_left[int(label == 1)] <= 0:
+            return
+        from .report import save_montage
+
+        self._examples_left[int(label == 1)] -= 1
+        save_montage(self.example_dir / name, rows, title)
 
     def __call__(self, pair: Pair) -> dict:
         t0 = time.perf_counter()
@@ -133,6 +145,8 @@ class PairEvaluator:
         else:
             record.update(self._impostor(face_a.crop, face_b.crop, ma, mb, regions, embed, fill))
         t2 = time.perf_counter()
+        if pair.label != 1:
+            self._swap_example(pair, face_a.crop, face_b.crop, ma, mb, regions)
         record.update(embeddings=embed.calls, seconds=t2 - t0, timings={"prepare": t1 - t0, "evaluate": t2 - t1})
         return record
 
@@ -150,6 +164,12 @@ class PairEvaluator:
         occ = occlusion_map(None, None, scorer, patch_sizes=tuple(opts.occlusion_patches),
                             stride=opts.occlusion_stride)
         shape = crop_a.shape[:2]
+        show = [r for r in ("eyes", "nose", "mouth", "cheeks", "forehead") if r in regions]
+        self._example(1, f"fills_{pair_index:04d}.png", [
+            [("A", crop_a)] + [(f"{r}: {fill.name}", s0["both"].details["fills"].images_a[r]) for r in show],
+            [("A", crop_a)] + [(f"{r}: black", s0_black["both"].details["fills"].images_a[r]) for r in show],
+            [("B", crop_b)] + [(f"{r}: {fill.name}", s0["both"].details["fills"].images_b[r]) for r in show],
+        ], "Fills used to make the S0 maps (inpaint vs black)")
         maps = {}
         for key, res in (("s0/inpaint", s0["both"]), ("s0/black", s0_black["both"]), ("s1/inpaint", s1),
                          ("s1/black", s1_black)):
@@ -185,6 +205,19 @@ class PairEvaluator:
                           "spearman": mean_pairwise_spearman(rankings),
                           "top_region_kept": stab.top_region_kept},
         }
+
+    def _swap_example(self, pair: Pair, crop_a, crop_b, ma, mb, regions) -> None:
+        from .region_swap import paste_region, swap_region_masks
+
+        show = [r for r in ("eyes", "nose", "mouth", "eyebrows", "chin") if r in regions]
+        rows = []
+        for blend in ("alpha", "seamless"):
+            row = [("A", crop_a) if blend == "alpha" else ("B", crop_b)]
+            for r in show:
+                paste, _ = swap_region_masks(ma, mb, r, extent=self.options.swap_extent)
+                row.append((f"A + B's {r} ({blend})", paste_region(crop_a, crop_b, paste, blend=blend)))
+            rows.append(row)
+        self._example(0, f"swaps_{pair.index:04d}.png", rows, "Region swap: B's region pasted into A")
 
     def _impostor(self, crop_a, crop_b, ma, mb, regions, embed, fill) -> dict:
         swap = region_swap_test(crop_a, crop_b, ma, mb, embed, fill, regions=regions, blend=self.options.blend,
@@ -242,8 +275,9 @@ class RunStats:
 def run_pairs(pairs: Sequence[Pair], evaluate: Callable[[Pair], dict], cache: PairCache, *,
               progress: bool = True) -> tuple[list[dict], RunStats]:
     """Evaluate every pair not already cached; returns (records in pair order, stats)."""
-    from tqdm import tqdm
     import sys
+
+    from tqdm import tqdm
 
     stats = RunStats()
     records = []

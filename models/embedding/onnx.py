@@ -12,7 +12,6 @@ ArcFace licence: insightface's pretrained packs are for non-commercial research 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -120,7 +119,6 @@ class OnnxEmbedder:
         self.batch_size = fixed_batch or int(batch_size)
         out_shape = self.session.get_outputs()[0].shape
         self.embedding_dim = out_shape[-1] if isinstance(out_shape[-1], int) else None
-        self._lock = threading.Lock()
 
     @staticmethod
     def _read_input_shape(shape: list, layout: str, fallback_size: int) -> tuple[str, int, int | None]:
@@ -174,8 +172,7 @@ class OnnxEmbedder:
         outs = []
         for start in range(0, len(crops), self.batch_size):
             blob = self.preprocess(crops[start : start + self.batch_size])
-            with self._lock:
-                out = self.session.run([self.output_name], {self.input_name: blob})[0]
+            out = self.session.run([self.output_name], {self.input_name: blob})[0]  # Run is thread-safe
             outs.append(np.asarray(out, dtype=np.float32).reshape(len(blob), -1))
         if not outs:
             return np.zeros((0, self.embedding_dim or 0), dtype=np.float32)

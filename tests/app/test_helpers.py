@@ -29,6 +29,8 @@ def test_read_upload_accepts_jpeg_png_webp_in_memory(app_module, astronaut, name
 def test_read_upload_rejects_other_types_oversized_empty_and_corrupt_files(app_module, astronaut):
     with pytest.raises(ImageError, match=r"photo\.gif: only JPEG, PNG and WEBP"):
         app_module.read_upload("photo.gif", _encode(astronaut, "GIF"))
+    with pytest.raises(ImageError, match=r"disguised\.png: this is a GIF image; only JPEG, PNG and WEBP"):
+        app_module.read_upload("disguised.png", _encode(astronaut, "GIF"))
     with pytest.raises(ImageError, match=r"big\.png: the file is 20\.0 MB; the limit is 20 MB"):
         app_module.read_upload("big.png", bytes(app_module.MAX_UPLOAD_BYTES + 1))
     with pytest.raises(ImageError, match=r"empty\.png: the file is empty"):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chatbot import Conversation, ConversationError
+from chatbot import Chatbot, Conversation, ConversationError
 
 
 def ask_all(bot, questions):
@@ -108,3 +108,29 @@ def test_export_errors(bots, tmp_path):
         Conversation.load(tmp_path / "x.json")
     with pytest.raises(ConversationError, match="does not exist"):
         Conversation.load(tmp_path / "missing.json")
+
+
+def test_explanation_without_dissimilar_regions_or_agreement(sentence_embedder, explanation_dict):
+    e = explanation_dict("match_coarse")
+    for r in e["regions"]:
+        if r["present"]:
+            r["contribution"] = abs(r["contribution"])
+    e["agreement"] = {}
+    bot = Chatbot(e, embedder=sentence_embedder)
+    answer = bot.answer("Which regions made the faces less similar?")
+    assert answer.method == "intent" and "No region made the two faces less similar" in answer.text
+    assert "No region argued against the decision" in answer.text
+    assert "no agreement between methods" in bot.answer("Do the methods agree?").text
+
+
+def test_uncalibrated_explanation(sentence_embedder, explanation_dict):
+    """The engine writes confidence/pic_score null and no calibration set when the face model is uncalibrated."""
+    e = explanation_dict("nonmatch_coarse")
+    e.update(confidence=None, pic_score=None)
+    e["calibration"] = {"name": None, "fitted_on": None, "n_genuine": 0, "n_impostor": 0, "accuracy": None,
+                        "eer": None, "threshold_rule": "the face model's default threshold 0.92 (no calibration file)"}
+    bot = Chatbot(e, embedder=sentence_embedder)
+    sure = bot.answer("How sure are you?")
+    assert "No confidence score is available" in sure.text and "None" not in sure.text
+    assert "not calibrated" in bot.answer("What is the threshold?").text
+    assert "is a non-match" in bot.answer("What is the decision?").text

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explain_engine.evaluation.region_swap import paste_region, ranks, region_swap_test, swap_outcomes, swap_region_masks
+from explain_engine.evaluation.region_swap import (
+    paste_region,
+    ranks,
+    region_swap_test,
+    swap_outcomes,
+    swap_region_masks,
+)
 from explain_engine.evaluation.statistics import mean_pairwise_spearman, spearman
 from explain_engine.perturbation import make_fill
 
@@ -36,7 +42,7 @@ def test_paste_keeps_pixels_outside_the_region(blend):
     # inside, the pasted detail is src's at the same place (Poisson blending keeps src's Laplacian, not its level)
     import cv2
 
-    lap = lambda im: cv2.Laplacian(im.astype(np.float64), cv2.CV_64F)[inner].ravel()  # noqa: E731
+    lap = lambda im: cv2.Laplacian(im.astype(np.float64), cv2.CV_64F)[inner].ravel()
     shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-2, -1, 0, 1, 2)]
     fit = {s: np.corrcoef(lap(out), lap(np.roll(src, s, axis=(0, 1))))[0, 1] for s in shifts}
     assert max(fit, key=fit.get) == (0, 0) and fit[(0, 0)] > 0.5  # pasted where it came from, not shifted

@@ -71,7 +71,7 @@ def test_other_options_or_broken_files_recompute(tmp_path):
 
 def test_fingerprints_split_by_pair_kind():
     base = EvaluationOptions()
-    blend = EvaluationOptions(blend="alpha")
+    blend = EvaluationOptions(blend="seamless")
     removal = EvaluationOptions(removal="black")
     assert base.fingerprint(1) == blend.fingerprint(1) and base.fingerprint(0) != blend.fingerprint(0)
     assert base.fingerprint(0) == removal.fingerprint(0) and base.fingerprint(1) != removal.fingerprint(1)
