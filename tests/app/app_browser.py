@@ -178,8 +178,13 @@ def upload_and_explain(driver, url: str, photo_a: Path, photo_b: Path, timeout: 
     inputs = css(driver, 'input[type="file"]')
     inputs[0].send_keys(str(photo_a))
     inputs[1].send_keys(str(photo_b))
-    # both previews shown: the uploads reached the server and decoded
-    wait_for(driver, lambda d: len(css(d, '[data-testid="stFileChip"]')) >= 2, 60, "both files listed")
+    # both files listed by the uploaders (test ids of Streamlit 1.60 and of earlier releases)
+    wait_for(
+        driver,
+        lambda d: len(css(d, '[data-testid="stFileChip"], [data-testid="stFileUploaderFile"]')) >= 2,
+        60,
+        "both files listed",
+    )
     button = wait_for(
         driver,
         lambda d: next((b for b in css(d, ".st-key-explain button") if b.is_enabled()), None),
@@ -203,6 +208,26 @@ def ask(driver, question: str, timeout: float = 60.0) -> str:
     box.send_keys(Keys.ENTER)
     wait_for(driver, lambda d: len(css(d, '[data-testid="stChatMessage"]')) >= before + 2, timeout, "the answer")
     return css(driver, '[data-testid="stChatMessage"]')[-1].text
+
+
+def download(driver, button_text: str, folder: Path, timeout: float = 30.0) -> Path:
+    """Click the download button labelled ``button_text`` and return the file Chromium saved into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+    before = set(folder.iterdir())
+    button = wait_for(
+        driver,
+        lambda d: next((b for b in css(d, '[data-testid="stDownloadButton"] button') if button_text in b.text), None),
+        timeout,
+        f"the download button {button_text!r}",
+    )
+    click(driver, button)
+    return wait_for(
+        driver,
+        lambda d: next((p for p in set(folder.iterdir()) - before if not p.name.endswith(".crdownload")), None),
+        timeout,
+        f"the file from {button_text!r}",
+    )
 
 
 def full_page_screenshot(driver, path: Path, width: int = 1400) -> Path:

@@ -116,6 +116,7 @@ def test_two_questions_answered_with_linked_heatmaps_and_exported(app, downloads
     assert top in _plain(answers[0].markdown[0].value)
     # the answer is about a region: its heatmaps are shown inside the message
     assert len(answers[0].get("image")) >= 1
+    assert len(answers[1].get("image")) >= 1
     assert "follow-up" in _plain(answers[1].caption[0].value)
     assert _plain(answers[1].markdown[0].value).strip()
 

@@ -7,6 +7,7 @@ Skips with the reason when chromium, chromedriver or selenium are missing (scrip
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -62,6 +63,13 @@ def test_upload_explain_ask_in_a_real_browser(skip_without_browser, tmp_path, sa
             )
             assert heatmaps
             assert not browser.css(driver, '[data-testid="stException"]')  # never a traceback
+
+            # the conversation downloads without resetting the page
+            saved = browser.download(driver, "Conversation (JSON)", tmp_path / "downloads")
+            turns = json.loads(saved.read_text())["turns"]
+            assert [t["question"] for t in turns] == [QUESTION]
+            assert len(browser.css(driver, '[data-testid="stChatMessage"]')) == 2
+            assert browser.css(driver, ".st-key-decision-card")
 
             shot = browser.full_page_screenshot(driver, tmp_path / "facex-chat.png")
             assert shot.stat().st_size > 50_000

@@ -134,3 +134,24 @@ def test_uncalibrated_explanation(sentence_embedder, explanation_dict):
     assert "No confidence score is available" in sure.text and "None" not in sure.text
     assert "not calibrated" in bot.answer("What is the threshold?").text
     assert "is a non-match" in bot.answer("What is the decision?").text
+
+
+def test_user_facts_are_answered(tmp_path, sentence_embedder, explanation_dict):
+    from prompts import load_prompts
+
+    facts = tmp_path / "site.yaml"
+    facts.write_text(
+        "facts:\n"
+        "  - id: site.operator\n"
+        "    text: \"This verification service is operated by the Example Records Office.\"\n"
+        "    examples: [\"Who runs this service?\", \"Who operates the system?\"]\n"
+        "    keywords: [operator, operates]\n"
+        "  - id: site.retention\n"
+        "    text: \"Uploaded photos are deleted from the server after 24 hours.\"\n"
+    )
+    bot = Chatbot(explanation_dict(), embedder=sentence_embedder, prompts=load_prompts(extra_paths=[facts]))
+    who = bot.answer("Who is the operator of this service?")
+    assert who.intent == "fact:site.operator" and "Example Records Office" in who.text
+    kept = bot.answer("How long are uploaded photos kept on the server before deletion?")
+    assert kept.method == "retrieval" and "24 hours" in kept.text
+    assert "is a match" in bot.answer("What is the decision?").text

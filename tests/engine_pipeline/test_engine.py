@@ -133,3 +133,20 @@ def test_unreadable_file_is_a_clear_error(engine, image_files):
         engine.verify(image_files["garbage"], image_files["astronaut"])
     with pytest.raises(ImageError, match="file not found"):
         engine.verify(image_files["astronaut"].with_name("missing.png"), image_files["astronaut"])
+
+
+def test_fine_region_set_and_progress(engine, faces_dir):
+    """The finer region set (left/right parts) through the same loaded models, with a monotone progress report."""
+    from explain_engine.engine import Engine, EngineConfig
+
+    fine = Engine(EngineConfig(models=engine.config.models, methods=("s0",), region_set="fine"),
+                  pipeline=engine.pipeline)  # fmt: skip
+    seen = []
+    exp = fine.explain(faces_dir / "obama/1.jpg", faces_dir / "obama/2.jpg", progress=lambda s, f: seen.append(f))
+    d = exp.to_dict()
+    assert d["region_set"] == "fine" and d["decision"] == "match"
+    assert [r["name"] for r in d["regions"]] == [
+        "forehead", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "nose", "left_cheek", "right_cheek",
+        "mouth", "chin", "hair", "ears",
+    ]  # fmt: skip
+    assert seen == sorted(seen) and seen[-1] == 1.0
