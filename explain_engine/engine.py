@@ -257,8 +257,6 @@ class Engine:
 
         strategy = strategy or self.config.perturbation
         inpainter = self.inpainter if strategy == "inpaint" else None
-        if inpainter is not None and source_mask is not None and _accepts_source_mask(inpainter):
-            inpainter = SourceRestrictedInpainter(inpainter, source_mask)
         return perturbation.make_fill(
             strategy, inpainter, seed=self.config.seed if seed is None else seed, source_mask=source_mask
         )
@@ -375,38 +373,6 @@ def _union_mask(regions) -> np.ndarray:
     for m in masks:
         out |= m
     return out
-
-
-def _accepts_source_mask(inpainter) -> bool:
-    import inspect
-
-    declared = getattr(inpainter, "accepts_source_mask", None)
-    if declared is not None:
-        return bool(declared)
-    fill = getattr(inpainter, "_fill", None)
-    return fill is not None and "source_mask" in inspect.signature(fill).parameters
-
-
-class SourceRestrictedInpainter:
-    """An inpainter that copies texture only from ``source_mask`` (for PatchMatch: the face, not the background)."""
-
-    def __init__(self, inpainter, source_mask: np.ndarray) -> None:
-        self.inner = inpainter
-        self.source_mask = np.asarray(source_mask, dtype=bool)
-        self.name = getattr(inpainter, "name", "inpaint")
-        self.deterministic = getattr(inpainter, "deterministic", True)
-
-    def _source(self, image: np.ndarray, mask: np.ndarray) -> dict:
-        src = self.source_mask
-        if src.shape != image.shape[:2] or not (src & ~np.asarray(mask, dtype=bool)).any():
-            return {}  # nothing usable to restrict to: let the inpainter use the whole crop
-        return {"source_mask": src}
-
-    def inpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int | None = None) -> np.ndarray:
-        return self.inner.inpaint(image, mask, seed=seed, **self._source(image, mask))
-
-    def inpaint_batch(self, images, masks, *, seed: int | None = None) -> list[np.ndarray]:
-        return [self.inpaint(im, m, seed=seed) for im, m in zip(images, masks)]
 
 
 __all__ = ["Engine", "EngineConfig", "FaceXError", "Verification"]

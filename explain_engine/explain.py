@@ -70,6 +70,10 @@ class ArraysExplanation:
         keys = ["s0", "s1", "avg", "s0_black"] + (["s0_a", "s0_b"] if one_sided else []) + ["occlusion"]
         return {COLUMN_NAMES[k]: dict(self.results[k].normalised) for k in keys if k in self.results}
 
+    def summary_columns(self) -> list[str]:
+        """The table columns that are methods of their own (Mean / Ratio of 1s count these, not the variants)."""
+        return [COLUMN_NAMES[k] for k in ("s0", "s1", "avg", "s0_black", "occlusion") if k in self.results]
+
     def primary(self) -> AttributionResult:
         """The map that names the most/least important region: AVG when present, else S0."""
         return self.results.get("avg") or self.results["s0"]

@@ -106,7 +106,9 @@ class Explanation:
         """The explainability table (pandas DataFrame): importance 1-5 per method, contributions, Mean, Ratio of 1s."""
         from explain_engine.table import explainability_table
 
-        return explainability_table(self.arrays.table_columns(), regions=list(self.arrays.regions))
+        return explainability_table(
+            self.arrays.table_columns(), regions=list(self.arrays.regions), summary_columns=self.arrays.summary_columns()
+        )
 
     @cached_property
     def _levels(self) -> dict[str, dict[str, int]]:
@@ -320,7 +322,7 @@ class Explanation:
     def legend(self) -> np.ndarray:
         from explain_engine.heatmaps import legend_image
 
-        return legend_image(width=560, height=70)
+        return legend_image()
 
     def save(self, out_dir: str | Path) -> Path:
         """Write explanation.json, the heatmap PNGs, legend.png, the outlined crops and table.csv into ``out_dir``."""

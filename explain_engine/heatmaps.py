@@ -70,7 +70,7 @@ def hls_blend(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(blended, cv2.COLOR_HLS2RGB_FULL)
 
 
-def legend_image(width: int = 320, height: int = 60, *, labels: tuple[str, str] = LEGEND_TEXT) -> np.ndarray:
+def legend_image(width: int = 560, height: int = 70, *, labels: tuple[str, str] = LEGEND_TEXT) -> np.ndarray:
     """RGB colour bar from -1 (blue, left) to +1 (red, right) with the two meanings written under its ends and
     -1 / 0 / +1 ticks."""
     width, height = int(width), int(height)

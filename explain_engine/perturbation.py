@@ -60,7 +60,7 @@ class Fill:
             return image.copy()
         if self.strategy == "inpaint":
             if self.inpainter is not None:
-                out = np.asarray(self.inpainter.inpaint(image, mask, seed=self.seed))
+                out = np.asarray(self.inpainter.inpaint(image, mask, seed=self.seed, **self._source_kwargs(mask)))
             else:
                 out = cv2.inpaint(np.ascontiguousarray(image), mask.astype(np.uint8) * 255, self.radius,
                                   cv2.INPAINT_TELEA)
@@ -82,11 +82,21 @@ class Fill:
         result[mask] = out[mask]
         return result
 
+    def _source_kwargs(self, mask: np.ndarray) -> dict:
+        """``source_mask`` for inpainters that copy texture (PatchMatch): only the face, never the background."""
+        src = self.source_mask
+        if (src is None or not getattr(self.inpainter, "accepts_source_mask", False) or src.shape != mask.shape
+                or not (src & ~mask).any()):
+            return {}
+        return {"source_mask": src}
+
     def batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> list[np.ndarray]:
         if self.strategy == "inpaint" and self.inpainter is not None and hasattr(self.inpainter, "inpaint_batch") \
                 and len(images) > 1:
-            outs = self.inpainter.inpaint_batch(list(images), [np.asarray(m, dtype=bool) for m in masks],
-                                                seed=self.seed)
+            bool_masks = [np.asarray(m, dtype=bool) for m in masks]
+            if getattr(self.inpainter, "accepts_source_mask", False) and self.source_mask is not None:
+                return [self(img, m) for img, m in zip(images, bool_masks)]
+            outs = self.inpainter.inpaint_batch(list(images), bool_masks, seed=self.seed)
             res = []
             for img, m, o in zip(images, masks, outs):
                 r = np.array(img, copy=True)

@@ -49,14 +49,18 @@ def importance_levels(normalised: dict[str, float], *, by: str = "signed", level
 
 
 def explainability_table(results: dict[str, dict[str, float]], *, regions: list[str] | None = None,
-                         by: str = "signed", contributions: bool = True) -> pd.DataFrame:
+                         by: str = "signed", contributions: bool = True,
+                         summary_columns: list[str] | None = None) -> pd.DataFrame:
     """One row per region: importance (1-5) per method column (e.g. "S0", "S1", "AVG", "S0 black", "S0 (A only)"),
     optionally the signed normalised contribution per method ("<column> contribution"), then "Mean" (mean importance
     across methods; lower = more important) and "Ratio of 1s" (share of methods giving the region level 1).
 
     ``results``: {column name: {region: normalised contribution}}. Regions missing from a method get NaN there and
     are left out of its Mean / Ratio. Rows keep ``regions`` order (default: order of first appearance).
+    ``summary_columns``: the columns that count as methods for Mean and Ratio of 1s (default: all). Variants of one
+    method (the one-sided S0 columns) are shown but should not vote twice.
     """
+    summary = set(results if summary_columns is None else summary_columns)
     if regions is None:
         regions = []
         for m in results.values():
@@ -69,7 +73,7 @@ def explainability_table(results: dict[str, dict[str, float]], *, regions: list[
         for col in results:
             lv = levels[col].get(r)
             row[col] = lv if lv is not None else np.nan
-            if lv is not None:
+            if lv is not None and col in summary:
                 got.append(lv)
         if contributions:
             for col, vals in results.items():

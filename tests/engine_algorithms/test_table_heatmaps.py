@@ -97,3 +97,16 @@ def test_pixel_heatmap_and_legend():
     leg = legend_image(300, 60)
     assert leg.shape == (60, 300, 3)
     assert leg[5, 2, 2] > leg[5, 2, 0] and leg[5, 297, 0] > leg[5, 297, 2]  # blue left, red right
+
+
+def test_variants_shown_but_not_counted_in_mean_and_ratio():
+    from explain_engine.table import explainability_table
+
+    s0 = {"nose": 1.0, "eyes": 0.5, "chin": -1.0}
+    one_sided = {"nose": -1.0, "eyes": 0.5, "chin": 1.0}  # a variant that disagrees must not move the summary
+    df = explainability_table({"S0": s0, "S1": s0, "S0 (A only)": one_sided},
+                              summary_columns=["S0", "S1"]).set_index("region")
+    assert df.loc["nose", "S0 (A only)"] == 5  # shown
+    assert df.loc["nose", "Mean"] == 1.0 and df.loc["nose", "Ratio of 1s"] == 1.0
+    everything = explainability_table({"S0": s0, "S1": s0, "S0 (A only)": one_sided}).set_index("region")
+    assert everything.loc["nose", "Mean"] > 1.0
