@@ -272,13 +272,23 @@ def region_colour(name: str) -> tuple[int, int, int]:
     return COLOURS.get(base, (255, 255, 255))
 
 
-def outline_image(image: np.ndarray, regions: Regions, *, labels: bool = True, thickness: int | None = None) -> np.ndarray:
+def outline_image(image: np.ndarray, regions: Regions, *, labels: bool = True, thickness: int | None = None,
+                  min_side: int = 450) -> np.ndarray:
     """RGB copy of ``image`` with each region's outline in its colour (thesis Fig. 3.2) and, optionally, its name
-    at the region's centre."""
+    at the region's centre. Small images (aligned crops are 112-150 px) are enlarged by a whole factor to at least
+    ``min_side`` so that outlines and labels stay legible."""
     out = np.ascontiguousarray(np.asarray(image, dtype=np.uint8).copy())
     h, w = out.shape[:2]
     if not regions.masks:
         return out
+    factor = int(np.ceil(min_side / max(h, w))) if max(h, w) < min_side else 1
+    if factor > 1:
+        out = cv2.resize(out, (w * factor, h * factor), interpolation=cv2.INTER_CUBIC)
+        regions = Regions(
+            masks={n: np.repeat(np.repeat(m, factor, axis=0), factor, axis=1) for n, m in regions.masks.items()},
+            absent=regions.absent, approximate=regions.approximate, region_set=regions.region_set,
+        )
+        h, w = out.shape[:2]
     # line and text sizes follow the face, not the photo: a small face in a large photo keeps readable labels
     cols = np.nonzero(np.any(np.stack(list(regions.masks.values())).any(axis=0), axis=0))[0]
     face_w = float(cols.max() - cols.min() + 1) if cols.size else float(min(h, w))
