@@ -763,7 +763,7 @@ def _results(current: ExplainedPair) -> None:
                 b.image(
                     heatmaps[method]["overlay_b"], caption=escape_markdown(f"B: {current.names[1]}"), width="stretch"
                 )
-        st.image(_legend(), width="content")
+        st.image(explanation.legend, width="content")
         st.caption(
             "Red: hiding the region lowers the similarity (it supports the match). Blue: hiding it raises "
             "the similarity (it works against the match). White: no effect."
@@ -801,14 +801,6 @@ def _results(current: ExplainedPair) -> None:
         icon=":material/download:",
         key="dl_explanation_zip",
     )
-
-
-@functools.lru_cache(maxsize=1)
-def _legend() -> np.ndarray:
-    """The engine's colour bar, drawn wide enough for its two labels."""
-    from explain_engine.heatmaps import legend_image
-
-    return legend_image(width=560, height=70)
 
 
 def _contribution_chart(frame) -> None:

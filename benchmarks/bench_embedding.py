@@ -99,6 +99,7 @@ def main() -> int:
     t0 = time.perf_counter()
     torch_emb = DlibTorchEmbedder(config=config)
     load = time.perf_counter() - t0
+    print(f"torch intra-op threads: {torch.get_num_threads()}")
     rows.append(("dlib-torch", load, rss_mib() - before,
                  time_per_face(torch_emb.embed, crops[:1], args.repeats * 4),
                  time_per_face(torch_emb.embed, crops, args.repeats)))
