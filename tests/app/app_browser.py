@@ -193,7 +193,17 @@ def upload_and_explain(driver, url: str, photo_a: Path, photo_b: Path, timeout: 
     )
     start = time.perf_counter()
     click(driver, button)
-    wait_for(driver, lambda d: css(d, ".st-key-decision-card"), timeout, "the decision card")
+    # elements stream in: wait for the card's four figures and for the run to end (the chat box is drawn last)
+    wait_for(
+        driver,
+        lambda d: (
+            len(css(d, '.st-key-decision-card [data-testid="stMetric"]')) >= 4
+            and css(d, '[data-testid="stChatInputTextArea"]')
+            and not css(d, '[data-testid="stStatusWidget"]')
+        ),
+        timeout,
+        "the decision card",
+    )
     return time.perf_counter() - start
 
 

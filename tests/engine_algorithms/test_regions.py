@@ -114,8 +114,12 @@ def test_warp_to_the_original_photo_and_outline(astronaut, aligned, mesh):
     assert at(big.masks["nose"], mesh[1]) and at(big.masks["eyes"], mesh[468])
     ratio = big.masks["cheeks"].sum() / regions.masks["cheeks"].sum()
     assert ratio == pytest.approx(1 / np.linalg.det(face.matrix[:, :2]), rel=0.1)
-    drawn = outline_image(face.crop, regions)
+    drawn = outline_image(face.crop, regions, min_side=0)
     assert drawn.shape == face.crop.shape and (drawn != face.crop).any()
+    # Small crops are enlarged by a whole factor so labels stay legible; the picture itself is the same face.
+    enlarged = outline_image(face.crop, regions, labels=False)
+    factor = enlarged.shape[0] // face.crop.shape[0]
+    assert enlarged.shape == (face.crop.shape[0] * factor, face.crop.shape[1] * factor, 3) and factor * 150 >= 450
     assert (outline_image(face.crop, Regions({}, {})) == face.crop).all()
 
 
