@@ -174,17 +174,17 @@ def page_text(driver) -> str:
 def upload_and_explain(driver, url: str, photo_a: Path, photo_b: Path, timeout: float = 240.0) -> float:
     """Open the app, upload both photos, press Explain; seconds from the click to the decision card shown."""
     driver.get(url)
-    wait_for(driver, lambda d: len(css(d, 'input[type="file"]')) >= 2, 90, "two photo uploaders")
-    inputs = css(driver, 'input[type="file"]')
-    inputs[0].send_keys(str(photo_a))
-    inputs[1].send_keys(str(photo_b))
-    # both files listed by the uploaders (test ids of Streamlit 1.60 and of earlier releases)
-    wait_for(
-        driver,
-        lambda d: len(css(d, '[data-testid="stFileChip"], [data-testid="stFileUploaderFile"]')) >= 2,
-        60,
-        "both files listed",
-    )
+    files = '[data-testid="stFileChip"], [data-testid="stFileUploaderFile"]'  # Streamlit 1.60 / earlier test ids
+    for count, photo in enumerate((photo_a, photo_b), start=1):
+        # one at a time, each into a freshly found input: an upload reruns the page and may replace the inputs
+        wait_for(driver, lambda d: len(css(d, 'input[type="file"]')) >= 2, 90, "two photo uploaders")
+        css(driver, 'input[type="file"]')[count - 1].send_keys(str(photo))
+        wait_for(
+            driver,
+            lambda d, count=count: len(css(d, files)) >= count and not css(d, '[data-testid="stStatusWidget"]'),
+            60,
+            f"{count} file(s) listed",
+        )
     button = wait_for(
         driver,
         lambda d: next((b for b in css(d, ".st-key-explain button") if b.is_enabled()), None),

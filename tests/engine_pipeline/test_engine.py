@@ -98,7 +98,10 @@ def test_heatmap_images_and_aligned_faces(pair_explanation):
     # the overlay is on the photo (a window around the face), not on the crop
     assert images["overlay_a"].shape != crop.shape
     outlined = pair_explanation.aligned_faces["a"]
-    assert outlined.shape == crop.shape and not np.array_equal(outlined, crop)
+    # the crop enlarged by a whole factor (legible outlines), with the outlines drawn on it
+    factor = outlined.shape[0] // crop.shape[0]
+    assert factor >= 1 and outlined.shape == (crop.shape[0] * factor, crop.shape[1] * factor, 3)
+    assert not np.array_equal(outlined[::factor, ::factor], crop)
 
 
 # --------------------------------------------------------------------------------------------------------------
