@@ -216,7 +216,15 @@ def ask(driver, question: str, timeout: float = 60.0) -> str:
     box.click()
     box.send_keys(question)
     box.send_keys(Keys.ENTER)
-    wait_for(driver, lambda d: len(css(d, '[data-testid="stChatMessage"]')) >= before + 2, timeout, "the answer")
+
+    def answered(d) -> bool:
+        messages = css(d, '[data-testid="stChatMessage"]')
+        if len(messages) < before + 2 or css(d, '[data-testid="stStatusWidget"]'):
+            return False
+        texts = messages[-1].find_elements("css selector", '[data-testid="stMarkdownContainer"]')
+        return any(t.text.strip() for t in texts)
+
+    wait_for(driver, answered, timeout, "the answer")
     return css(driver, '[data-testid="stChatMessage"]')[-1].text
 
 
