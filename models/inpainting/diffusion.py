@@ -66,7 +66,47 @@ def _check_options(options: dict, allowed: set[str], backend: str) -> None:
         raise ConfigError(f"unknown options for the {backend} inpainter: {sorted(unknown)}; use {sorted(allowed)}")
 
 
-class RePaintInpainter(BaseInpainter):
+class _DiffusersInpainter(BaseInpainter):
+    """What the diffusers-backed inpainters share: finding the pipeline folder, loading, describing, single fills.
+
+    Subclasses set ``HUB_ID``, ``DEFAULT_SUBDIR``, ``OPTIONS``, ``LICENCE``, ``DETAIL`` and implement
+    ``load_pipeline(path)`` and ``_fill_batch``.
+    """
+
+    HUB_ID: ClassVar[str]
+    DEFAULT_SUBDIR: ClassVar[str]
+    OPTIONS: ClassVar[set[str]]
+    LICENCE: ClassVar[str]
+    DETAIL: ClassVar[str]
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, backend: str | None = None, **options):
+        backend = backend or cls.name
+        _check_options(options, cls.OPTIONS, backend)
+        _require_diffusers()
+        path = resolve_pretrained(
+            config, hub_id=cls.HUB_ID, explicit=_model_path(config, options), default_subdir=cls.DEFAULT_SUBDIR
+        )
+        configure_torch(config)
+        return cls(cls.load_pipeline(path), device=torch_device(config), source=str(path), **options)
+
+    @classmethod
+    def describe(cls, config: ModelConfig, backend: str | None = None) -> ModelInfo:
+        available, source, detail = describe_source(
+            config,
+            hub_id=cls.HUB_ID,
+            explicit=config.options_for("inpainter").get("model_path") or config.path_for("inpainter"),
+            default_subdir=cls.DEFAULT_SUBDIR,
+        )
+        return ModelInfo(
+            "inpainter", backend or cls.name, available, source, licence=cls.LICENCE, detail=detail or cls.DETAIL
+        )
+
+    def _fill(self, image, mask, seed, **kwargs):
+        return self._fill_batch([image], [mask], seed, [kwargs])[0]
+
+
+class RePaintInpainter(_DiffusersInpainter):
     """diffusers ``RePaintPipeline`` over an unconditional DDPM UNet (e.g. ``google/ddpm-ema-celebahq-256``).
 
     RePaint conditions every reverse step on the known pixels and re-noises ("jumps back") to harmonise the fill
@@ -78,8 +118,15 @@ class RePaintInpainter(BaseInpainter):
     allows_full_mask = True  # an unconditional DDPM can draw the whole face
     HUB_ID = "google/ddpm-ema-celebahq-256"
     DEFAULT_SUBDIR = "ddpm-ema-celebahq-256"
+    LICENCE = "model card of the DDPM used (google/ddpm-*: Apache-2.0)"
+    DETAIL = "diffusers RePaintPipeline; hours per image on CPU with the paper's schedule"
     OPTIONS: ClassVar[set[str]] = {
-        "model_path", "num_inference_steps", "jump_length", "jump_n_sample", "eta", "batch_size",
+        "model_path",
+        "num_inference_steps",
+        "jump_length",
+        "jump_n_sample",
+        "eta",
+        "batch_size",
     }
 
     def __init__(
@@ -94,8 +141,12 @@ class RePaintInpainter(BaseInpainter):
         batch_size: int = 4,
         source: str = "",
     ) -> None:
-        for key, value in (("num_inference_steps", num_inference_steps), ("jump_length", jump_length),
-                           ("jump_n_sample", jump_n_sample), ("batch_size", batch_size)):
+        for key, value in (
+            ("num_inference_steps", num_inference_steps),
+            ("jump_length", jump_length),
+            ("jump_n_sample", jump_n_sample),
+            ("batch_size", batch_size),
+        ):
             if int(value) < 1:
                 raise ConfigError(f"{key} must be at least 1, not {value}")
         if not 0.0 <= float(eta) <= 1.0:
@@ -135,27 +186,6 @@ class RePaintInpainter(BaseInpainter):
             scheduler = RePaintScheduler.from_config(scheduler.config)
         return RePaintPipeline(unet=unet, scheduler=scheduler)
 
-    @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "repaint", **options) -> RePaintInpainter:
-        _check_options(options, cls.OPTIONS, backend)
-        _require_diffusers()
-        path = resolve_pretrained(
-            config, hub_id=cls.HUB_ID, explicit=_model_path(config, options), default_subdir=cls.DEFAULT_SUBDIR
-        )
-        configure_torch(config)
-        return cls(cls.load_pipeline(path), device=torch_device(config), source=str(path), **options)
-
-    @classmethod
-    def describe(cls, config: ModelConfig, backend: str = "repaint") -> ModelInfo:
-        available, source, detail = describe_source(
-            config, hub_id=cls.HUB_ID, explicit=config.options_for("inpainter").get("model_path")
-            or config.path_for("inpainter"), default_subdir=cls.DEFAULT_SUBDIR,
-        )
-        return ModelInfo(
-            "inpainter", backend, available, source, licence="model card of the DDPM used (google/ddpm-*: Apache-2.0)",
-            detail=detail or "diffusers RePaintPipeline; hours per image on CPU with the paper's schedule",
-        )
-
     def _fill_batch(self, images, masks, seed, item_kwargs):
         import torch
 
@@ -179,16 +209,18 @@ class RePaintInpainter(BaseInpainter):
 
     def _run(self, pixels, known, seed):
         return self.pipeline(
-            image=pixels.to(self.device), mask_image=known.to(self.device),
-            num_inference_steps=self.num_inference_steps, jump_length=self.jump_length,
-            jump_n_sample=self.jump_n_sample, eta=self.eta, generator=_generators(seed, len(pixels)), output_type="np",
+            image=pixels.to(self.device),
+            mask_image=known.to(self.device),
+            num_inference_steps=self.num_inference_steps,
+            jump_length=self.jump_length,
+            jump_n_sample=self.jump_n_sample,
+            eta=self.eta,
+            generator=_generators(seed, len(pixels)),
+            output_type="np",
         ).images
 
-    def _fill(self, image, mask, seed, **kwargs):
-        return self._fill_batch([image], [mask], seed, [kwargs])[0]
 
-
-class StableDiffusionInpainter(BaseInpainter):
+class StableDiffusionInpainter(_DiffusersInpainter):
     """diffusers ``StableDiffusionInpaintPipeline`` (a 9-channel inpainting UNet, e.g. SD-1.5-inpainting).
 
     SD decodes the whole frame through its VAE, which alters known pixels slightly; the base class pastes the
@@ -200,8 +232,16 @@ class StableDiffusionInpainter(BaseInpainter):
     allows_full_mask = True
     HUB_ID = "stable-diffusion-v1-5/stable-diffusion-inpainting"
     DEFAULT_SUBDIR = "stable-diffusion-inpainting"
+    LICENCE = "CreativeML OpenRAIL-M (SD-1.5 inpainting)"
+    DETAIL = "diffusers StableDiffusionInpaintPipeline; original pasted back outside the mask"
     OPTIONS: ClassVar[set[str]] = {
-        "model_path", "prompt", "negative_prompt", "num_inference_steps", "guidance_scale", "strength", "size",
+        "model_path",
+        "prompt",
+        "negative_prompt",
+        "num_inference_steps",
+        "guidance_scale",
+        "strength",
+        "size",
         "batch_size",
     }
 
@@ -259,27 +299,6 @@ class StableDiffusionInpainter(BaseInpainter):
             )
         return pipe
 
-    @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "sd-inpaint", **options) -> StableDiffusionInpainter:
-        _check_options(options, cls.OPTIONS, backend)
-        _require_diffusers()
-        path = resolve_pretrained(
-            config, hub_id=cls.HUB_ID, explicit=_model_path(config, options), default_subdir=cls.DEFAULT_SUBDIR
-        )
-        configure_torch(config)
-        return cls(cls.load_pipeline(path), device=torch_device(config), source=str(path), **options)
-
-    @classmethod
-    def describe(cls, config: ModelConfig, backend: str = "sd-inpaint") -> ModelInfo:
-        available, source, detail = describe_source(
-            config, hub_id=cls.HUB_ID, explicit=config.options_for("inpainter").get("model_path")
-            or config.path_for("inpainter"), default_subdir=cls.DEFAULT_SUBDIR,
-        )
-        return ModelInfo(
-            "inpainter", backend, available, source, licence="CreativeML OpenRAIL-M (SD-1.5 inpainting)",
-            detail=detail or "diffusers StableDiffusionInpaintPipeline; original pasted back outside the mask",
-        )
-
     def _fill_batch(self, images, masks, seed, item_kwargs):
         from PIL import Image
 
@@ -292,18 +311,22 @@ class StableDiffusionInpainter(BaseInpainter):
             pil_masks = [Image.fromarray(resize_mask(m, (w, h)).astype(np.uint8) * 255) for m in masks[part]]
             n = len(pil_images)
             result = self.pipeline(
-                prompt=[self.prompt] * n, negative_prompt=[self.negative_prompt] * n if self.guidance_scale > 1 else None,
-                image=pil_images, mask_image=pil_masks, height=h, width=w,
-                num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
-                strength=self.strength, generator=_generators(seed, n), output_type="np",
+                prompt=[self.prompt] * n,
+                negative_prompt=[self.negative_prompt] * n if self.guidance_scale > 1 else None,
+                image=pil_images,
+                mask_image=pil_masks,
+                height=h,
+                width=w,
+                num_inference_steps=self.num_inference_steps,
+                guidance_scale=self.guidance_scale,
+                strength=self.strength,
+                generator=_generators(seed, n),
+                output_type="np",
             ).images
             for original, filled in zip(images[part], result):
                 filled = to_uint8(np.asarray(filled) * 255.0)
                 out.append(resize_image(filled, (original.shape[1], original.shape[0])))
         return out
-
-    def _fill(self, image, mask, seed, **kwargs):
-        return self._fill_batch([image], [mask], seed, [kwargs])[0]
 
 
 def _require_diffusers() -> None:
