@@ -16,7 +16,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
-pip_() { "$VENV/bin/python" -m pip "$@"; }
+# This machine kind's pip config names local index folders that may be missing; pip warns once per package.
+pip_() {
+  local out rc=0
+  out=$("$VENV/bin/python" -m pip "$@" 2>&1) || rc=$?
+  if [ -n "$out" ]; then printf '%s\n' "$out" | grep -v "is ignored: it is neither a file nor a directory" || true; fi
+  return "$rc"
+}
 
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   spec=${FACEX_TORCH_SPEC:-}
@@ -40,7 +46,7 @@ stamp="$VENV/.facex-installed-$(echo "$extras" | tr -c 'a-z' '_')"
 digest=$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   echo "[setup] installing the project ($target)"
-  pip_ install -q -e "$target" 2>&1 | grep -v "is ignored: it is neither a file nor a directory" || true
+  pip_ install -q -e "$target"
   pip_ check
   echo "$digest" > "$stamp"
 fi
