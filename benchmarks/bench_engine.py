@@ -116,10 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             "s1_emb": s1.n_embeddings_by_method["s1"],
         }
         if patchmatch is not None:
-            from explain_engine.engine import SourceRestrictedInpainter
             from explain_engine.perturbation import make_fill
 
-            pm_fill = make_fill("inpaint", SourceRestrictedInpainter(patchmatch, face), seed=0)
+            pm_fill = make_fill("inpaint", patchmatch, seed=0, source_mask=face)
             t = time.perf_counter()
             pm = explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed, pm_fill,
                                 methods=("s0",), **common)  # fmt: skip
