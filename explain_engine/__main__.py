@@ -172,7 +172,7 @@ def pair_similarities(engine, pairs: list[tuple[Path, Path, int]], progress=None
     """Cosine similarities of labelled pairs, each photo prepared and embedded once."""
     import numpy as np
 
-    from explain_engine.pipeline import cosine_similarity
+    from explain_engine.scoring import cosine
 
     photos = sorted({p for a, b, _ in pairs for p in (a, b)})
     embeddings, skipped = {}, []
@@ -187,7 +187,7 @@ def pair_similarities(engine, pairs: list[tuple[Path, Path, int]], progress=None
     genuine, impostor = [], []
     for a, b, label in pairs:
         if a in embeddings and b in embeddings:
-            s = cosine_similarity(embeddings[a], embeddings[b])
+            s = cosine(embeddings[a], embeddings[b])
             (genuine if label == 1 else impostor).append(s)
     return np.array(genuine), np.array(impostor), skipped
 

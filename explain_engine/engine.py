@@ -21,7 +21,8 @@ from explain_engine.calibration import (
     Calibration,
     default_calibration_path,
 )
-from explain_engine.pipeline import FacePipeline, PreparedFace, cosine_similarity, source_name
+from explain_engine.pipeline import FacePipeline, PreparedFace, source_name
+from explain_engine.scoring import cosine
 from models.config import ModelConfig
 from models.errors import ConfigError, FaceXError
 from models.images import ImageSource
@@ -212,7 +213,7 @@ class Engine:
     def verification_from(
         self, face_a: PreparedFace, face_b: PreparedFace, embeddings: np.ndarray, warnings: list[str], timings: dict
     ) -> Verification:
-        similarity = cosine_similarity(embeddings[0], embeddings[1])
+        similarity = cosine(embeddings[0], embeddings[1])
         decision, confidence, pic = self.decide(similarity)
         t = self.threshold
         return Verification(

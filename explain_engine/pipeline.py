@@ -225,10 +225,3 @@ class FacePipeline:
         return np.asarray(self.embedder.embed(batch), dtype=np.float64)
 
 
-def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
-    if denom == 0.0:
-        return 0.0
-    return float(np.clip(np.dot(a, b) / denom, -1.0, 1.0))

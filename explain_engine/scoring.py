@@ -10,17 +10,18 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from models.embedding import cosine_similarity
+
 EmbedFn = Callable[[np.ndarray], np.ndarray]  # (N, H, W, 3) uint8 -> (N, D) float
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
-    """Cosine similarity of two vectors (float) or, row-wise, of two (N, D) arrays / one (D,) against (N, D)."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    na = np.linalg.norm(a, axis=-1)
-    nb = np.linalg.norm(b, axis=-1)
-    sim = np.sum(a * b, axis=-1) / np.maximum(na * nb, 1e-12)
-    return float(sim) if np.ndim(sim) == 0 else sim
+    """Cosine similarity of two vectors (float) or, row-wise, of two (N, D) arrays / one (D,) against (N, D).
+
+    Clipped to [-1, 1] so that rounding never yields a negative distance 1 - cos for identical faces.
+    """
+    sim = np.clip(cosine_similarity(a, b), -1.0, 1.0)
+    return float(sim[0]) if np.ndim(a) == 1 and np.ndim(b) == 1 else sim
 
 
 class PairScorer:
