@@ -258,7 +258,55 @@ def load_dlib_resnet(path: str | Path, device: str = "cpu"):
 # ---- the adapter -----------------------------------------------------------------------------------------
 
 
-class DlibTorchEmbedder:
+class DlibWeightsEmbedder:
+    """What both embedders of dlib's ``.dat`` weights share: the file, the options, and how they describe
+    themselves. Subclasses load the network and say, in :meth:`runtime_problem`, what stops them running here."""
+
+    template = "dlib150"
+    input_size = 150
+    OPTIONS = frozenset({"threshold", "batch_size"})
+
+    def _setup(self, model_path, config: ModelConfig | None, threshold: float, batch_size: int) -> None:
+        self.config = config or ModelConfig()
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
+        self.model_path = resolve_dlib_model_path(self.config, model_path)
+        self.threshold = float(threshold)
+        self.batch_size = int(batch_size)
+
+    @classmethod
+    def runtime_problem(cls, config: ModelConfig) -> str | None:
+        """Why this backend cannot run here (a missing package), or None."""
+        return None
+
+    @classmethod
+    def runtime_device(cls, config: ModelConfig) -> str:
+        return "cpu"
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, backend: str | None = None, **options):
+        backend = backend or cls.name
+        path = configured_path(config, backend, options)
+        unknown = set(options) - cls.OPTIONS
+        if unknown:
+            raise ConfigError(f"unknown options for the {backend} embedder: {sorted(unknown)}")
+        return cls(path, config=config, **options)
+
+    @classmethod
+    def describe(cls, config: ModelConfig, backend: str | None = None) -> ModelInfo:
+        backend = backend or cls.name
+        try:
+            path = resolve_dlib_model_path(config, configured_path(config, backend))
+        except ModelNotFoundError as exc:
+            return ModelInfo("embedder", backend, False, "", LICENCE, str(exc))
+        if problem := cls.runtime_problem(config):
+            return ModelInfo("embedder", backend, False, str(path), LICENCE, problem)
+        return ModelInfo("embedder", backend, True, str(path), LICENCE, cls.description,
+                         {"template": cls.template, "input_size": cls.input_size, "dim": 128,
+                          "device": cls.runtime_device(config)})
+
+
+class DlibTorchEmbedder(DlibWeightsEmbedder):
     """The default face embedder: dlib's face-recognition ResNet, run by torch.
 
     ``embed(crops)`` takes (N, 150, 150, 3) uint8 RGB chips aligned like ``dlib.get_face_chip(size=150,
@@ -267,8 +315,6 @@ class DlibTorchEmbedder:
     """
 
     name = "dlib-torch"
-    template = "dlib150"
-    input_size = 150
     description = DESCRIPTION
 
     def __init__(
@@ -281,12 +327,7 @@ class DlibTorchEmbedder:
     ):
         from models.runtime import configure_torch, torch_device
 
-        self.config = config or ModelConfig()
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
-        self.model_path = resolve_dlib_model_path(self.config, model_path)
-        self.threshold = float(threshold)
-        self.batch_size = int(batch_size)
+        self._setup(model_path, config, threshold, batch_size)
         configure_torch(self.config)
         self.device = torch_device(self.config)
         if self.device == "cuda" and not _torch().cuda.is_available():
@@ -295,28 +336,18 @@ class DlibTorchEmbedder:
         self.embedding_dim = self.module.output_dim
 
     @classmethod
-    def from_config(cls, config: ModelConfig, backend: str = "dlib-torch", **options) -> DlibTorchEmbedder:
-        path = configured_path(config, backend, options)
-        unknown = set(options) - {"threshold", "batch_size"}
-        if unknown:
-            raise ConfigError(f"unknown options for the {backend} embedder: {sorted(unknown)}")
-        return cls(path, config=config, **options)
-
-    @classmethod
-    def describe(cls, config: ModelConfig, backend: str = "dlib-torch") -> ModelInfo:
-        try:
-            path = resolve_dlib_model_path(config, configured_path(config, backend))
-        except ModelNotFoundError as exc:
-            return ModelInfo("embedder", backend, False, "", LICENCE, str(exc))
+    def runtime_problem(cls, config: ModelConfig) -> str | None:
         try:
             import torch  # noqa: F401
         except ImportError:
-            return ModelInfo("embedder", backend, False, str(path), LICENCE, "missing package: torch")
+            return "missing package: torch"
+        return None
+
+    @classmethod
+    def runtime_device(cls, config: ModelConfig) -> str:
         from models.runtime import torch_device
 
-        return ModelInfo("embedder", backend, True, str(path), LICENCE, DESCRIPTION,
-                         {"template": cls.template, "input_size": cls.input_size, "dim": 128,
-                          "device": torch_device(config)})
+        return torch_device(config)
 
     def to_tensor(self, crops: np.ndarray):
         """(N, 150, 150, 3) uint8 crops -> (N, 3, 150, 150) float32 tensor on this embedder's device."""
