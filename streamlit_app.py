@@ -783,22 +783,20 @@ def _results(current: ExplainedPair) -> None:
         st.dataframe(table[columns], hide_index=True, width="stretch")
 
     downloads = st.container(horizontal=True)
-    downloads.download_button(
+    _download(
+        downloads,
         "Explanation (JSON)",
-        data=json.dumps(record, indent=2),
-        file_name="explanation.json",
-        mime="application/json",
-        on_click="ignore",
-        icon=":material/download:",
+        json.dumps(record, indent=2),
+        "explanation.json",
+        "application/json",
         key="dl_explanation_json",
     )
-    downloads.download_button(
+    _download(
+        downloads,
         "Heatmap PNGs + JSON (zip)",
-        data=lambda: explanation_zip(explanation, record),
-        file_name="explanation.zip",
-        mime="application/zip",
-        on_click="ignore",
-        icon=":material/download:",
+        lambda: explanation_zip(explanation, record),
+        "explanation.zip",
+        "application/zip",
         key="dl_explanation_zip",
     )
 
@@ -902,23 +900,11 @@ def _chat_body() -> None:
     if conversation is not None and conversation.turns:
         as_json, as_markdown = conversation_exports(conversation)
         downloads = st.container(horizontal=True)
-        downloads.download_button(
-            "Conversation (JSON)",
-            data=as_json,
-            file_name="conversation.json",
-            mime="application/json",
-            on_click="ignore",
-            icon=":material/download:",
-            key="dl_chat_json",
+        _download(
+            downloads, "Conversation (JSON)", as_json, "conversation.json", "application/json", key="dl_chat_json"
         )
-        downloads.download_button(
-            "Conversation (Markdown)",
-            data=as_markdown,
-            file_name="conversation.md",
-            mime="text/markdown",
-            on_click="ignore",
-            icon=":material/download:",
-            key="dl_chat_md",
+        _download(
+            downloads, "Conversation (Markdown)", as_markdown, "conversation.md", "text/markdown", key="dl_chat_md"
         )
     st.chat_input(
         "Ask about the decision, e.g. “Which region drove the match?”",
@@ -926,6 +912,13 @@ def _chat_body() -> None:
         on_submit=_on_chat_input,
         max_chars=MAX_QUESTION_CHARS,
         disabled=conversation is None,
+    )
+
+
+def _download(container, label: str, data, file_name: str, mime: str, *, key: str) -> None:
+    """A download button that does not rerun the script, so the page and the chat stay as they are."""
+    container.download_button(
+        label, data=data, file_name=file_name, mime=mime, on_click="ignore", icon=":material/download:", key=key
     )
 
 
@@ -937,22 +930,20 @@ def _archive() -> None:
         for index, item in enumerate(archive, start=1):
             st.markdown(escape_markdown(f"{index}. {item['title']}: {item['turns']} question(s)"))
             downloads = st.container(horizontal=True)
-            downloads.download_button(
+            _download(
+                downloads,
                 "JSON",
-                data=item["json"],
-                file_name=f"conversation-{index}.json",
-                mime="application/json",
-                on_click="ignore",
-                icon=":material/download:",
+                item["json"],
+                f"conversation-{index}.json",
+                "application/json",
                 key=f"dl_archive_json_{index}",
             )
-            downloads.download_button(
+            _download(
+                downloads,
                 "Markdown",
-                data=item["markdown"],
-                file_name=f"conversation-{index}.md",
-                mime="text/markdown",
-                on_click="ignore",
-                icon=":material/download:",
+                item["markdown"],
+                f"conversation-{index}.md",
+                "text/markdown",
                 key=f"dl_archive_md_{index}",
             )
 
