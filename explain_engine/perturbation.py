@@ -94,13 +94,13 @@ class Fill:
         if self.strategy == "inpaint" and self.inpainter is not None and hasattr(self.inpainter, "inpaint_batch") \
                 and len(images) > 1:
             bool_masks = [np.asarray(m, dtype=bool) for m in masks]
-            if getattr(self.inpainter, "accepts_source_mask", False) and self.source_mask is not None:
-                return [self(img, m) for img, m in zip(images, bool_masks)]
-            outs = self.inpainter.inpaint_batch(list(images), bool_masks, seed=self.seed)
+            sources = [self._source_kwargs(m).get("source_mask") for m in bool_masks]
+            # per-item source masks: the adapter takes a list as one value per image
+            extra = {"source_mask": sources} if any(s is not None for s in sources) else {}
+            outs = self.inpainter.inpaint_batch(list(images), bool_masks, seed=self.seed, **extra)
             res = []
-            for img, m, o in zip(images, masks, outs):
+            for img, m, o in zip(images, bool_masks, outs):
                 r = np.array(img, copy=True)
-                m = np.asarray(m, dtype=bool)
                 r[m] = np.asarray(o)[m]
                 res.append(r)
             return res

@@ -26,6 +26,11 @@ def test_patchmatch_fill_copies_only_from_the_source_mask():
     assert (restricted[hole][:, 2] > 200).mean() > 0.9  # blue, copied from the allowed side
     assert (free[hole][:, 0] > 200).mean() > 0.9  # unrestricted: the surrounding red
     assert np.array_equal(restricted[~hole], image[~hole])
-    # The batch path restricts the same way.
+    # The batch path restricts the same way, in one batched call to the adapter.
+    calls = []
+    batch_call = inpainter.inpaint_batch
+    inpainter.inpaint_batch = lambda *a, **k: calls.append(k) or batch_call(*a, **k)
     batch = make_fill("inpaint", inpainter, seed=0, source_mask=source).batch([image, image], [hole, hole])
     assert all((b[hole][:, 2] > 200).mean() > 0.9 for b in batch)
+    assert len(calls) == 1 and len(calls[0]["source_mask"]) == 2
+    assert all(np.array_equal(b, restricted) for b in batch)

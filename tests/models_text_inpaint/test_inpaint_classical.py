@@ -136,3 +136,20 @@ def test_patchmatch_batch_takes_one_source_mask_per_image(inpainters, astronaut,
     assert not np.array_equal(batch[0], batch[1])
     with pytest.raises(ConfigError, match="source_mask has 1 entries"):
         pm.inpaint_batch([astronaut, astronaut], [hole, hole], source_mask=[face])
+
+
+def test_patchmatch_threads_fill_exactly_like_one_thread(offline_config, astronaut, face_masks):
+    """A batch runs on a thread pool; each call seeds its own generator, so the fills are the serial ones."""
+    hole, face = face_masks
+    other = np.zeros_like(hole)
+    other[300:340, 100:160] = True
+    images = [astronaut, astronaut, np.ascontiguousarray(astronaut[::-1]), astronaut]
+    masks = [hole, other, other, hole]
+    serial = registry.create("inpainter", offline_config, "patchmatch", workers=1)
+    threaded = registry.create("inpainter", offline_config, "patchmatch", workers=3)
+    expected = serial.inpaint_batch(images, masks, seed=7, source_mask=face)
+    got = threaded.inpaint_batch(images, masks, seed=7, source_mask=face)
+    assert all(np.array_equal(e, g) for e, g in zip(expected, got))
+    assert not np.array_equal(got[0], threaded.inpaint_batch(images[:1], masks[:1], seed=8, source_mask=face)[0])
+    with pytest.raises(ConfigError, match="workers"):
+        registry.create("inpainter", offline_config, "patchmatch", workers=0)
