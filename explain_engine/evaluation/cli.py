@@ -30,10 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3, help="extra S0 runs for the stability measure")
     p.add_argument("--blend", choices=("alpha", "seamless", "none"), default="alpha",
                    help="swap-test pasting: feathered alpha (default) or Poisson (cv2.seamlessClone)")
-    p.add_argument("--swap-extent", choices=("a", "union"), default="a",
-                   help="swap-test paste mask: R as located in A (default) or R in A or B")
-    p.add_argument("--swap-variant", choices=("both", "a", "b", "ab"), default="both",
-                   help="S0 variant whose swap results go into summary.json (all are in the report)")
+    p.add_argument("--swap-extent", choices=("a", "union"), default="union",
+                   help="swap-test paste mask: all of R as it lies in A or in B (default), or R as located in A")
+    p.add_argument("--swap-variant", choices=("both", "a", "b", "ab"), default="a",
+                   help="S0 variant whose swap results go into summary.json: only the pasted photo A' perturbed "
+                        "(default), both photos, only B, or the mean of the one-sided two (all are in the report)")
     p.add_argument("--occlusion-stride", type=int, default=14, help="xFace baseline stride (px)")
     p.add_argument("--inpainter", help="inpainting backend (default: telea, or FACEX_INPAINTER)")
     p.add_argument("--embedder", help="face model backend (default: dlib-torch)")

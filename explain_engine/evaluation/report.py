@@ -142,7 +142,7 @@ def plot_regions(stats: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_swap(by_region: pd.DataFrame, path: Path) -> None:
+def plot_swap(by_region: pd.DataFrame, path: Path, variant: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -150,12 +150,13 @@ def plot_swap(by_region: pd.DataFrame, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(9, 4))
     x = np.arange(len(by_region))
-    for i, col in enumerate(("top1", "top3", "gain")):
-        ax.bar(x + i * 0.27, by_region[col], 0.27, label=col)
-    ax.set_xticks(x + 0.27, by_region.region, rotation=20)
+    cols = ("top1", "top3", "gain", "rise_top1")
+    for i, col in enumerate(cols):
+        ax.bar(x + i * 0.2, by_region[col], 0.2, label=col)
+    ax.set_xticks(x + 0.3, by_region.region, rotation=20)
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of swaps")
-    ax.set_title("Region-swap test (S0, both photos perturbed)")
+    ax.set_title(f"Region-swap test (S0 variant: {variant})")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -164,7 +165,7 @@ def plot_swap(by_region: pd.DataFrame, path: Path) -> None:
 
 # -------------------------------------------------------------------------------------------------------------
 def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: dict,
-                  swap_variant: str = "both", threshold: float | None = None) -> dict:
+                  swap_variant: str = "a", threshold: float | None = None) -> dict:
     """Write every output into ``out``; returns the summary dict (also saved as summary.json)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -187,12 +188,14 @@ def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: di
     by_variant = pd.DataFrame()
     by_region = pd.DataFrame()
     if not swaps.empty:
-        by_variant = swaps.groupby("variant")[["top1", "top3", "gain", "rank_gain"]].mean().reindex(
+        by_variant = swaps.groupby("variant")[["top1", "top3", "gain", "rank_gain", "rise_top1"]].mean().reindex(
             [v for v in VARIANTS if v in set(swaps.variant)])
         by_variant["swaps"] = swaps.groupby("variant").size()
+        by_variant["similarity_rose"] = swaps.assign(rose=swaps.similarity_after > swaps.similarity_before
+                                                     ).groupby("variant").rose.mean()
         by_variant.to_csv(out / "region_swap_by_variant.csv")
         main = swaps[swaps.variant == swap_variant]
-        by_region = main.groupby("region")[["top1", "top3", "gain", "rank_gain"]].mean().reset_index()
+        by_region = main.groupby("region")[["top1", "top3", "gain", "rank_gain", "rise_top1"]].mean().reset_index()
         by_region["swaps"] = main.groupby("region").size().to_numpy()
         by_region["chance_top1"] = main.groupby("region").n_regions.mean().rdiv(1).to_numpy()
         by_region.to_csv(out / "region_swap_by_region.csv", index=False)
@@ -205,7 +208,7 @@ def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: di
         plot_regions(stats, out / "region_importance.png")
         plots.append("region_importance.png")
     if not by_region.empty:
-        plot_swap(by_region, out / "region_swap.png")
+        plot_swap(by_region, out / "region_swap.png", swap_variant)
         plots.append("region_swap.png")
 
     genuine = [r for r in ok if r["label"] == 1]
@@ -223,6 +226,8 @@ def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: di
         "region_swap_top3": None if main_swap is None else float(main_swap.top3),
         "region_swap_gain": None if main_swap is None else float(main_swap.gain),
         "region_swap_rank_gain": None if main_swap is None else float(main_swap.rank_gain),
+        "region_swap_rise_top1": None if main_swap is None else float(main_swap.rise_top1),
+        "region_swap_similarity_rose": None if main_swap is None else float(main_swap.similarity_rose),
         "region_swap_variant": swap_variant,
         "region_swap_by_variant": {v: {k: float(x) for k, x in row.items()} for v, row in by_variant.iterrows()}
         if not by_variant.empty else {},
@@ -295,28 +300,36 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
         "## Region-swap test (xFace §4.3 cut-and-paste)",
         "",
         f"Different-person pairs; each region R present in both photos is pasted from B into A (aligned crops, "
-        f"blend `{opts['blend']}`, paste mask `{opts.get('swap_extent', 'a')}`: "
+        f"blend `{opts['blend']}`, paste mask `{opts.get('swap_extent', 'union')}`: "
         + ("R as located in A, so A' keeps A's masks and before/after compare the same pixels"
-           if opts.get("swap_extent", "a") == "a" else "R in A or in B grown by 1 px, which becomes R in A'")
+           if opts.get("swap_extent", "union") == "a" else "all of R as it lies in A or in B, grown by 1 px, which becomes R in A'; "
+                 "the explanation of (A, B) it is compared with uses the same masks")
         + f"), then (A', B) is "
         f"explained with S0 ({opts['samples']} run(s) averaged). top-1 / top-3: R is among the most supporting "
-        "regions; gain: R's score change is larger than in the explanation of (A, B); rank gain: R moved up (or "
-        "stayed first).",
+        "regions; gain: R's score change is larger than in the explanation of (A, B) with the same masks; rank "
+        "gain: R moved up (or stayed first); rise top-1: R's change grew more than any other region's.",
         "",
-        "| S0 variant | top-1 | top-3 | gain | rank gain | swaps |",
-        "|---|---|---|---|---|---|",
+        ("How to read the gain: A and A' differ only inside R, so a fill of R (computed from the pixels around R) "
+         "is the same image for both, and for S0 on both photos or on A' alone R's change grows exactly when the "
+         "paste raised S(A', B). The gain therefore measures the paste and the face model as much as the map "
+         f"(pastes that raised the similarity: {_f(summary.get('region_swap_similarity_rose'))}); whether the map "
+         "puts the effect on R and not elsewhere is what rank gain and rise top-1 measure."),
+        "",
+        "| S0 variant | top-1 | top-3 | gain | rank gain | rise top-1 | swaps |",
+        "|---|---|---|---|---|---|---|",
     ]
     names = {"both": "both photos (engine's S0)", "a": "only A' perturbed", "b": "only B perturbed",
              "ab": "mean of the one-sided two"}
     for v, row in by_variant.iterrows():
         lines.append(f"| {names.get(v, v)} | {row.top1:.2f} | {row.top3:.2f} | {row.gain:.2f} | "
-                     f"{row.rank_gain:.2f} | {int(row.swaps)} |")
+                     f"{row.rank_gain:.2f} | {row.rise_top1:.2f} | {int(row.swaps)} |")
     if not by_region.empty:
         lines += ["", f"Per region ({summary['region_swap_variant']}):", "",
-                  "| region | top-1 | top-3 | gain | rank gain | swaps | chance top-1 |", "|---|---|---|---|---|---|---|"]
+                  "| region | top-1 | top-3 | gain | rank gain | rise top-1 | swaps | chance top-1 |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in by_region.itertuples():
             lines.append(f"| {row.region} | {row.top1:.2f} | {row.top3:.2f} | {row.gain:.2f} | {row.rank_gain:.2f} "
-                         f"| {row.swaps} | {row.chance_top1:.2f} |")
+                         f"| {row.rise_top1:.2f} | {row.swaps} | {row.chance_top1:.2f} |")
         lines += ["", "![region swap](region_swap.png)"]
     lines += ["", "## Region importance (cf. thesis Figure 4.5)", "",
               "| region | genuine mean | impostor mean |", "|---|---|---|"]

@@ -33,6 +33,7 @@ from .statistics import mean_pairwise_spearman
 # "<method>/<perturbation>" keys of the ablation, in report order.
 METHOD_KEYS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "random")
 CACHE_VERSION = 1
+SWAP_VERSION = 2  # different-person records: 2 adds the matched-mask base of union pastes
 
 
 @dataclass
@@ -42,7 +43,7 @@ class EvaluationOptions:
     samples: int = 1  # S0 runs averaged (seeds / jitters) in the region-swap test
     seeds: int = 3  # S0 runs compared for the stability measure
     blend: str = "alpha"  # region-swap pasting: alpha | seamless | none (Poisson washes thin regions out)
-    swap_extent: str = "a"  # region-swap paste mask: R as located in A ("a") or R in A or B ("union")
+    swap_extent: str = "union"  # region-swap paste mask: all of R in A or in B ("union") or R as located in A ("a")
     occlusion_patches: tuple[int, ...] = (14, 28)  # xFace patch sizes (px on the 150 px crop)
     occlusion_stride: int = 14
     s1_min_change: float = 1e-4
@@ -55,6 +56,8 @@ class EvaluationOptions:
         if label is not None:
             swap_only = ("samples", "blend", "swap_extent")
             opts = {k: v for k, v in opts.items() if (k in swap_only) == (int(label) != 1)}
+            if int(label) != 1:
+                opts["swap_version"] = SWAP_VERSION
         text = json.dumps({"v": CACHE_VERSION, **opts}, sort_keys=True, default=list)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -229,7 +232,8 @@ class PairEvaluator:
                 "s0_normalised": _jsonable(normalise(base)),
                 "swap": {"blend": swap["blend"], "extent": swap["extent"],
                          "swaps": {r: {"similarity": float(s["similarity"]),
-                                       "deltas": {v: _jsonable(d) for v, d in s["deltas"].items()}}
+                                       **{k: {v: _jsonable(d) for v, d in s[k].items()}
+                                          for k in ("deltas", "base") if k in s}}
                                    for r, s in swap["swaps"].items()}}}
 
 

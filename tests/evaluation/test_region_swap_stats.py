@@ -67,8 +67,8 @@ def test_paste_at_the_border_and_errors():
 def test_swap_masks_take_the_union():
     ma, mb = quadrants(), quadrants()
     mb["tl"] = np.roll(mb["tl"], 2, axis=1)
-    paste, new = swap_region_masks(ma, mb, "tl")
-    np.testing.assert_array_equal(paste, ma["tl"])  # default: R as located in A, A's masks kept
+    paste, new = swap_region_masks(ma, mb, "tl", extent="a")
+    np.testing.assert_array_equal(paste, ma["tl"])  # R as located in A: A's masks kept
     assert all(np.array_equal(new[r], ma[r]) for r in ma)
     paste, new = swap_region_masks(ma, mb, "tl", extent="union", dilate=0)
     np.testing.assert_array_equal(paste, ma["tl"] | mb["tl"])
@@ -111,3 +111,24 @@ def test_ranks_and_spearman():
     assert np.isnan(spearman(a, {k: 0.0 for k in a}))
     assert np.isnan(spearman({"x": 1, "y": 2}, {"x": 1, "y": 2}))
     assert mean_pairwise_spearman([a, a, {k: -v for k, v in a.items()}]) == pytest.approx(-1 / 3)
+
+
+def test_union_swap_is_compared_with_the_same_masks():
+    """A union paste widens R in A'; the "before" explanation must use those masks too, so a gain is not just R's
+    larger mask. With a deterministic fill, A and A' differ only inside R, so R's fills are the same image and R's
+    change grows exactly when the paste raised the similarity (what the report says about the gain)."""
+    ma, mb = quadrants(), quadrants()
+    mb["tl"] = np.roll(mb["tl"], 3, axis=1)  # B's region sits elsewhere: the union is larger than A's
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (40, 40, 3)).astype(np.uint8)
+    b = rng.integers(0, 256, (40, 40, 3)).astype(np.uint8)
+    result = region_swap_test(a, b, ma, mb, block_embed, make_fill("inpaint"), blend="none", extent="union")
+    for region, swap in result["swaps"].items():
+        assert set(swap["base"]["both"]) == set(swap["deltas"]["both"])
+        if region == "tl":  # the base was recomputed with R widened: different from the plain (A, B) one
+            assert swap["base"]["both"]["tl"] != pytest.approx(result["base"]["both"]["tl"])
+    rows = swap_outcomes(result)
+    for r in rows:
+        if r["variant"] in ("both", "a"):
+            assert r["gain"] == (r["similarity_after"] > r["similarity_before"])
+    assert {"rise_top1", "rank_gain"} <= set(rows[0])
