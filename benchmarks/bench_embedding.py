@@ -90,7 +90,7 @@ def main() -> int:
     rows = []
 
     t0 = time.perf_counter()
-    import torch  # noqa: F401  (timed apart from the model load)
+    import torch
 
     print(f"import torch: {time.perf_counter() - t0:.2f} s")
     from models.embedding.dlib_torch import DlibTorchEmbedder

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a model hub
 
-from bench_engine import load_pairs  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from bench_engine import load_pairs
 
 
 def save_repaint_unet(folder: Path) -> Path:
@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         face = _union_mask(fa.regions) | _union_mask(fb.regions)
         common = {"methods": ("s0",), "threshold": engine.threshold, "one_sided": False}
         t = time.perf_counter()
-        telea = explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed,
-                               engine.make_fill(source_mask=face), **common)  # fmt: skip
+        explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed,
+                       engine.make_fill(source_mask=face), **common)  # fmt: skip
         telea_s = time.perf_counter() - t
         if device == "cuda":
             torch.cuda.synchronize()

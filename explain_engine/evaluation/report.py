@@ -302,8 +302,9 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
         f"Different-person pairs; each region R present in both photos is pasted from B into A (aligned crops, "
         f"blend `{opts['blend']}`, paste mask `{opts.get('swap_extent', 'union')}`: "
         + ("R as located in A, so A' keeps A's masks and before/after compare the same pixels"
-           if opts.get("swap_extent", "union") == "a" else "all of R as it lies in A or in B, grown by 1 px, which becomes R in A'; "
-                 "the explanation of (A, B) it is compared with uses the same masks")
+           if opts.get("swap_extent", "union") == "a"
+           else "all of R as it lies in A or in B, grown by 1 px, which becomes R in A'; the explanation of (A, B) "
+                "it is compared with uses the same masks")
         + f"), then (A', B) is "
         f"explained with S0 ({opts['samples']} run(s) averaged). top-1 / top-3: R is among the most supporting "
         "regions; gain: R's score change is larger than in the explanation of (A, B) with the same masks; rank "

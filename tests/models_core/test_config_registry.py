@@ -48,7 +48,7 @@ def test_every_registered_backend_resolves_to_a_class():
     for capability, names in registry.BACKENDS.items():
         for name in names:
             cls = registry.backend_class(capability, name)
-            assert callable(getattr(cls, "from_config")) and callable(getattr(cls, "describe"))
+            assert callable(cls.from_config) and callable(cls.describe)
 
 
 def test_resolve_model_path(tmp_path):
