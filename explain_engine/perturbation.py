@@ -1,7 +1,7 @@
 """Perturbation strategies behind one interface: a Fill replaces the pixels of a mask and keeps every other pixel.
 
-``make_fill("inpaint")`` without an inpainter adapter uses OpenCV's TELEA directly (deterministic, a few ms on a
-150 px crop); with an adapter (models.base.Inpainter) it delegates to it. ``black``/``blur``/``mean`` are the
+``make_fill("inpaint")`` delegates to an inpainter adapter (models.base.Inpainter), by default OpenCV's TELEA
+(deterministic, a few ms on a 150 px crop). ``black``/``blur``/``mean`` are the
 classical occlusions kept for contrast (xFace and most perturbation baselines occlude with black).
 """
 
@@ -36,8 +36,13 @@ class Fill:
         self.radius = int(radius)
         self.blur_sigma = blur_sigma
         if strategy == "inpaint":
-            self.name = f"inpaint:{getattr(inpainter, 'name', 'telea')}" if inpainter is not None else "inpaint:telea"
-            self.deterministic = bool(getattr(inpainter, "deterministic", True)) if inpainter is not None else True
+            if inpainter is None:
+                from models.inpainting.classical import OpenCVInpainter
+
+                inpainter = OpenCVInpainter("telea", radius=radius)
+            self.inpainter = inpainter
+            self.name = f"inpaint:{getattr(inpainter, 'name', 'inpainter')}"
+            self.deterministic = bool(getattr(inpainter, "deterministic", True))
         else:
             self.name = strategy
             self.deterministic = True
@@ -59,11 +64,7 @@ class Fill:
         if not mask.any():
             return image.copy()
         if self.strategy == "inpaint":
-            if self.inpainter is not None:
-                out = np.asarray(self.inpainter.inpaint(image, mask, seed=self.seed, **self._source_kwargs(mask)))
-            else:
-                out = cv2.inpaint(np.ascontiguousarray(image), mask.astype(np.uint8) * 255, self.radius,
-                                  cv2.INPAINT_TELEA)
+            out = np.asarray(self.inpainter.inpaint(image, mask, seed=self.seed, **self._source_kwargs(mask)))
         elif self.strategy == "black":
             out = np.zeros_like(image)
         elif self.strategy == "blur":
@@ -91,8 +92,7 @@ class Fill:
         return {"source_mask": src}
 
     def batch(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if self.strategy == "inpaint" and self.inpainter is not None and hasattr(self.inpainter, "inpaint_batch") \
-                and len(images) > 1:
+        if self.strategy == "inpaint" and hasattr(self.inpainter, "inpaint_batch") and len(images) > 1:
             bool_masks = [np.asarray(m, dtype=bool) for m in masks]
             sources = [self._source_kwargs(m).get("source_mask") for m in bool_masks]
             # per-item source masks: the adapter takes a list as one value per image

@@ -32,7 +32,7 @@ from .statistics import mean_pairwise_spearman
 
 # "<method>/<perturbation>" keys of the ablation, in report order.
 METHOD_KEYS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "random")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: TELEA/NS fills no longer read the hidden pixels at the crop border
 SWAP_VERSION = 2  # different-person records: 2 adds the matched-mask base of union pastes
 
 

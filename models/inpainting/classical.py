@@ -45,5 +45,10 @@ class OpenCVInpainter(BaseInpainter):
     def _fill(self, image: np.ndarray, mask: np.ndarray, seed: int | None, **kwargs) -> np.ndarray:
         if kwargs:
             raise ConfigError(f"unexpected arguments for the {self.name} inpainter: {sorted(kwargs)}")
+        # cv2.inpaint reads hidden pixels where the hole touches the image border (up to ~10 px in), so a fill of
+        # e.g. the hair at the top of a crop would carry the hair it hides: put the mean known colour there first
+        work = np.array(image, copy=True)
+        known = ~mask
+        work[mask] = np.round(image[known].mean(axis=0)) if known.any() else 127
         # cv2.inpaint treats the three channels alike, so RGB needs no conversion
-        return cv2.inpaint(np.ascontiguousarray(image), mask.astype(np.uint8), self.radius, _METHODS[self.method])
+        return cv2.inpaint(work, mask.astype(np.uint8), self.radius, _METHODS[self.method])

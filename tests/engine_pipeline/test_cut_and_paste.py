@@ -59,6 +59,7 @@ def trials(engine, faces_dir):
                 "rise_top": max(rise, key=rise.get) == region,
                 "gain": after[region] > before[region],
                 "similarity_rose": sim_after > sim_before,
+                "similarity_change": sim_after - sim_before,
             })
     return out
 
@@ -80,4 +81,5 @@ def test_gain_follows_the_paste(trials):
     """Sanity of the set-up: copying a region of B into A raises S(A', B) in most trials, and R's contribution
     grows exactly when it does (R's fill is the same image for A and A', which differ only inside R)."""
     assert sum(t["similarity_rose"] for t in trials) / len(trials) > 0.85
-    assert all(t["gain"] == t["similarity_rose"] for t in trials)
+    # (changes within 1e-4 are left out: there the sign can turn on rounding)
+    assert all(t["gain"] == t["similarity_rose"] for t in trials if abs(t["similarity_change"]) > 1e-4)

@@ -153,3 +153,18 @@ def test_patchmatch_threads_fill_exactly_like_one_thread(offline_config, astrona
     assert not np.array_equal(got[0], threaded.inpaint_batch(images[:1], masks[:1], seed=8, source_mask=face)[0])
     with pytest.raises(ConfigError, match="workers"):
         registry.create("inpainter", offline_config, "patchmatch", workers=0)
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+def test_a_fill_never_carries_what_it_hides(name, inpainters, astronaut):
+    """cv2.inpaint reads hidden pixels where a hole meets the image border; a region at the edge of a crop (hair,
+    chin) would then be filled partly from itself and its S0 contribution understated. Fills must not depend on
+    the hidden pixels at all."""
+    hole = np.zeros(astronaut.shape[:2], bool)
+    hole[:60, 150:350] = True  # touches the top border
+    hole[250:300, 200:260] = True  # and one inside
+    other = astronaut.copy()
+    other[hole] = np.random.default_rng(0).integers(0, 256, (int(hole.sum()), 3))
+    inpainter = inpainters[name]
+    same = inpainter.inpaint(astronaut, hole, seed=1)
+    assert np.array_equal(same, inpainter.inpaint(other, hole, seed=1))
