@@ -8,7 +8,8 @@ evaluation report). "Before" is the explanation of (A, B) with A' 's masks, so R
 
 Measured on these 6 pairs x 7 regions (TELEA, dlib-torch): S0 (A' only) ranks R first in 62% of the 42
 trials (chance 1 in 8-9; cheeks and nose nearly always, mouth least), and R's contribution rises more than any
-other region's in 93%. On the whole pair set the evaluation gives 0.59 and 0.75 over 489 swaps. The assertions keep those levels with some slack.
+other region's in 93%. On the whole pair set the evaluation gives 0.59 and 0.75 over 489 swaps. The assertions
+keep those levels with some slack.
 """
 
 from __future__ import annotations
