@@ -334,6 +334,11 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
     strength = assess_strength(results["s0"], results.get("s1"), reference, threshold, counterfactual["flips"])
     if strength["weak"]:
         warnings.append("Weak evidence: no single region moves the similarity by half the margin to the threshold.")
+    if reference < threshold and one_sided:
+        # measured by the region-swap evaluation (README, "How faithful are the maps?")
+        warnings.append("Different people: hiding a region in both photos tends to make them more alike, so read the "
+                        "one-sided columns S0 (A only) and S0 (B only) for which photo's region sets them apart; "
+                        "in the region-swap evaluation they located a pasted region more often than S0.")
     return ArraysExplanation(
         reference=reference, threshold=float(threshold), decision="match" if reference >= threshold else "non-match",
         regions=common, absent=absent, results=results, fill_name=getattr(fill, "name", "custom"),

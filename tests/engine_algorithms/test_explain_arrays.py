@@ -61,6 +61,12 @@ def test_single_region_flip_weak_evidence_and_non_match(additive_pair, bands, he
     # r0 moves the score by 0.18, more than the 0.12 margin, but away from a match: it explains nothing here
     assert nm.strength["largest_abs_region"] == "r0" and nm.strength["largest_single_region"] is None
     assert nm.strength["level"] == "weak" and "away from the threshold" in nm.strength["statement"]
+    # different people: the user is pointed at the one-sided columns, and only then
+    assert any("S0 (A only)" in w for w in nm.warnings)
+    assert not any("S0 (A only)" in w for w in near.warnings + far.warnings)
+    one = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.9, methods=("s0",),
+                         one_sided=False)
+    assert not any("S0 (A only)" in w for w in one.warnings)  # no such columns to read
     mid = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.45, methods=("s0",))
     # margin 0.33: r0's 0.18 is over half of it, and no single region flips the decision (S1 not run)
     assert mid.strength["level"] == "moderate" and mid.strength["weak"] is False
