@@ -155,3 +155,11 @@ def test_user_facts_are_answered(tmp_path, sentence_embedder, explanation_dict):
     kept = bot.answer("How long are uploaded photos kept on the server before deletion?")
     assert kept.method == "retrieval" and "24 hours" in kept.text
     assert "is a match" in bot.answer("What is the decision?").text
+
+
+def test_one_sided_columns_are_explained(bots):
+    """Which column to read for different people: the knowledge fact, not a definition of S0 or the confidence."""
+    _conv, answers = ask_all(bots["nonmatch_coarse"], ["Which column should I read for different people?",
+                                                      "What are the one-sided columns?"])
+    for a in answers:
+        assert "S0 (A only)" in a.text and "more alike" in a.text, a.text
