@@ -12,20 +12,10 @@ from explain_engine.perturbation import make_fill
 from explain_engine.scoring import PairScorer, cosine
 
 
-def band_masks(size=40, bands=4, band_h=8):
-    masks = {}
-    for i in range(bands):
-        m = np.zeros((size, size), dtype=bool)
-        m[i * band_h:(i + 1) * band_h] = True
-        masks[f"r{i}"] = m
-    return masks
-
-
-def one_region_pair(seed=0, size=40):
+def one_region_pair(masks, seed=0, size=40):
     """A, B: different noise images sharing the pixels of band r2; the embedding is a fixed random projection of
     band r2's pixels plus a constant, so ONLY r2 can change the score."""
     rng = np.random.default_rng(seed)
-    masks = band_masks(size)
     a = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     b = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     key = masks["r2"]
@@ -39,8 +29,8 @@ def one_region_pair(seed=0, size=40):
     return a, b, masks, embed
 
 
-def test_s0_ranks_the_only_region_the_embedding_sees_first():
-    a, b, masks, embed = one_region_pair()
+def test_s0_ranks_the_only_region_the_embedding_sees_first(bands):
+    a, b, masks, embed = one_region_pair(bands)
     res = single_inpaint(a, b, masks, masks, embed, make_fill("inpaint"))
     s0 = res["both"]
     assert s0.reference == pytest.approx(1.0)
@@ -131,7 +121,7 @@ def test_s1_max_steps_and_first_step_reuses_s0(bands, additive_pair, helpers):
 def test_s1_positive_run_finds_regions_that_raise_the_score(helpers):
     # region "bad" differs between the photos; hiding it in both makes them more alike
     size = 40
-    masks = band_masks(size, bands=2, band_h=10)
+    masks = helpers.band_masks(size, bands=2, band_h=10)
     a = np.full((size, size, 3), 128, np.uint8)
     b = a.copy()
     a[0:10] = 200
