@@ -29,18 +29,16 @@ class Fill:
                  radius: int = 3, blur_sigma: float | None = None):
         if strategy not in STRATEGIES:
             raise ConfigError(f"unknown perturbation {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if strategy == "inpaint" and inpainter is None:
+            from models.inpainting.classical import OpenCVInpainter
+
+            inpainter = OpenCVInpainter("telea", radius=radius)
         self.strategy = strategy
         self.inpainter = inpainter
         self.seed = seed
         self.source_mask = None if source_mask is None else np.asarray(source_mask, dtype=bool)
-        self.radius = int(radius)
         self.blur_sigma = blur_sigma
         if strategy == "inpaint":
-            if inpainter is None:
-                from models.inpainting.classical import OpenCVInpainter
-
-                inpainter = OpenCVInpainter("telea", radius=radius)
-            self.inpainter = inpainter
             self.name = f"inpaint:{getattr(inpainter, 'name', 'inpainter')}"
             self.deterministic = bool(getattr(inpainter, "deterministic", True))
         else:
@@ -48,7 +46,7 @@ class Fill:
             self.deterministic = True
 
     def with_seed(self, seed: int | None) -> Fill:
-        return Fill(self.strategy, self.inpainter, seed=seed, source_mask=self.source_mask, radius=self.radius,
+        return Fill(self.strategy, self.inpainter, seed=seed, source_mask=self.source_mask,
                     blur_sigma=self.blur_sigma)
 
     def __repr__(self) -> str:
