@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from explain_engine.methods import METHODS, drawn_methods, get_method
+
 log = logging.getLogger("facex.app")
 
 MAX_UPLOAD_MB = 20
@@ -45,15 +47,6 @@ SUGGESTED_QUESTIONS = (
     "Do the methods agree?",
     "What would change the decision?",
 )
-METHOD_LABELS = {
-    "s0": "S0: one region hidden at a time",
-    "s1": "S1: regions hidden greedily",
-    "avg": "Average of S0 and S1",
-    "s0_black": "S0 with black masks (contrast)",
-    "occlusion": "xFace patch occlusion",
-}
-METHOD_SHORT = {"s0": "S0", "s1": "S1", "avg": "Average", "s0_black": "S0 black", "occlusion": "Occlusion"}
-CHART_COLOURS = {"Average": "#3d3d3d", "S0": "#8e6bbf", "S1": "#e69f00", "S0 black": "#b0b0b0", "Occlusion": "#1b9e77"}
 METHOD_CHOICES = {  # sidebar label -> engine method name ("avg" comes with S0 + S1)
     "S0: one at a time": "s0",
     "S1: greedy": "s1",
@@ -213,13 +206,14 @@ def contributions_frame(record: dict):
     import pandas as pd
 
     rows = []
+    drawn = set(drawn_methods())
     for region in record.get("regions", []):
         if not region.get("present"):
             continue
         for method, values in (region.get("methods") or {}).items():
-            if method in METHOD_SHORT and values.get("contribution") is not None:
+            if method in drawn and values.get("contribution") is not None:
                 rows.append(
-                    {"region": region["name"], "method": METHOD_SHORT[method], "contribution": values["contribution"]}
+                    {"region": region["name"], "method": get_method(method).short, "contribution": values["contribution"]}
                 )
     return pd.DataFrame(rows, columns=["region", "method", "contribution"])
 
@@ -752,10 +746,10 @@ def _results(current: ExplainedPair) -> None:
     with right:
         st.subheader("Heatmaps")
         methods = [m for m in record.get("methods", []) if m in heatmaps] or list(heatmaps)
-        tabs = st.tabs([METHOD_SHORT.get(m, m) for m in methods])
+        tabs = st.tabs([get_method(m).short for m in methods])
         for tab, method in zip(tabs, methods):
             with tab:
-                st.caption(METHOD_LABELS.get(method, method))
+                st.caption(get_method(method).label)
                 a, b = st.columns(2)
                 a.image(
                     heatmaps[method]["overlay_a"], caption=escape_markdown(f"A: {current.names[0]}"), width="stretch"
@@ -805,7 +799,8 @@ def _contribution_chart(frame) -> None:
     import altair as alt
 
     order = frame.groupby("region")["contribution"].mean().sort_values(ascending=False).index.tolist()
-    shown = [m for m in CHART_COLOURS if m in set(frame["method"])]
+    colours = {m.short: m.colour for m in METHODS if m.drawn}
+    shown = [m for m in colours if m in set(frame["method"])]
     chart = (
         alt.Chart(frame)
         .mark_bar()
@@ -821,7 +816,7 @@ def _contribution_chart(frame) -> None:
             color=alt.Color(
                 "method:N",
                 title=None,
-                scale=alt.Scale(domain=shown, range=[CHART_COLOURS.get(m, "#777777") for m in shown]),
+                scale=alt.Scale(domain=shown, range=[colours[m] for m in shown]),
                 legend=alt.Legend(orient="bottom", columns=4),
             ),
             tooltip=["region", "method", alt.Tooltip("contribution:Q", format="+.2f")],

@@ -12,13 +12,13 @@ Bad input (no face, unreadable file, ...) prints one line to stderr and exits wi
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import os
 import sys
 from pathlib import Path
 
+from explain_engine.pairs import read_pairs
 from models.errors import FaceXError
 
 EXIT_BAD_INPUT = 2
@@ -146,28 +146,6 @@ def engine_summary(d: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def read_pairs(path: Path, root: Path) -> list[tuple[Path, Path, int]]:
-    from models.errors import ImageError
-
-    if not path.exists():
-        raise ImageError(f"{path}: pairs file not found")
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        need = {"img_a", "img_b", "label"}
-        if not reader.fieldnames or not need <= set(reader.fieldnames):
-            raise FaceXError(f"{path}: needs the columns img_a, img_b, label (1 = same person, 0 = different)")
-        rows = []
-        for r in reader:
-            try:
-                label = int(r["label"])
-            except ValueError:
-                raise FaceXError(f"{path}: label must be 0 or 1, not {r['label']!r}") from None
-            rows.append((root / r["img_a"], root / r["img_b"], label))
-    if not rows:
-        raise FaceXError(f"{path}: no pairs listed")
-    return rows
-
-
 def pair_similarities(engine, pairs: list[tuple[Path, Path, int]], progress=None) -> tuple[list, list, list[str]]:
     """Cosine similarities of labelled pairs, each photo prepared and embedded once."""
     import numpy as np
@@ -274,6 +252,8 @@ def cmd_evaluate(argv: list[str]) -> int:
 
 # ---------------------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
+    from explain_engine import methods as registry
+
     parser = argparse.ArgumentParser(
         prog="python -m explain_engine", description="Verify two face photos and explain the decision by region."
     )
@@ -283,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image_a")
     p.add_argument("image_b")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--methods", help="comma-separated: s0,s1,avg,s0_black,s0_a,s0_b,... (default s0,s1,s0_black)")
+    p.add_argument("--methods", help=f"comma-separated, from {','.join(registry.requestable_methods())} "
+                   f"(default {','.join(registry.DEFAULT_METHODS)}; S0 always runs, AVG comes with S1)")
     p.add_argument("--perturbation", choices=("inpaint", "black", "blur", "mean"), help="how regions are hidden")
     p.add_argument("--inpainter", help="inpainting backend for --perturbation inpaint (telea, ns, patchmatch, ...)")
     p.add_argument("--samples", type=int, help="repeat with K seeds / jitters and report stability")

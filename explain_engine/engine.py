@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from explain_engine import methods as registry
 from explain_engine.calibration import (
     CONFIDENCE_MEANING,
     PIC_MEANING,
@@ -40,7 +41,7 @@ class EngineConfig:
 
     models: ModelConfig = field(default_factory=ModelConfig.from_env)
     perturbation: str = "inpaint"  # inpaint (the configured inpainter) | black | blur | mean
-    methods: tuple[str, ...] = ("s0", "s1", "s0_black")
+    methods: tuple[str, ...] = registry.DEFAULT_METHODS  # keys of explain_engine.methods
     region_set: str = "coarse"  # coarse (9 regions) | fine (12, left/right split)
     samples: int = 1  # >1: repeat with K seeds / alignment jitters and report mean ± sd per region
     max_steps: int | None = None  # S1: at most this many greedy steps per run (None: all regions)
@@ -61,6 +62,7 @@ class EngineConfig:
         self.methods = tuple(str(m).lower() for m in self.methods)
         if not self.methods:
             raise ConfigError("at least one attribution method is needed, e.g. s0")
+        registry.plan(self.methods)  # an unknown method fails here, before any work
         if int(self.samples) < 1:
             raise ConfigError(f"samples must be at least 1, not {self.samples}")
         self.samples = int(self.samples)
@@ -304,8 +306,9 @@ class Engine:
         fill = self.make_fill(source_mask=face_area)
 
         # explain_arrays reports each stage's own fraction; weigh the stages by their rough cost for one bar
-        weights = {"s0": 1.0, "s1": 4.0, "s0_black": 1.0, "occlusion": 100.0, "stability": float(self.config.samples)}
-        stages = ["s0"] + [m for m in ("s1", "s0_black", "occlusion") if m in self.config.methods]
+        weights = {m.key: m.cost for m in registry.METHODS}
+        weights["stability"] = float(self.config.samples)
+        stages = [m for m in registry.plan(self.config.methods) if weights[m] > 0]
         stages += ["stability"] if self.config.samples > 1 else []
         total = sum(weights[s] for s in stages)
 

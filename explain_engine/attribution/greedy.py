@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..scoring import PairScorer
-from . import AttributionResult, normalise
+from .base import Attribution, Progress
 from .single import S0Fills, compute_fills
+from .types import AttributionResult, normalise
 
 
 @dataclass
@@ -69,47 +70,73 @@ def _run(scorer: PairScorer, masks_a, masks_b, fill, fills: S0Fills, first_score
     return path
 
 
+class GreedyInpaint(Attribution):
+    """S1 Greedy Inpaint (thesis §3.2.2.2) over the regions present in both photos.
+
+    Each run stops after ``max_steps`` accepted steps (default: all regions) or when the best candidate changes the
+    score by no more than ``min_change`` in the run's direction. H_neg accumulates each negative-run decrease on its
+    region, H_pos each positive-run increase; the map is H = H_neg - H_pos normalised by eq. 3.4 (positive =
+    supports similarity).
+    """
+
+    method = "s1"
+
+    def attribute(self, masks_a: dict[str, np.ndarray], masks_b: dict[str, np.ndarray], *,
+                  regions: list[str] | None = None, progress: Progress | None = None, max_steps: int | None = None,
+                  min_change: float = 1e-4, s0_fills: S0Fills | None = None,
+                  s0_scores: dict[str, float] | None = None,
+                  runs: tuple[str, ...] = ("negative", "positive")) -> AttributionResult:
+        """Run S1.
+
+        Args:
+            masks_a, masks_b: {region: (H, W) bool mask} on the aligned crops.
+            regions: regions to attribute (default: those in both mask dicts); ignored when ``s0_fills`` is given.
+            progress: called with the fraction done.
+            max_steps: accepted steps per run (default: all regions).
+            min_change: smallest score change (cosine units) a step must make in the run's direction.
+            s0_fills, s0_scores: S0's fills and both-sides scores, so the first step costs nothing.
+            runs: "negative" and/or "positive".
+
+        Returns:
+            The S1 result; ``details`` hold "paths" {"negative": GreedyPath, "positive": GreedyPath}, "h_neg",
+            "h_pos", "fill".
+        """
+        scorer, fill = self.scorer, self.fill
+        if s0_fills is None:
+            s0_fills = compute_fills(scorer, masks_a, masks_b, fill, regions)
+        if s0_scores is None:
+            first = scorer.score_embeddings(s0_fills.emb_a, s0_fills.emb_b) if s0_fills.regions else np.zeros(0)
+        else:
+            first = np.array([s0_scores[r] for r in s0_fills.regions])
+        max_steps = len(s0_fills.regions) if max_steps is None else int(max_steps)
+        h_neg = {r: 0.0 for r in s0_fills.regions}
+        h_pos = {r: 0.0 for r in s0_fills.regions}
+        paths: dict[str, GreedyPath] = {}
+        for k, direction in enumerate(runs):
+            on_step = None
+            if progress and max_steps:
+                on_step = lambda step, k=k: progress((k + step / max_steps) / len(runs))
+            path = _run(scorer, masks_a, masks_b, fill, s0_fills, first, direction, max_steps, min_change, on_step)
+            target = h_neg if direction == "negative" else h_pos
+            for r, c in zip(path.regions, path.changes):
+                target[r] += c
+            paths[direction] = path
+            if progress:
+                progress((k + 1) / len(runs))
+        deltas = {r: h_neg[r] - h_pos[r] for r in s0_fills.regions}
+        return AttributionResult(
+            method=self.method, variant="both", deltas=deltas, normalised=normalise(deltas),
+            reference=scorer.reference, n_embeddings=self.used,
+            details={"paths": paths, "h_neg": h_neg, "h_pos": h_pos, "fill": s0_fills.fill_name},
+        )
+
+
 def greedy_inpaint(crop_a: np.ndarray | None, crop_b: np.ndarray | None, masks_a: dict[str, np.ndarray],
                    masks_b: dict[str, np.ndarray], embed_or_scorer, fill: Callable, *, max_steps: int | None = None,
                    min_change: float = 1e-4, s0_fills: S0Fills | None = None, s0_scores: dict[str, float] | None = None,
                    regions: list[str] | None = None, runs: tuple[str, ...] = ("negative", "positive"),
                    progress: Callable[[float], None] | None = None) -> AttributionResult:
-    """S1 over the regions present in both photos.
-
-    Each run stops after ``max_steps`` accepted steps (default: all regions) or when the best candidate changes the
-    score by no more than ``min_change`` in the run's direction. H_neg accumulates each negative-run decrease on its
-    region, H_pos each positive-run increase; the map is H = H_neg - H_pos normalised by eq. 3.4 (positive = supports
-    similarity). Pass S0's ``s0_fills`` (and its both-sides ``s0_scores``) so the first step costs nothing.
-    details: "paths" {"negative": GreedyPath, "positive": GreedyPath}, "h_neg", "h_pos", "fill".
-    """
-    if isinstance(embed_or_scorer, PairScorer):
-        scorer, before = embed_or_scorer, embed_or_scorer.n_embeddings
-    else:
-        scorer, before = PairScorer(embed_or_scorer, crop_a, crop_b), 0
-    if s0_fills is None:
-        s0_fills = compute_fills(scorer, masks_a, masks_b, fill, regions)
-    if s0_scores is None:
-        first = scorer.score_embeddings(s0_fills.emb_a, s0_fills.emb_b) if s0_fills.regions else np.zeros(0)
-    else:
-        first = np.array([s0_scores[r] for r in s0_fills.regions])
-    max_steps = len(s0_fills.regions) if max_steps is None else int(max_steps)
-    h_neg = {r: 0.0 for r in s0_fills.regions}
-    h_pos = {r: 0.0 for r in s0_fills.regions}
-    paths: dict[str, GreedyPath] = {}
-    for k, direction in enumerate(runs):
-        on_step = None
-        if progress and max_steps:
-            on_step = lambda step, k=k: progress((k + step / max_steps) / len(runs))
-        path = _run(scorer, masks_a, masks_b, fill, s0_fills, first, direction, max_steps, min_change, on_step)
-        target = h_neg if direction == "negative" else h_pos
-        for r, c in zip(path.regions, path.changes):
-            target[r] += c
-        paths[direction] = path
-        if progress:
-            progress((k + 1) / len(runs))
-    deltas = {r: h_neg[r] - h_pos[r] for r in s0_fills.regions}
-    return AttributionResult(
-        method="s1", variant="both", deltas=deltas, normalised=normalise(deltas), reference=scorer.reference,
-        n_embeddings=scorer.n_embeddings - before,
-        details={"paths": paths, "h_neg": h_neg, "h_pos": h_pos, "fill": s0_fills.fill_name},
-    )
+    """Functional form of :class:`GreedyInpaint` (``embed_or_scorer``: an embed callable or a PairScorer)."""
+    return GreedyInpaint(embed_or_scorer, fill, crop_a=crop_a, crop_b=crop_b).attribute(
+        masks_a, masks_b, regions=regions, progress=progress, max_steps=max_steps, min_change=min_change,
+        s0_fills=s0_fills, s0_scores=s0_scores, runs=runs)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..scoring import PairScorer
-from . import NOISE_FLOOR
+from .base import Attribution, Progress, as_scorer, common_regions
+from .types import NOISE_FLOOR, AttributionResult, normalise
 
 
 @dataclass
@@ -45,10 +45,7 @@ def occlusion_map(crop_a: np.ndarray | None, crop_b: np.ndarray | None, embed_or
                   batch_size: int = 64, progress: Callable[[float], None] | None = None) -> OcclusionResult:
     """xFace method-3 X-map of an aligned pair (both crops the same size). Black patches by default (the paper's
     merged map uses black, rectangular, unblurred patches). Embeds 2 images per patch location, in batches."""
-    if isinstance(embed_or_scorer, PairScorer):
-        scorer, before = embed_or_scorer, embed_or_scorer.n_embeddings
-    else:
-        scorer, before = PairScorer(embed_or_scorer, crop_a, crop_b, batch_size=batch_size), 0
+    scorer, before = as_scorer(embed_or_scorer, crop_a, crop_b, batch_size=batch_size)
     img_a, img_b = scorer.image_a, scorer.image_b
     if img_a.shape != img_b.shape:
         raise ValueError("co-located occlusion needs two crops of the same size")
@@ -89,3 +86,34 @@ def occlusion_map(crop_a: np.ndarray | None, crop_b: np.ndarray | None, embed_or
                            regions_b=reduce(masks_b), per_size=per_size,
                            details={"patch_sizes": list(patch_sizes), "stride": stride, "method": 3,
                                     "locations": total})
+
+
+class Occlusion(Attribution):
+    """The xFace method-3 X-map reduced to regions: a region's contribution is the mean X-map value inside its mask,
+    averaged over the two photos. Needs no fill (it occludes with a flat colour)."""
+
+    method = "occlusion"
+    needs_fill = False
+
+    def attribute(self, masks_a: dict[str, np.ndarray], masks_b: dict[str, np.ndarray], *,
+                  regions: list[str] | None = None, progress: Progress | None = None,
+                  **options) -> AttributionResult:
+        """Compute the X-map of the pair and reduce it to regions.
+
+        Args:
+            masks_a, masks_b: {region: (H, W) bool mask} on the aligned crops.
+            regions: regions to report (default: those in both mask dicts).
+            progress: called with the fraction done.
+            **options: :func:`occlusion_map` options (patch_sizes, stride, colour, batch_size).
+
+        Returns:
+            The region result; ``maps`` = {"a": {"xmap": (H, W)}, "b": {"xmap": (H, W)}} in [-1, 1];
+            ``details["occlusion"]`` is the :class:`OcclusionResult`.
+        """
+        regions = common_regions(masks_a, masks_b, regions)
+        occ = occlusion_map(None, None, self.scorer, masks_a=masks_a, masks_b=masks_b, progress=progress, **options)
+        deltas = {r: (occ.regions_a.get(r, 0.0) + occ.regions_b.get(r, 0.0)) / 2 for r in regions}
+        return AttributionResult(method=self.method, variant="both", deltas=deltas, normalised=normalise(deltas),
+                                 reference=self.scorer.reference, n_embeddings=occ.n_embeddings,
+                                 details={"xface_method": 3, "occlusion": occ},
+                                 maps={"a": {"xmap": occ.map_a}, "b": {"xmap": occ.map_b}})

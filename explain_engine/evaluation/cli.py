@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from explain_engine.pairs import read_pairs
 from models.errors import ConfigError, FaceXError
 
 
@@ -53,7 +54,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from explain_engine.__main__ import read_pairs
     from explain_engine.engine import Engine, EngineConfig
     from models.config import ModelConfig
 

@@ -27,6 +27,7 @@ from ..attribution.stability import stability
 from ..heatmaps import region_heatmap
 from ..scoring import PairScorer
 from . import metrics
+from .montage import save_montage
 from .region_swap import region_swap_test
 from .statistics import mean_pairwise_spearman
 
@@ -123,8 +124,6 @@ class PairEvaluator:
         """Save a sheet of the fills / pastes of this pair (into OUT, never the repository)."""
         if self.example_dir is None or self._examples_left[int(label == 1)] <= 0:
             return
-        from .report import save_montage
-
         self._examples_left[int(label == 1)] -= 1
         save_montage(self.example_dir / name, rows, title)
 

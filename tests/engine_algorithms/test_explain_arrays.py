@@ -16,7 +16,7 @@ def test_explain_arrays_results_counterfactual_and_strength(additive_pair, bands
                         progress=lambda stage, f: stages.append((stage, f)))
     ref = cos_after(set())
     assert ex.reference == pytest.approx(ref) and ex.decision == "match"
-    assert set(ex.results) == {"s0", "s0_a", "s0_b", "s1", "avg", "s0_black"}
+    assert set(ex.results) == {"s0", "s0_a_only", "s0_b_only", "s1", "avg", "s0_black"}
     assert ex.methods == ["s0", "s1", "avg", "s0_black"]
     assert ex.regions == ["r0", "r1", "r2", "r3"]
     for r in ex.regions:  # AVG is the mean of the normalised S0 and S1 maps

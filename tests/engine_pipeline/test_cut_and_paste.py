@@ -39,7 +39,7 @@ def trials(engine, faces_dir):
     def s0(crop_a, regions_a, face_b):
         res = explain_arrays(crop_a, face_b.crop, regions_a, face_b.regions, embed, fill, methods=("s0",),
                              threshold=engine.threshold)  # fmt: skip
-        return res.reference, res.results["s0_a"].deltas
+        return res.reference, res.results["s0_a_only"].deltas
 
     out = []
     for name_a, name_b in PAIRS:
