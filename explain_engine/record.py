@@ -249,11 +249,40 @@ def record_digest(data: dict) -> str:
 
 
 # --- versions --------------------------------------------------------------------------------------------------
+RENAMED_METHODS_V1 = {"s0_a": "s0_a_only", "s0_b": "s0_b_only"}  # v1's one-sided S0 keys clashed with "map of A"
+
+
+def _rename(key: Any) -> Any:
+    return RENAMED_METHODS_V1.get(key, key) if isinstance(key, str) else key
+
+
+def _rename_keys(block: Any) -> Any:
+    return {_rename(k): v for k, v in block.items()} if isinstance(block, dict) else block
+
+
 def migrate_v1(data: dict) -> dict:
-    """A version-1 record as version 2: the same content, ``schema_version`` 2, no digest (version 1 had none)."""
+    """A version-1 record as version 2: the same content, ``schema_version`` 2, no digest (version 1 had none), and
+    the one-sided S0 method keys renamed (``s0_a`` -> ``s0_a_only``, ``s0_b`` -> ``s0_b_only``) wherever a method
+    key appears (methods, one_sided_methods, regions[].methods, embeddings_by_method, agreement pairs). Values of
+    the wrong type are left as they are for the schema to report."""
     out = dict(data)
     out["schema_version"] = 2
     out.pop("digest", None)
+    for key in ("methods", "one_sided_methods"):
+        if isinstance(out.get(key), list):
+            out[key] = [_rename(m) for m in out[key]]
+    if isinstance(out.get("regions"), list):
+        out["regions"] = [
+            {**r, "methods": _rename_keys(r["methods"])} if isinstance(r, dict) and "methods" in r else r
+            for r in out["regions"]
+        ]
+    if "embeddings_by_method" in out:
+        out["embeddings_by_method"] = _rename_keys(out["embeddings_by_method"])
+    if isinstance(out.get("agreement"), dict):
+        out["agreement"] = {
+            "~".join(_rename(m) for m in k.split("~")) if isinstance(k, str) else k: v
+            for k, v in out["agreement"].items()
+        }
     return out
 
 

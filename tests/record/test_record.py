@@ -176,3 +176,21 @@ def test_chatbot_cli_refuses_a_bad_record_in_one_line(tmp_path, capsys, v1, brea
     err = captured.err.strip()
     assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
     assert expected in err and captured.out == ""
+
+
+def test_version_1_one_sided_method_keys_are_renamed():
+    """v1 called the one-sided S0 variants s0_a/s0_b (also the names of the S0 maps of photos A/B); v2 renames them."""
+    raw = json.loads((FIXTURES / "match_coarse.json").read_text())
+    raw["methods"] = [*raw["methods"], "s0_a"]
+    raw["one_sided_methods"] = ["s0_a", "s0_b"]
+    for region in raw["regions"]:
+        if region["present"]:
+            region["methods"]["s0_a"] = {"contribution": 0.1, "importance": 4, "delta": -0.001}
+            region["methods"]["s0_b"] = {"contribution": 0.2, "importance": 3, "delta": -0.002}
+    raw["embeddings_by_method"] = {"s0": 18, "s0_a": 9}
+    raw["agreement"]["s0~s0_a"] = 0.5
+    record = load_record(raw)
+    assert record.methods[-1] == "s0_a_only" and record.one_sided_methods == ["s0_a_only", "s0_b_only"]
+    assert {"s0_a_only", "s0_b_only"} <= set(record.present_regions[0].methods)
+    assert "s0_a" not in record.present_regions[0].methods
+    assert record.embeddings_by_method == {"s0": 18, "s0_a_only": 9} and "s0~s0_a_only" in record.agreement
