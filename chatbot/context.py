@@ -44,6 +44,11 @@ def read_record(explanation: Any, *, allow_edited: bool = False) -> ExplanationR
         raise ExplanationError(str(exc)) from None
 
 
+def record_dict(record: ExplanationRecord) -> dict:
+    """The record as a current-version JSON dict, as loaded (its stored digest kept: an edited record stays edited)."""
+    return record.model_dump(mode="json")
+
+
 def validate_explanation(explanation: Any, *, allow_edited: bool = False) -> dict:
     """Check an explanation dict against the record schema; return it unchanged or raise ExplanationError."""
     if not isinstance(explanation, dict):
@@ -95,6 +100,7 @@ class Context:
     fields: dict
     base_dir: Path | None = None
     by_id: dict[str, Sentence] = field(default_factory=dict)
+    record: ExplanationRecord | None = None
 
     def __post_init__(self) -> None:
         self.by_id = {s.id: s for s in self.sentences}
@@ -359,9 +365,28 @@ def region_sentences(explanation: dict, region: dict, prompts: Prompts, fields: 
     return out
 
 
-def build_context(explanation: dict, prompts: Prompts, base_dir: str | Path | None = None) -> Context:
-    """All sentences for one explanation: facts about the pair, the table as sentences, general knowledge."""
-    validate_explanation(explanation)
+def build_context(
+    explanation: dict | ExplanationRecord, prompts: Prompts, base_dir: str | Path | None = None,
+    *, allow_edited: bool = False,
+) -> Context:
+    """All sentences for one explanation: facts about the pair, the table as sentences, general knowledge.
+
+    Args:
+        explanation: the record (a dict as in explanation.json, any supported version, or an ExplanationRecord).
+        prompts: the wording (templates, vocabulary, facts).
+        base_dir: the folder holding the record's files (heatmaps), for links.
+        allow_edited: build a context for an edited or inconsistent record instead of refusing it.
+
+    Returns:
+        The context; ``context.explanation`` is the record as a current-version dict, ``context.record`` the record.
+
+    Raises:
+        ExplanationError: the record is malformed (every failing field named) or was edited (unless allowed).
+    """
+    if not isinstance(explanation, (dict, ExplanationRecord)):
+        raise ExplanationError(f"an explanation must be a JSON object, not {type(explanation).__name__}")
+    record = read_record(explanation, allow_edited=allow_edited)
+    explanation = record_dict(record)
     vocab, general = prompts.vocabulary, prompts.templates["general"]
     fields = general_fields(explanation, vocab)
     sentences: list[Sentence] = []
@@ -400,7 +425,7 @@ def build_context(explanation: dict, prompts: Prompts, base_dir: str | Path | No
     for fact in prompts.facts.values():
         methods = (fact["id"][2:],) if fact["id"][2:] in vocab["methods"] else ()
         sentences.append(Sentence(fact["id"], fact["text"], "knowledge", (), methods))
-    return Context(sentences, explanation, fields, Path(base_dir) if base_dir else None)
+    return Context(sentences, explanation, fields, Path(base_dir) if base_dir else None, record=record)
 
 
 def summarize(explanation: dict) -> dict:
