@@ -226,22 +226,13 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def explanation_zip(explanation: Any, record: dict) -> bytes:
-    """What ``Explanation.save`` writes (explanation.json, heatmap PNGs, legend, outlined crops, table.csv), zipped
-    in memory so that nothing derived from an upload touches the disk."""
-    from explain_engine.explanation import heatmap_file
-
-    record = dict(record, region_outlines={"a": "regions_a.png", "b": "regions_b.png"}, table_csv="table.csv")
+def explanation_zip(explanation: Any) -> bytes:
+    """What ``Explanation.save`` writes (its ``files()``: explanation.json, heatmap PNGs, legend, outlined crops,
+    table.csv), zipped in memory so that nothing derived from an upload touches the disk."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for method, images in explanation.heatmap_images.items():
-            for key, image in images.items():
-                archive.writestr(heatmap_file(method, key), png_bytes(image))
-        archive.writestr("legend.png", png_bytes(explanation.legend))
-        for side, image in explanation.aligned_faces.items():
-            archive.writestr(f"regions_{side}.png", png_bytes(image))
-        archive.writestr("table.csv", explanation.table.to_csv(index=False))
-        archive.writestr("explanation.json", json.dumps(record, indent=2) + "\n")
+        for name, content in explanation.files().items():
+            archive.writestr(name, content())
     return buffer.getvalue()
 
 
@@ -788,7 +779,7 @@ def _results(current: ExplainedPair) -> None:
     _download(
         downloads,
         "Heatmap PNGs + JSON (zip)",
-        lambda: explanation_zip(explanation, record),
+        lambda: explanation_zip(explanation),
         "explanation.zip",
         "application/zip",
         key="dl_explanation_zip",

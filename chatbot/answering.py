@@ -26,6 +26,7 @@ from chatbot.context import Context, Sentence, build_context, load_explanation, 
 from chatbot.errors import ChatbotError
 from chatbot.retrieval import QUESTIONS, IntentRouter, IntentScore, SentenceIndex
 from chatbot.text import CleanQuestion, clean_question, find_phrases
+from explain_engine.record import ExplanationRecord
 from models.base import QuestionAnswerer, SentenceEmbedder
 from models.config import ModelConfig
 from models.errors import FaceXError
@@ -98,7 +99,7 @@ class Chatbot:
 
     def __init__(
         self,
-        explanation: dict,
+        explanation: dict | ExplanationRecord,
         *,
         embedder: SentenceEmbedder | None = None,
         qa: QuestionAnswerer | None = None,
@@ -111,7 +112,8 @@ class Chatbot:
         self.prompts = prompts or default_prompts()
         self.config = config
         self.context: Context = build_context(explanation, self.prompts, base_dir)  # validates first
-        self.explanation = explanation
+        self.record = self.context.record
+        self.explanation = self.context.explanation  # the record as a current-version dict
         self.base_dir = Path(base_dir) if base_dir else None
         self.settings = {**self.prompts.settings, **(settings or {})}
         if embedder is None or (qa is None and config is not None and config.qa):

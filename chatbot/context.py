@@ -15,20 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import ExplanationError
+from explain_engine.record import RECORD_FILE, ExplanationRecord, RecordError, load_record
 from prompts import Prompts
 
-# Top-level keys of the explanation.json contract (schema_version 1); all must be present.
-REQUIRED_KEYS = (
-    "schema_version", "decision", "similarity", "distance", "threshold", "margin", "confidence",
-    "confidence_meaning", "pic_score", "pic_meaning", "model", "model_description", "calibration", "faces_found",
-    "images", "perturbation", "methods", "region_set", "most_important_region", "least_important_region",
-    "regions", "table", "agreement", "strength", "counterfactual", "stability", "heatmaps", "timings", "warnings",
-    "versions", "created",
-)
-NUMBER_KEYS = ("similarity", "distance", "threshold", "margin")
-OPTIONAL_NUMBER_KEYS = ("confidence", "pic_score")  # null when the face model has no calibration
-REGION_KEYS = ("name", "present", "contribution", "importance", "methods")
-DECISIONS = ("match", "non-match")
+# Top-level keys every explanation record has (the schema's required fields: explain_engine.record).
+REQUIRED_KEYS = tuple(name for name, spec in ExplanationRecord.model_fields.items() if spec.is_required())
 
 
 # --- validation ------------------------------------------------------------------------------------------------
@@ -36,63 +27,41 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def validate_explanation(explanation: Any) -> dict:
-    """Check an explanation dict against the contract; return it unchanged or raise ExplanationError.
+def read_record(explanation: Any, *, allow_edited: bool = False) -> ExplanationRecord:
+    """The explanation as its typed record (:func:`explain_engine.record.load_record`: validated once, version-1
+    records migrated, digest and consistency checked).
 
-    The message names every missing key and every malformed value found, not just the first.
+    Args:
+        explanation: an explanation dict, a path to explanation.json (or its folder), or a record.
+        allow_edited: load an edited or inconsistent record (``record.edited`` is then True) instead of refusing it.
+
+    Raises:
+        ExplanationError: one message naming every missing or malformed field, or saying that the record was edited.
     """
+    try:
+        return load_record(explanation, allow_edited=allow_edited)
+    except RecordError as exc:
+        raise ExplanationError(str(exc)) from None
+
+
+def record_dict(record: ExplanationRecord) -> dict:
+    """The record as a current-version JSON dict, as loaded (its stored digest kept: an edited record stays edited)."""
+    return record.model_dump(mode="json")
+
+
+def validate_explanation(explanation: Any, *, allow_edited: bool = False) -> dict:
+    """Check an explanation dict against the record schema; return it unchanged or raise ExplanationError."""
     if not isinstance(explanation, dict):
         raise ExplanationError(f"an explanation must be a JSON object, not {type(explanation).__name__}")
-    missing = [k for k in REQUIRED_KEYS if k not in explanation]
-    if missing:
-        raise ExplanationError(f"explanation is incomplete: missing keys {', '.join(missing)}")
-    problems: list[str] = []
-    if explanation["schema_version"] != 1:
-        problems.append(f"schema_version is {explanation['schema_version']!r}, expected 1")
-    if explanation["decision"] not in DECISIONS:
-        problems.append(f"decision is {explanation['decision']!r}, expected 'match' or 'non-match'")
-    for key in NUMBER_KEYS:
-        if not _is_number(explanation[key]):
-            problems.append(f"{key} must be a number, not {explanation[key]!r}")
-    for key in OPTIONAL_NUMBER_KEYS:
-        if explanation[key] is not None and not _is_number(explanation[key]):
-            problems.append(f"{key} must be a number or null, not {explanation[key]!r}")
-    if not isinstance(explanation["methods"], list) or not explanation["methods"]:
-        problems.append("methods must be a non-empty list of method names")
-    regions = explanation["regions"]
-    if not isinstance(regions, list) or not regions:
-        problems.append("regions must be a non-empty list")
-    else:
-        for i, region in enumerate(regions):
-            if not isinstance(region, dict):
-                problems.append(f"regions[{i}] must be an object")
-                continue
-            lacking = [k for k in REGION_KEYS if k not in region]
-            if lacking:
-                problems.append(f"regions[{i}] ({region.get('name', '?')}) is missing keys {', '.join(lacking)}")
-            elif region["present"] and not (_is_number(region["contribution"]) and _is_number(region["importance"])):
-                problems.append(f"regions[{i}] ({region['name']}) is present but has no numeric contribution/importance")
-        if not any(isinstance(r, dict) and r.get("present") for r in regions):
-            problems.append("no region is present")
-    for key in ("calibration", "faces_found", "images", "agreement", "strength", "counterfactual", "heatmaps",
-                "versions"):
-        if not isinstance(explanation[key], dict):
-            problems.append(f"{key} must be an object, not {type(explanation[key]).__name__}")
-    for key in ("table", "warnings"):
-        if not isinstance(explanation[key], list):
-            problems.append(f"{key} must be a list")
-    if explanation["stability"] is not None and not isinstance(explanation["stability"], dict):
-        problems.append("stability must be an object or null")
-    if problems:
-        raise ExplanationError("explanation is malformed: " + "; ".join(problems))
+    read_record(explanation, allow_edited=allow_edited)
     return explanation
 
 
-def load_explanation(path: str | Path) -> tuple[dict, Path]:
-    """Read and validate explanation.json (or the folder holding it); return (dict, its folder)."""
+def load_explanation(path: str | Path, *, allow_edited: bool = False) -> tuple[dict, Path]:
+    """Read and validate explanation.json (or the folder holding it); return (dict as written, its folder)."""
     path = Path(path).expanduser()
     if path.is_dir():
-        path = path / "explanation.json"
+        path = path / RECORD_FILE
     if not path.is_file():
         raise ExplanationError(f"explanation file {path} does not exist")
     try:
@@ -100,8 +69,14 @@ def load_explanation(path: str | Path) -> tuple[dict, Path]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ExplanationError(f"cannot read explanation file {path}: {exc}") from exc
     except json.JSONDecodeError as exc:
-        raise ExplanationError(f"explanation file {path} is not valid JSON: {exc}") from exc
-    return validate_explanation(data), path.parent
+        raise ExplanationError(f"explanation file {path} is not valid JSON (truncated?): {exc}") from exc
+    if isinstance(data, dict):
+        try:
+            load_record(data, allow_edited=allow_edited, label=str(path))
+        except RecordError as exc:
+            raise ExplanationError(str(exc)) from None
+        return data, path.parent
+    raise ExplanationError(f"{path}: an explanation must be a JSON object, not {type(data).__name__}")
 
 
 # --- sentences -------------------------------------------------------------------------------------------------
@@ -125,6 +100,7 @@ class Context:
     fields: dict
     base_dir: Path | None = None
     by_id: dict[str, Sentence] = field(default_factory=dict)
+    record: ExplanationRecord | None = None
 
     def __post_init__(self) -> None:
         self.by_id = {s.id: s for s in self.sentences}
@@ -389,9 +365,28 @@ def region_sentences(explanation: dict, region: dict, prompts: Prompts, fields: 
     return out
 
 
-def build_context(explanation: dict, prompts: Prompts, base_dir: str | Path | None = None) -> Context:
-    """All sentences for one explanation: facts about the pair, the table as sentences, general knowledge."""
-    validate_explanation(explanation)
+def build_context(
+    explanation: dict | ExplanationRecord, prompts: Prompts, base_dir: str | Path | None = None,
+    *, allow_edited: bool = False,
+) -> Context:
+    """All sentences for one explanation: facts about the pair, the table as sentences, general knowledge.
+
+    Args:
+        explanation: the record (a dict as in explanation.json, any supported version, or an ExplanationRecord).
+        prompts: the wording (templates, vocabulary, facts).
+        base_dir: the folder holding the record's files (heatmaps), for links.
+        allow_edited: build a context for an edited or inconsistent record instead of refusing it.
+
+    Returns:
+        The context; ``context.explanation`` is the record as a current-version dict, ``context.record`` the record.
+
+    Raises:
+        ExplanationError: the record is malformed (every failing field named) or was edited (unless allowed).
+    """
+    if not isinstance(explanation, (dict, ExplanationRecord)):
+        raise ExplanationError(f"an explanation must be a JSON object, not {type(explanation).__name__}")
+    record = read_record(explanation, allow_edited=allow_edited)
+    explanation = record_dict(record)
     vocab, general = prompts.vocabulary, prompts.templates["general"]
     fields = general_fields(explanation, vocab)
     sentences: list[Sentence] = []
@@ -430,7 +425,7 @@ def build_context(explanation: dict, prompts: Prompts, base_dir: str | Path | No
     for fact in prompts.facts.values():
         methods = (fact["id"][2:],) if fact["id"][2:] in vocab["methods"] else ()
         sentences.append(Sentence(fact["id"], fact["text"], "knowledge", (), methods))
-    return Context(sentences, explanation, fields, Path(base_dir) if base_dir else None)
+    return Context(sentences, explanation, fields, Path(base_dir) if base_dir else None, record=record)
 
 
 def summarize(explanation: dict) -> dict:

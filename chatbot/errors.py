@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from explain_engine.record import RecordError
 from models.errors import FaceXError
 
 
@@ -9,8 +10,8 @@ class ChatbotError(FaceXError):
     """Anything the chatbot reports to a user instead of a traceback."""
 
 
-class ExplanationError(ChatbotError):
-    """The explanation record is missing, unreadable, malformed or incomplete."""
+class ExplanationError(ChatbotError, RecordError):
+    """The explanation record is missing, unreadable, malformed, incomplete or edited."""
 
 
 class ConversationError(ChatbotError):

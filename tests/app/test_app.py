@@ -141,7 +141,7 @@ def test_explanation_zip_holds_the_json_and_every_heatmap(app, app_module):
     import zipfile
 
     result = app.session_state["result"]
-    data = app_module.explanation_zip(result.explanation, result.record)
+    data = app_module.explanation_zip(result.explanation)
     names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
     expected = {f for m in result.record["methods"] for f in result.record["heatmaps"].get(m, {}).values()}
     assert expected and expected <= names

@@ -67,7 +67,7 @@ def test_normalisation_makes_largest_contribution_exactly_one(pair_explanation):
 def test_record_has_every_contract_key(pair_explanation):
     d = pair_explanation.to_dict()
     assert CONTRACT_KEYS <= set(d), CONTRACT_KEYS - set(d)
-    assert d["schema_version"] == 1
+    assert d["schema_version"] == 2  # version 2: digest and the optional quality/evidence/robustness sections
     assert d["decision"] == "non-match" and d["region_set"] == "coarse"
     assert d["perturbation"].startswith("inpaint:")
     assert set(d["calibration"]) >= {"name", "fitted_on", "n_genuine", "n_impostor", "accuracy", "eer",
