@@ -34,8 +34,8 @@ BACKENDS: dict[str, dict[str, str]] = {
         "mediapipe": "models.landmarks:FaceMeshLandmarks",
     },
     "parser": {
-        "approx": "models.parsing:ApproximateParser",
-        "bisenet": "models.parsing:BiSeNetParser",
+        "approx": "models.parsing.approx:ApproximateParser",
+        "bisenet": "models.parsing.bisenet:BiSeNetParser",
     },
     "inpainter": {
         "telea": "models.inpainting.classical:OpenCVInpainter",

@@ -1,26 +1,15 @@
-"""Face parsing: per-pixel face-part labels in CelebAMask-HQ's 19 classes.
+"""The ``approx`` parser backend (offline default): CelebAMask-HQ classes approximated from MediaPipe selfie
+segmentation plus Face Mesh geometry.
 
-Two backends:
-
-- ``bisenet`` (reference): the BiSeNet of face-parsing.PyTorch (ResNet-18 context path, FFM, 19 classes,
-  512x512 input) trained on CelebAMask-HQ (``79999_iter.pth``), from a local torch state dict or an ONNX
-  export. The architecture is written here without torchvision (which does not import beside this torch) with
-  the original parameter names, so the published state dict loads with ``strict=True``.
-- ``approx`` (offline default): MediaPipe selfie segmentation plus Face Mesh geometry. Face parts come from
-  landmark polygons; hair and ears, which the mesh does not cover, come from the person mask restricted to a
-  band around the head and separated from skin by colour. Its results say ``approximate=True``.
-
-Class order is face-parsing.PyTorch's (index 0 = background). Left/right follow the image: ``l_*`` is the part
-with the smaller x in an upright face, as for the five keypoints in :mod:`models.base`.
+Face parts come from landmark polygons; hair and ears, which the mesh does not cover, come from the person mask
+restricted to a band around the head and separated from skin by colour. Its results say ``approximate=True``.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -28,23 +17,8 @@ import numpy as np
 
 from models.base import ModelInfo, ParsingResult
 from models.config import ModelConfig
-from models.errors import ConfigError, ImageError, ModelNotFoundError, ModelUnavailableError
-from models.runtime import configure_torch, onnx_session, resolve_model_path, torch_device
-
-CELEBAMASK_CLASSES: tuple[str, ...] = (
-    "background", "skin", "l_brow", "r_brow", "l_eye", "r_eye", "eye_g", "l_ear", "r_ear", "ear_r",
-    "nose", "mouth", "u_lip", "l_lip", "neck", "neck_l", "cloth", "hair", "hat",
-)  # fmt: skip
-CLASS_INDEX = {name: i for i, name in enumerate(CELEBAMASK_CLASSES)}
-
-BISENET_FILE = "79999_iter.pth"
-BISENET_SUBDIR = "bisenet"
-BISENET_INPUT = 512
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-# face-parsing.PyTorch's code is MIT; its weights are trained on CelebAMask-HQ, whose images and masks are
-# for non-commercial research and education only.
-BISENET_LICENCE = "code MIT (face-parsing.PyTorch); weights trained on CelebAMask-HQ: non-commercial research only"
+from models.errors import ConfigError
+from models.parsing.common import CELEBAMASK_CLASSES, CLASS_INDEX, check_image
 
 
 @dataclass(frozen=True)
@@ -52,327 +26,6 @@ class ApproximateParsingResult(ParsingResult):
     """A :class:`ParsingResult` with the reasons why some parts are missing (e.g. ``{"l_ear": "covered by hair"}``)."""
 
     notes: dict[str, str] = field(default_factory=dict)
-
-
-def _check_image(image: Any) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        got = f"{type(image).__name__} {getattr(image, 'shape', '')} {getattr(image, 'dtype', '')}".strip()
-        raise ImageError(f"face parsing needs an RGB uint8 array of shape (H, W, 3), got {got}")
-    if image.shape[0] < 8 or image.shape[1] < 8:
-        raise ImageError(f"image of {image.shape[1]}x{image.shape[0]} pixels is too small to parse")
-    return np.ascontiguousarray(image)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# BiSeNet (face-parsing.PyTorch), torch only
-
-
-@functools.cache
-def _bisenet_classes():
-    """Define the network lazily so that importing this module (for the approx parser) does not import torch."""
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    def conv3x3(in_chan: int, out_chan: int, stride: int = 1) -> nn.Conv2d:
-        return nn.Conv2d(in_chan, out_chan, kernel_size=3, stride=stride, padding=1, bias=False)
-
-    class BasicBlock(nn.Module):
-        def __init__(self, in_chan: int, out_chan: int, stride: int = 1):
-            super().__init__()
-            self.conv1 = conv3x3(in_chan, out_chan, stride)
-            self.bn1 = nn.BatchNorm2d(out_chan)
-            self.conv2 = conv3x3(out_chan, out_chan)
-            self.bn2 = nn.BatchNorm2d(out_chan)
-            self.downsample = None
-            if in_chan != out_chan or stride != 1:
-                self.downsample = nn.Sequential(
-                    nn.Conv2d(in_chan, out_chan, kernel_size=1, stride=stride, bias=False),
-                    nn.BatchNorm2d(out_chan),
-                )
-
-        def forward(self, x):
-            residual = F.relu(self.bn1(self.conv1(x)))
-            residual = self.bn2(self.conv2(residual))
-            shortcut = x if self.downsample is None else self.downsample(x)
-            return F.relu(shortcut + residual)
-
-    def layer(in_chan: int, out_chan: int, blocks: int, stride: int) -> nn.Sequential:
-        return nn.Sequential(
-            BasicBlock(in_chan, out_chan, stride), *[BasicBlock(out_chan, out_chan) for _ in range(blocks - 1)]
-        )
-
-    class Resnet18(nn.Module):
-        """ResNet-18 trunk returning the stride-8, -16 and -32 features (no classifier)."""
-
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-            self.bn1 = nn.BatchNorm2d(64)
-            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-            self.layer1 = layer(64, 64, 2, 1)
-            self.layer2 = layer(64, 128, 2, 2)
-            self.layer3 = layer(128, 256, 2, 2)
-            self.layer4 = layer(256, 512, 2, 2)
-
-        def forward(self, x):
-            x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
-            feat8 = self.layer2(self.layer1(x))
-            feat16 = self.layer3(feat8)
-            feat32 = self.layer4(feat16)
-            return feat8, feat16, feat32
-
-    class ConvBNReLU(nn.Module):
-        def __init__(self, in_chan: int, out_chan: int, ks: int = 3, stride: int = 1, padding: int = 1):
-            super().__init__()
-            self.conv = nn.Conv2d(in_chan, out_chan, kernel_size=ks, stride=stride, padding=padding, bias=False)
-            self.bn = nn.BatchNorm2d(out_chan)
-
-        def forward(self, x):
-            return F.relu(self.bn(self.conv(x)))
-
-    class BiSeNetOutput(nn.Module):
-        def __init__(self, in_chan: int, mid_chan: int, n_classes: int):
-            super().__init__()
-            self.conv = ConvBNReLU(in_chan, mid_chan)
-            self.conv_out = nn.Conv2d(mid_chan, n_classes, kernel_size=1, bias=False)
-
-        def forward(self, x):
-            return self.conv_out(self.conv(x))
-
-    class AttentionRefinementModule(nn.Module):
-        def __init__(self, in_chan: int, out_chan: int):
-            super().__init__()
-            self.conv = ConvBNReLU(in_chan, out_chan)
-            self.conv_atten = nn.Conv2d(out_chan, out_chan, kernel_size=1, bias=False)
-            self.bn_atten = nn.BatchNorm2d(out_chan)
-
-        def forward(self, x):
-            feat = self.conv(x)
-            atten = torch.sigmoid(self.bn_atten(self.conv_atten(F.adaptive_avg_pool2d(feat, 1))))
-            return feat * atten
-
-    class ContextPath(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.resnet = Resnet18()
-            self.arm16 = AttentionRefinementModule(256, 128)
-            self.arm32 = AttentionRefinementModule(512, 128)
-            self.conv_head32 = ConvBNReLU(128, 128)
-            self.conv_head16 = ConvBNReLU(128, 128)
-            self.conv_avg = ConvBNReLU(512, 128, ks=1, padding=0)
-
-        def forward(self, x):
-            feat8, feat16, feat32 = self.resnet(x)
-            avg_up = F.interpolate(self.conv_avg(F.adaptive_avg_pool2d(feat32, 1)), feat32.shape[2:], mode="nearest")
-            feat32_up = F.interpolate(self.arm32(feat32) + avg_up, feat16.shape[2:], mode="nearest")
-            feat32_up = self.conv_head32(feat32_up)
-            feat16_up = F.interpolate(self.arm16(feat16) + feat32_up, feat8.shape[2:], mode="nearest")
-            feat16_up = self.conv_head16(feat16_up)
-            return feat8, feat16_up, feat32_up
-
-    class FeatureFusionModule(nn.Module):
-        def __init__(self, in_chan: int, out_chan: int):
-            super().__init__()
-            self.convblk = ConvBNReLU(in_chan, out_chan, ks=1, padding=0)
-            self.conv1 = nn.Conv2d(out_chan, out_chan // 4, kernel_size=1, bias=False)
-            self.conv2 = nn.Conv2d(out_chan // 4, out_chan, kernel_size=1, bias=False)
-
-        def forward(self, fsp, fcp):
-            feat = self.convblk(torch.cat([fsp, fcp], dim=1))
-            atten = torch.sigmoid(self.conv2(F.relu(self.conv1(F.adaptive_avg_pool2d(feat, 1)))))
-            return feat * atten + feat
-
-    class BiSeNet(nn.Module):
-        """face-parsing.PyTorch's BiSeNet: the stride-8 ResNet feature stands in for the spatial path.
-
-        ``forward`` returns the main logits only (the two auxiliary heads are kept so that the published state
-        dict loads strictly; they serve training only).
-        """
-
-        def __init__(self, n_classes: int = 19):
-            super().__init__()
-            self.cp = ContextPath()
-            self.ffm = FeatureFusionModule(256, 256)
-            self.conv_out = BiSeNetOutput(256, 256, n_classes)
-            self.conv_out16 = BiSeNetOutput(128, 64, n_classes)
-            self.conv_out32 = BiSeNetOutput(128, 64, n_classes)
-
-        def forward(self, x):
-            feat_res8, feat_cp8, _ = self.cp(x)
-            logits = self.conv_out(self.ffm(feat_res8, feat_cp8))
-            return F.interpolate(logits, x.shape[2:], mode="bilinear", align_corners=True)
-
-    return BiSeNet
-
-
-def build_bisenet(n_classes: int = 19):
-    """An untrained face-parsing.PyTorch BiSeNet in eval mode (parameter names as in the original)."""
-    return _bisenet_classes()(n_classes).eval()
-
-
-def _clean_state_dict(state: Any) -> dict:
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ModelUnavailableError(f"expected a BiSeNet state dict, got {type(state).__name__}")
-    # checkpoints saved from DataParallel prefix every key with "module."
-    return {k.removeprefix("module."): v for k, v in state.items()}
-
-
-def _find_bisenet_file(path: Path) -> Path:
-    if path.is_file():
-        return path
-    for name in (BISENET_FILE, "bisenet.onnx", "79999_iter.onnx"):
-        if (path / name).is_file():
-            return path / name
-    found = sorted(path.glob("*.pth")) + sorted(path.glob("*.onnx"))
-    if len(found) == 1:
-        return found[0]
-    raise ModelNotFoundError(
-        f"model bisenet not found at {path}: the folder holds no {BISENET_FILE} or single .pth/.onnx file; "
-        "pass --model-path to the file"
-    )
-
-
-def _bisenet_path(config: ModelConfig, path: str | Path | None, repo_id: str | None, filename: str) -> Path:
-    def download(target: Path) -> Path:
-        if not repo_id:
-            raise ModelNotFoundError(
-                "BiSeNet face-parsing weights have no official hub source; download 79999_iter.pth yourself "
-                f"(face-parsing.PyTorch) into {target.parent} or pass repo_id=<hub repo holding it>"
-            )
-        from huggingface_hub import hf_hub_download
-
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return Path(hf_hub_download(repo_id, filename, local_dir=target.parent))
-        except Exception as exc:  # network, missing repo or file: say which
-            raise ModelNotFoundError(f"could not download {filename} from hub repository {repo_id}: {exc}") from exc
-
-    explicit = path or config.path_for("parser")
-    # an explicit "owner/name" that is no local path is a hub repository id (used only when downloads are allowed)
-    looks_like_repo = (
-        bool(explicit)
-        and re.fullmatch(r"[\w.-]+/[\w.-]+", str(explicit)) is not None
-        and not str(explicit).endswith((".pth", ".onnx"))
-        and not Path(explicit).expanduser().exists()
-    )
-    if repo_id is None and looks_like_repo:
-        repo_id = str(explicit)
-    found = resolve_model_path(
-        "bisenet",
-        config,
-        explicit=explicit,
-        default_subdir=f"{BISENET_SUBDIR}/{filename}",
-        download=download,
-    )
-    return _find_bisenet_file(found)
-
-
-class BiSeNetParser:
-    """The reference parser: BiSeNet trained on CelebAMask-HQ, from a ``.pth`` state dict or an ``.onnx`` export."""
-
-    name = "bisenet"
-    approximate = False
-
-    def __init__(self, path: str | Path, config: ModelConfig | None = None):
-        self.config = config or ModelConfig()
-        self.path = Path(path)
-        self.input_size = BISENET_INPUT
-        self._lock = threading.Lock()
-        self._session = None
-        self._net = None
-        if self.path.suffix.lower() == ".onnx":
-            try:
-                self._session = onnx_session(self.path, self.config)
-            except Exception as exc:  # onnxruntime raises its own types for corrupt files
-                raise ModelUnavailableError(f"could not load the BiSeNet ONNX model {self.path}: {exc}") from exc
-            self._input_name = self._session.get_inputs()[0].name
-        else:
-            self._load_torch()
-
-    def _load_torch(self) -> None:
-        import torch
-
-        configure_torch(self.config)
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ModelUnavailableError(f"could not read the BiSeNet weights {self.path}: {exc}") from exc
-        state = _clean_state_dict(state)
-        n_classes = int(state["conv_out.conv_out.weight"].shape[0]) if "conv_out.conv_out.weight" in state else 19
-        if n_classes != len(CELEBAMASK_CLASSES):
-            raise ModelUnavailableError(f"{self.path} predicts {n_classes} classes; CelebAMask-HQ parsing needs 19")
-        net = build_bisenet(n_classes)
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ModelUnavailableError(f"{self.path} is not a face-parsing.PyTorch BiSeNet state dict: {exc}") from exc
-        self._device = torch_device(self.config)
-        self._net = net.to(self._device).eval()
-
-    @classmethod
-    def from_config(
-        cls,
-        config: ModelConfig,
-        backend: str = "bisenet",
-        *,
-        path: str | Path | None = None,
-        repo_id: str | None = None,
-        filename: str = BISENET_FILE,
-        **options: Any,
-    ) -> BiSeNetParser:
-        if options:
-            raise ConfigError(f"unknown options for the bisenet parser: {sorted(options)}")
-        return cls(_bisenet_path(config, path, repo_id, filename), config)
-
-    @classmethod
-    def describe(cls, config: ModelConfig, backend: str = "bisenet") -> ModelInfo:
-        explicit = config.path_for("parser")
-        where = Path(explicit).expanduser() if explicit else config.model_dir / BISENET_SUBDIR / BISENET_FILE
-        try:
-            where = _find_bisenet_file(where) if where.exists() else where
-            available = where.is_file()
-        except ModelNotFoundError:
-            available = False
-        detail = "BiSeNet (ResNet-18) face parsing, CelebAMask-HQ 19 classes, 512x512 input"
-        if not available:
-            detail += f"; not found: put {BISENET_FILE} (or an ONNX export) at {where}"
-        return ModelInfo("parser", backend, available, str(where), licence=BISENET_LICENCE, detail=detail)
-
-    def logits(self, image: np.ndarray) -> np.ndarray:
-        """(19, 512, 512) float32 class scores for ``image`` resized to the network's input."""
-        from PIL import Image
-
-        image = _check_image(image)
-        # PIL's bilinear resize, as in face-parsing.PyTorch's own evaluation (it antialiases when shrinking)
-        resized = np.asarray(Image.fromarray(image).resize((self.input_size, self.input_size), Image.BILINEAR))
-        x = ((resized.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)[None]
-        x = np.ascontiguousarray(x)
-        if self._session is not None:
-            with self._lock:
-                out = self._session.run(None, {self._input_name: x})[0]
-            if out.ndim != 4 or out.shape[1] != len(CELEBAMASK_CLASSES):
-                raise ModelUnavailableError(
-                    f"{self.path} returns an output of shape {out.shape}; a BiSeNet export must return "
-                    "(1, 19, H, W) class scores for a (1, 3, 512, 512) ImageNet-normalised input"
-                )
-            return out[0]
-        import torch
-
-        with torch.inference_mode():
-            out = self._net(torch.from_numpy(x).to(self._device))
-        return out[0].float().cpu().numpy()
-
-    def parse(self, image: np.ndarray, landmarks: np.ndarray | None = None) -> ParsingResult:
-        """Labels at ``image``'s own size (``landmarks`` is accepted for the protocol and ignored)."""
-        image = _check_image(image)
-        labels = self.logits(image).argmax(0).astype(np.uint8)
-        h, w = image.shape[:2]
-        if (h, w) != labels.shape:
-            labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
-        return ParsingResult(labels, CELEBAMASK_CLASSES, False, f"bisenet:{self.path.name}")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -663,7 +316,7 @@ class ApproximateParser:
         Without ``landmarks`` the parser runs Face Mesh itself; when no face is found the result is all
         background, with the reason in ``notes["face"]``.
         """
-        image = _check_image(image)
+        image = check_image(image)
         h, w = image.shape[:2]
         if landmarks is None:
             landmarks = self._find_landmarks(image)
