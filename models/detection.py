@@ -57,6 +57,24 @@ def _suppress(dets: list[FaceDetection], iou: float = 0.4) -> list[FaceDetection
     return kept
 
 
+def _covers(kept: FaceDetection, other: FaceDetection, iou: float) -> bool:
+    """Whether ``other`` is the same face as ``kept``: boxes overlapping by ``iou`` or more, or the centre of
+    either box inside the other (the two BlazeFace models frame one face differently)."""
+    if _box_iou(kept.box, other.box) >= iou:
+        return True
+    for a, b in ((kept.box, other.box), (other.box, kept.box)):
+        cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+        if a[0] <= cx <= a[2] and a[1] <= cy <= a[3]:
+            return True
+    return False
+
+
+def _merge(first: list[FaceDetection], more: list[FaceDetection], iou: float = 0.3) -> list[FaceDetection]:
+    """``first`` plus the faces of ``more`` that none of ``first`` covers: a later model adds faces, it never
+    replaces one an earlier model found."""
+    return list(first) + [d for d in _suppress(more) if not any(_covers(k, d, iou) for k in first)]
+
+
 def _finish(dets: list[FaceDetection], width: int, height: int) -> list[FaceDetection]:
     """Clip boxes to the image, drop empty ones, sort largest first."""
     out = []
@@ -89,7 +107,9 @@ class MediaPipeDetector:
     """MediaPipe BlazeFace through the legacy ``mp.solutions.face_detection`` (weights bundled in the wheel).
 
     ``mediapipe`` runs the short-range model (faces filling a good part of the photo: portraits, selfies) and
-    falls back to the full-range model when it finds nothing; ``mediapipe-short`` / ``mediapipe-full`` use one.
+    then the full-range model, and merges them: faces the short-range model found keep its boxes and keypoints,
+    and the full-range model adds faces it missed (a smaller second face beside a large one, which the
+    short-range model often does not see); ``mediapipe-short`` / ``mediapipe-full`` use one.
     Photos are detected on a copy shrunk to ``max_side`` (integer-factor area averaging, then bilinear; the
     networks see 128 or 192 px anyway) and the results scaled back. When nothing is found in a large photo, the
     full-resolution photo is searched again in overlapping ``max_side`` tiles (full-range model, about 1 s for
@@ -117,6 +137,7 @@ class MediaPipeDetector:
         tiles: bool = True,
         check_geometry: bool = True,
         max_roll: float = 60.0,
+        quadrants: bool = True,
     ) -> None:
         if backend not in _MP_MODELS:
             raise ConfigError(f"unknown MediaPipe detector {backend!r}; choose one of {', '.join(_MP_MODELS)}")
@@ -133,6 +154,7 @@ class MediaPipeDetector:
         self.tiles = bool(tiles)
         self.check_geometry = bool(check_geometry)
         self.max_roll = float(max_roll)
+        self.quadrants = bool(quadrants)
         self._graphs: dict[int, object] = {}
         self._lock = threading.Lock()
 
@@ -240,6 +262,18 @@ class MediaPipeDetector:
                 dets.extend(self._detect_scaled(model, sub, 1.0, offset=(x, y)))
         return _suppress(dets)
 
+    def _detect_quadrants(self, model: int, image: np.ndarray, scale: float) -> list[FaceDetection]:
+        """Faces in four overlapping quarters (each 0.6 of the width and height) at twice the zoom: a second face
+        under about a tenth of the photo's side is too small for the networks' 128/192 px input at full view."""
+        h, w = image.shape[:2]
+        qh, qw = round(0.6 * h), round(0.6 * w)
+        dets: list[FaceDetection] = []
+        for y in (0, h - qh):
+            for x in (0, w - qw):
+                sub = np.ascontiguousarray(image[y : y + qh, x : x + qw])
+                dets.extend(self._detect_scaled(model, sub, scale, offset=(x, y)))
+        return _suppress(dets)
+
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
         """All faces, largest first; [] when there is none."""
         image = _check_image(image)
@@ -248,9 +282,9 @@ class MediaPipeDetector:
         with self._lock:
             dets: list[FaceDetection] = []
             for model in self.models:
-                dets = self._detect_scaled(model, image, scale)
-                if dets:
-                    break
+                dets = _merge(dets, self._detect_scaled(model, image, scale))
+            if dets and self.quadrants and len(self.models) > 1:
+                dets = _merge(dets, self._detect_quadrants(self.models[-1], image, scale))
             if not dets and self.tiles and max(h, w) > 1.5 * self.max_side:
                 dets = self._detect_tiles(self.models[-1], image)
         return _finish(_suppress(dets), w, h)
