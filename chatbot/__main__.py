@@ -6,7 +6,8 @@
 ``ask`` reads one question per line (``-`` for stdin; blank lines are skipped); the questions form one
 conversation, so follow-ups ("why?", "and the eyes?") work. With ``--json`` it prints one JSON object per line.
 ``chat`` is an interactive loop: ``/export PATH`` saves the log (.json or .md), ``/help`` lists what can be asked,
-``/quit`` ends. Errors print one line on stderr and exit with status 2.
+``/quit`` ends. Exit status: 0 done; 2 bad input, arguments or configuration (one line on stderr); 1 a bug.
+Third-party log lines are hidden unless ``--verbose`` (or ``FACEX_VERBOSE=1``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m chatbot", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="python -m chatbot", description=__doc__.split("\n")[0],
+                     epilog="exit status: 0 done; 2 bad input, arguments or configuration; 1 a bug")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _Parser(add_help=False)
     common.add_argument("--explanation", required=True, type=Path, help="explanation.json (or the folder holding it)")
@@ -37,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--qa-path", default=None, help="local folder of the QA model")
     common.add_argument("--facts", action="append", default=[], type=Path,
                         help="extra facts file or folder (YAML/JSON/TOML with a 'facts:' list); repeatable")
+    common.add_argument("--verbose", action="store_true", help="also show third-party log lines")
     ask = sub.add_parser("ask", parents=[common], help="answer a file of questions (one conversation)")
     ask.add_argument("--questions", required=True, help="text file, one question per line; '-' for stdin")
     ask.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -146,11 +149,13 @@ def _chat(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from models.errors import FaceXError
+    from models.quiet import quiet_third_party
     from prompts import PromptsError
 
     args = _parser().parse_args(argv)
     try:
-        return _ask(args) if args.command == "ask" else _chat(args)
+        with quiet_third_party(verbose=args.verbose or args.command == "chat"):  # chat: a live terminal
+            return _ask(args) if args.command == "ask" else _chat(args)
     except (FaceXError, PromptsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -6,7 +6,10 @@
     python -m explain_engine calibrate PAIRS.csv --root DIR [--out FILE] [--fmr 0.001]
     python -m explain_engine evaluate ...          (the evaluation tools; see ``evaluate --help``)
 
-Bad input (no face, unreadable file, ...) prints one line to stderr and exits with status 2.
+Exit status: 0 done; 2 bad input or arguments (no face, unreadable file, a number out of range, an output path
+that cannot be written, ...): one line on stderr and nothing half-written; 1 a bug (``FACEX_DEBUG=1`` shows the
+traceback). Every number is checked (finite, in range) before any model loads. Third-party log lines
+(MediaPipe, TF Lite) are hidden unless ``--verbose`` (or ``FACEX_VERBOSE=1``).
 """
 
 from __future__ import annotations
@@ -18,10 +21,20 @@ import os
 import sys
 from pathlib import Path
 
+from explain_engine.cli_args import (
+    COUNT_1,
+    EXIT_BAD_INPUT,
+    NON_NEGATIVE,
+    RATE,
+    SEED,
+    THRESHOLD,
+    OneLineParser,
+    check_output_file,
+    staged_folder,
+)
 from explain_engine.pairs import read_pairs
 from models.errors import FaceXError
 
-EXIT_BAD_INPUT = 2
 NUMBERS_ONLY_NOTE = (
     "Numbers only: cosine similarities of the listed pairs and the parameters fitted to them; "
     "no images or image-derived data other than these scores."
@@ -78,7 +91,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedder", help="face model backend (default: dlib-torch, or FACEX_EMBEDDER)")
     p.add_argument("--detector", help="face detector backend (default: mediapipe)")
     p.add_argument("--calibration", help="calibration JSON (default: the one shipped for the face model)")
-    p.add_argument("--threshold", type=float, help="explicit cosine-similarity threshold (overrides calibration)")
+    p.add_argument("--threshold", type=THRESHOLD,
+                   help="explicit cosine-similarity threshold in [-1, 1] (overrides calibration)")
+    p.add_argument("--verbose", action="store_true", help="also show third-party log lines (MediaPipe, TF Lite)")
 
 
 def _check_files(*paths: str) -> None:
@@ -111,6 +126,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     _check_files(args.image_a, args.image_b)
+    with staged_folder(args.out) as stage:  # checks --out before any work; nothing half-written on failure
+        explanation = _compute_explanation(args, tqdm)
+        explanation.save(stage)
+    out = Path(args.out).expanduser()
+    d = explanation.to_dict()
+    print(engine_summary(d))
+    n_images = sum(len(v) for k, v in d["heatmaps"].items() if k != "legend") + 3  # + legend, two outlined crops
+    print(f"wrote {out / 'explanation.json'}, {n_images} images and table.csv")
+    return 0
+
+
+def _compute_explanation(args: argparse.Namespace, tqdm):
     engine = _engine(_engine_config(args))
     with tqdm(total=100, unit="%", disable=args.quiet, file=sys.stderr, bar_format="{desc:<28}{bar}| {n:.0f}%") as bar:
 
@@ -120,12 +147,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             bar.refresh()
 
         explanation = engine.explain(args.image_a, args.image_b, progress=progress)
-    out = explanation.save(args.out)
-    d = explanation.to_dict()
-    print(engine_summary(d))
-    n_images = sum(len(v) for k, v in d["heatmaps"].items() if k != "legend") + 3  # + legend, two outlined crops
-    print(f"wrote {out / 'explanation.json'}, {n_images} images and table.csv")
-    return 0
+    return explanation
 
 
 def engine_summary(d: dict) -> str:
@@ -191,7 +213,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     pairs_path = Path(args.pairs)
     root = Path(args.root) if args.root else pairs_path.parent
     pairs = read_pairs(pairs_path, root)
+    if args.out:
+        check_output_file(args.out)  # before any model loads
     engine = _engine(EngineConfig(models=_model_config(args)))
+    out = check_output_file(args.out or f"calibration-{engine.model_name}.json")  # before the photos are embedded
     with tqdm(total=1, disable=args.quiet, file=sys.stderr, desc="embedding photos") as bar:
 
         def progress(done: int, total: int) -> None:
@@ -227,7 +252,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             "versions": _versions(),
         },
     )
-    out = Path(args.out) if args.out else Path(f"calibration-{engine.model_name}.json")
     cal.save(out)
     p = cal.cscore
     print(f"model {cal.model}: {len(genuine)} genuine, {len(impostor)} impostor pairs")
@@ -254,10 +278,10 @@ def cmd_evaluate(argv: list[str]) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from explain_engine import methods as registry
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m explain_engine", description="Verify two face photos and explain the decision by region."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     p = sub.add_parser("explain", help="verify and explain a pair; write explanation.json, heatmaps and table.csv")
     p.add_argument("image_a")
@@ -267,12 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
                    f"(default {','.join(registry.DEFAULT_METHODS)}; S0 always runs, AVG comes with S1)")
     p.add_argument("--perturbation", choices=("inpaint", "black", "blur", "mean"), help="how regions are hidden")
     p.add_argument("--inpainter", help="inpainting backend for --perturbation inpaint (telea, ns, patchmatch, ...)")
-    p.add_argument("--samples", type=int, help="repeat with K seeds / jitters and report stability")
+    p.add_argument("--samples", type=COUNT_1, help="repeat with K (at least 1) seeds / jitters and report stability")
     p.add_argument("--region-set", dest="region_set", choices=("coarse", "fine"))
     p.add_argument("--parser", help="face parser backend (approx, bisenet)")
-    p.add_argument("--max-steps", dest="max_steps", type=int, help="S1: most greedy steps per run")
-    p.add_argument("--min-change", dest="min_change", type=float, help="S1: stop when a step changes less")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--max-steps", dest="max_steps", type=COUNT_1, help="S1: most greedy steps per run (at least 1)")
+    p.add_argument("--min-change", dest="min_change", type=NON_NEGATIVE,
+                   help="S1: stop when a step changes the similarity by less (0 or more)")
+    p.add_argument("--seed", type=SEED, help="random seed (0 to 2^32-1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_options(p)
     p.set_defaults(func=cmd_explain)
@@ -288,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pairs", help="CSV with columns img_a, img_b, label (1 = same person)")
     p.add_argument("--root", help="folder the image paths are relative to (default: the CSV's folder)")
     p.add_argument("--out", help="calibration JSON to write (default: calibration-<model>.json)")
-    p.add_argument("--fmr", type=float, default=0.001, help="false-match rate for the second threshold")
+    p.add_argument("--fmr", type=RATE, default=0.001, help="false-match rate in (0, 1) for the second threshold")
     p.add_argument("--rule", choices=("accuracy", "fmr"), default="accuracy", help="which threshold decides")
     p.add_argument("--fitted-on", dest="fitted_on", help="description of the pairs, stored in the file")
     p.add_argument("--name", help="calibration name stored in the file")
@@ -296,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embedder", help="face model backend (default: dlib-torch)")
     p.add_argument("--detector", help="face detector backend")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="also show third-party log lines (MediaPipe, TF Lite)")
     p.set_defaults(func=cmd_calibrate)
 
     sub.add_parser("evaluate", help="faithfulness evaluation (see `evaluate --help`)", add_help=False)
@@ -303,7 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from models.quiet import quiet_third_party
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    with quiet_third_party(verbose="--verbose" in argv):
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     try:
         if argv and argv[0] == "evaluate":  # its own parser owns every option after the word
             return cmd_evaluate(argv[1:])
@@ -318,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("FACEX_DEBUG"):
             raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (set FACEX_DEBUG=1 for details)", file=sys.stderr)
+        print(f"error: unexpected {type(exc).__name__}: {exc} (a bug: please report it; FACEX_DEBUG=1 shows the "
+              "traceback)", file=sys.stderr)
         return 1
 
 

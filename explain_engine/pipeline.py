@@ -133,14 +133,15 @@ class FacePipeline:
         warnings: list[str] = []
         if len(faces) > 1:
             warnings.append(f"{name}: {len(faces)} faces found; the largest one was used")
-        if face.size < self.min_face_pixels:
+        size = face.judged_size  # from the eye distance when the detector's box is inflated (tiny faces)
+        if size < self.min_face_pixels:
             raise FaceTooSmallError(
-                f"{name}: the face is only {face.size:.0f} pixels across; at least {self.min_face_pixels} are "
+                f"{name}: the face is only {size:.0f} pixels across; at least {self.min_face_pixels} are "
                 "needed: use a larger or closer photo of the face"
             )
-        if face.size < self.small_face_pixels:
+        if size < self.small_face_pixels:
             warnings.append(
-                f"{name}: the face is small ({face.size:.0f} pixels across); the comparison and the region "
+                f"{name}: the face is small ({size:.0f} pixels across); the comparison and the region "
                 "maps are less reliable than for a larger face"
             )
         return face, len(faces), warnings

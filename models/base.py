@@ -17,6 +17,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+# BlazeFace box side / eye distance on the 29 dev photos with one face: mean 2.42, s.d. 0.16, range 2.16-2.81.
+FACE_PER_EYE_DISTANCE = 2.42
+
 
 @dataclass(frozen=True)
 class FaceDetection:
@@ -33,9 +36,25 @@ class FaceDetection:
 
     @property
     def size(self) -> float:
-        """The shorter side of the box, in pixels: what "face too small" is judged by."""
+        """The shorter side of the box, in pixels."""
         x0, y0, x1, y1 = self.box
         return float(min(x1 - x0, y1 - y0))
+
+    @property
+    def eye_distance(self) -> float:
+        """Pixels between the two eye keypoints (0 when they are missing)."""
+        kps = np.asarray(self.keypoints, dtype=np.float64)
+        if kps.ndim != 2 or len(kps) < 2:
+            return 0.0
+        return float(np.hypot(*(kps[1] - kps[0])))
+
+    @property
+    def judged_size(self) -> float:
+        """The face's size in pixels as "face too small" judges it: the box's shorter side, but never more than
+        the eye distance times ``FACE_PER_EYE_DISTANCE``. BlazeFace inflates boxes of tiny faces (a 30 px face on a
+        1200 px canvas gets a 41 px box but 7 px between the eyes), so the eyes are the honest measure there."""
+        eyes = self.eye_distance
+        return min(self.size, FACE_PER_EYE_DISTANCE * eyes) if eyes > 0 else self.size
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,17 @@ def _default_threads() -> int:
     return 1 if cores <= 2 else min(4, cores // 2)
 
 
+def _env_threads() -> int:
+    """``FACEX_THREADS`` as a whole number, or the default when unset; ConfigError for anything else."""
+    raw = os.environ.get("FACEX_THREADS", "").strip()
+    if not raw:
+        return _default_threads()
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"FACEX_THREADS must be a whole number of threads (at least 1), not {raw!r}") from None
+
+
 @dataclass
 class ModelConfig:
     """One choice of backend per capability, plus optional explicit model paths.
@@ -55,14 +66,14 @@ class ModelConfig:
     options: dict[str, dict] = field(default_factory=dict)  # capability -> extra keyword options for its backend
     model_dir: Path = field(default_factory=lambda: Path(os.environ.get("FACEX_MODEL_DIR", "~/.cache/facex/models")).expanduser())
     allow_downloads: bool = field(default_factory=lambda: _env_flag("FACEX_ALLOW_DOWNLOADS"))
-    device: str = field(default_factory=lambda: os.environ.get("FACEX_DEVICE", "auto"))
-    threads: int = field(default_factory=lambda: int(os.environ.get("FACEX_THREADS", _default_threads())))
+    device: str = field(default_factory=lambda: os.environ.get("FACEX_DEVICE", "auto").strip().lower() or "auto")
+    threads: int = field(default_factory=_env_threads)
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda', not {self.device!r}")
-        if self.threads < 1:
-            raise ConfigError(f"threads must be at least 1, not {self.threads}")
+            raise ConfigError(f"device (FACEX_DEVICE) must be 'auto', 'cpu' or 'cuda', not {self.device!r}")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise ConfigError(f"threads (FACEX_THREADS) must be a whole number of at least 1, not {self.threads!r}")
         self.model_dir = Path(self.model_dir).expanduser()
 
     @classmethod

@@ -27,5 +27,9 @@ class ModelUnavailableError(FaceXError):
     """A model backend cannot run here (a missing optional package, an unsupported platform)."""
 
 
+class ModelFileError(ModelUnavailableError):
+    """A model file exists but cannot be loaded: corrupt, truncated, or another format than the backend reads."""
+
+
 class ConfigError(FaceXError):
     """A configuration value is invalid (unknown backend name, bad option)."""

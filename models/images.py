@@ -76,7 +76,17 @@ def downscale(image: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, 
 def load_image(source: ImageSource, *, max_side: int | None = MAX_SIDE) -> np.ndarray:
     """Load a photo from a path, bytes, a file object or an array as RGB uint8, EXIF-rotated.
 
-    Raises :class:`ImageError` for missing, empty, corrupt, non-image or oversized input.
+    Args:
+        source: a path, encoded bytes, a binary file object, or an array (H, W[, C]).
+        max_side: longer side after loading in pixels (larger photos are shrunk with area interpolation);
+            None keeps the size.
+
+    Returns:
+        (H, W, 3) RGB uint8 array.
+
+    Raises:
+        ImageError: missing, unreadable (permission), empty, corrupt, non-image, oversized, or multi-frame input
+            (animated GIF/WEBP/PNG, multi-page TIFF: refused rather than silently judged on frame 1).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -96,7 +106,12 @@ def load_image(source: ImageSource, *, max_side: int | None = MAX_SIDE) -> np.nd
             raise ImageError(f"{what}: file is empty")
         if size > MAX_FILE_BYTES:
             raise ImageError(f"{what}: file is {size / 2**20:.0f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except PermissionError:
+            raise ImageError(f"{what}: permission denied (the file cannot be read by this user)") from None
+        except OSError as exc:
+            raise ImageError(f"{what}: cannot be read ({exc.strerror or exc})") from None
     elif isinstance(source, (bytes, bytearray)):
         data = bytes(source)
     elif hasattr(source, "read"):
@@ -113,6 +128,13 @@ def load_image(source: ImageSource, *, max_side: int | None = MAX_SIDE) -> np.nd
             if img.width * img.height > MAX_PIXELS:
                 raise ImageError(
                     f"{what}: image is {img.width}x{img.height} pixels; the limit is {MAX_PIXELS:,} pixels"
+                )
+            frames = int(getattr(img, "n_frames", 1) or 1)
+            # MPO (camera JPEGs with a preview) holds one photo plus its copies: its first frame is the photo
+            if frames > 1 and img.format != "MPO":
+                raise ImageError(
+                    f"{what}: a {img.format or 'multi-frame'} image with {frames} frames (animated or multi-page); "
+                    "which frame shows the face to compare is ambiguous: save that frame as a still PNG or JPEG"
                 )
             img = ImageOps.exif_transpose(img)
             if img.mode == "P":

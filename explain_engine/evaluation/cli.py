@@ -1,4 +1,7 @@
-"""``python -m explain_engine evaluate PAIRS.csv --root DIR --out DIR [options]``: the faithfulness evaluation."""
+"""``python -m explain_engine evaluate PAIRS.csv --root DIR --out DIR [options]``: the faithfulness evaluation.
+
+Exit status: 0 done; 2 bad input or arguments (one line on stderr); 1 a bug.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +12,30 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from explain_engine.cli_args import COUNT_0, COUNT_1, EXIT_BAD_INPUT, OneLineParser, check_output_folder, whole
 from explain_engine.pairs import read_pairs
-from models.errors import ConfigError, FaceXError
+from models.errors import FaceXError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m explain_engine evaluate",
         description="Deletion/Insertion ablation, region-swap test, region statistics and stability of the region "
                     "explanations over a labelled pair set. Finished pairs are cached under OUT/pairs/, so an "
-                    "interrupted run resumes.")
+                    "interrupted run resumes. A pair skipped because a photo was missing is tried again once the "
+                    "photo exists; --retry-skipped tries every skipped pair again.")
     p.add_argument("pairs", help="CSV with columns img_a, img_b, label (1 = same person)")
     p.add_argument("--root", help="folder the image paths are relative to (default: the CSV's folder)")
     p.add_argument("--out", required=True, help="output folder (keep it outside the repository)")
-    p.add_argument("--limit", type=int, help="at most N genuine pairs and N different-person pairs")
-    p.add_argument("--impostors", type=int, help="different-person pairs for the swap test (default: --limit or all)")
+    p.add_argument("--limit", type=COUNT_0, help="at most N genuine pairs and N different-person pairs")
+    p.add_argument("--impostors", type=COUNT_0,
+                   help="different-person pairs for the swap test (default: --limit or all)")
     p.add_argument("--genuine-only", action="store_true", help="skip different-person pairs (no swap test)")
     p.add_argument("--removal", choices=("blur", "black"), default="blur", help="Deletion/Insertion removal")
-    p.add_argument("--steps", type=int, default=11, help="Deletion/Insertion steps from 0 to 100%% (default 11)")
-    p.add_argument("--samples", type=int, default=1, help="S0 runs averaged (seeds/jitters) in the swap test")
-    p.add_argument("--seeds", type=int, default=3, help="extra S0 runs for the stability measure")
+    p.add_argument("--steps", type=whole(2, what="a step count"), default=11,
+                   help="Deletion/Insertion steps from 0 to 100%% (at least 2; default 11)")
+    p.add_argument("--samples", type=COUNT_1, default=1, help="S0 runs averaged (seeds/jitters) in the swap test")
+    p.add_argument("--seeds", type=COUNT_1, default=3, help="extra S0 runs for the stability measure")
     p.add_argument("--blend", choices=("alpha", "seamless", "none"), default="alpha",
                    help="swap-test pasting: feathered alpha (default) or Poisson (cv2.seamlessClone)")
     p.add_argument("--swap-extent", choices=("a", "union"), default="union",
@@ -36,21 +43,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--swap-variant", choices=("both", "a", "b", "ab"), default="a",
                    help="S0 variant whose swap results go into summary.json: only the pasted photo A' perturbed "
                         "(default), both photos, only B, or the mean of the one-sided two (all are in the report)")
-    p.add_argument("--occlusion-stride", type=int, default=14, help="xFace baseline stride (px)")
+    p.add_argument("--occlusion-stride", type=COUNT_1, default=14, help="xFace baseline stride (px, at least 1)")
     p.add_argument("--inpainter", help="inpainting backend (default: telea, or FACEX_INPAINTER)")
     p.add_argument("--embedder", help="face model backend (default: dlib-torch)")
     p.add_argument("--calibration", help="calibration JSON (default: the one shipped for the face model)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--retry-skipped", dest="retry_skipped", action="store_true",
+                   help="evaluate again every pair an earlier run skipped (pairs skipped for a missing photo are "
+                        "retried anyway once the photo exists)")
+    p.add_argument("--verbose", action="store_true", help="also show third-party log lines (MediaPipe, TF Lite)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from models.quiet import quiet_third_party
+
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return run(args)
-    except FaceXError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with quiet_third_party(verbose=args.verbose):
+        try:
+            return run(args)
+        except FaceXError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,14 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from .report import write_outputs
     from .runner import EvaluationOptions, PairCache, PairEvaluator, run_pairs, select_pairs
 
-    for name in ("limit", "impostors"):
-        if getattr(args, name) is not None and getattr(args, name) < 0:
-            raise ConfigError(f"--{name} must be 0 or more")
-    if args.steps < 2 or args.samples < 1 or args.seeds < 1:
-        raise ConfigError("--steps must be at least 2, --samples and --seeds at least 1")
     pairs_path = Path(args.pairs)
     root = Path(args.root) if args.root else pairs_path.parent
-    out = Path(args.out)
+    out = check_output_folder(args.out)  # a file there or a read-only place: said before any model loads
     pairs = select_pairs(read_pairs(pairs_path, root), limit=args.limit, genuine_only=args.genuine_only,
                          impostors=args.impostors)
     if not pairs:
@@ -83,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     models_id = f"{engine.model_name}-{models.inpainter}"
     cache = PairCache(out / "pairs", lambda pair: f"{options.fingerprint(pair.label)}-{models_id}")
     t1 = time.perf_counter()
-    records, stats = run_pairs(pairs, PairEvaluator(engine, options, example_dir=out / "examples"), cache, progress=not args.quiet)
+    records, stats = run_pairs(pairs, PairEvaluator(engine, options, example_dir=out / "examples"), cache,
+                               progress=not args.quiet, retry_skipped=getattr(args, "retry_skipped", False))
     run_s = time.perf_counter() - t1
     meta = {
         "model": engine.model_name, "threshold": engine.threshold,

@@ -133,8 +133,10 @@ class PairEvaluator:
                   "label": int(pair.label), "threshold": float(self.engine.threshold)}
         try:
             face_a, face_b, _ = self.engine.prepare_pair(pair.image_a, pair.image_b, regions=True)
-        except FaceXError as exc:  # an unusable photo: recorded (and cached) as skipped, never retried
-            return {**record, "status": "skipped", "reason": str(exc), "seconds": time.perf_counter() - t0}
+        except FaceXError as exc:  # an unusable photo: recorded (and cached) as skipped; retried once a missing
+            missing = [str(p) for p in (pair.image_a, pair.image_b) if not p.exists()]  # photo appears
+            return {**record, "status": "skipped", "reason": str(exc), "missing": missing,
+                    "seconds": time.perf_counter() - t0}
         t1 = time.perf_counter()
         ma, mb = face_a.regions.masks, face_b.regions.masks
         regions = [r for r in face_a.regions.names if r in mb]
@@ -275,9 +277,27 @@ class RunStats:
     skipped: list[str] = field(default_factory=list)
 
 
+def may_retry(record: dict, retry_skipped: bool = False) -> bool:
+    """Whether a cached skipped record should be evaluated again: always with ``retry_skipped``, else when it was
+    skipped for a missing photo that exists now (records from before ``missing`` was kept: "file not found" in
+    the reason and both photos present)."""
+    if record.get("status") != "skipped":
+        return False
+    if retry_skipped:
+        return True
+    missing = record.get("missing")
+    if missing is None and "file not found" in str(record.get("reason", "")):
+        missing = [record.get("img_a", ""), record.get("img_b", "")]
+    return bool(missing) and all(Path(p).exists() for p in missing)
+
+
 def run_pairs(pairs: Sequence[Pair], evaluate: Callable[[Pair], dict], cache: PairCache, *,
-              progress: bool = True) -> tuple[list[dict], RunStats]:
-    """Evaluate every pair not already cached; returns (records in pair order, stats)."""
+              progress: bool = True, retry_skipped: bool = False) -> tuple[list[dict], RunStats]:
+    """Evaluate every pair not already cached; returns (records in pair order, stats).
+
+    A cached skipped pair is evaluated again when :func:`may_retry` says its cause may have gone (a missing
+    photo now exists), or for every skipped pair with ``retry_skipped``.
+    """
     import sys
 
     from tqdm import tqdm
@@ -287,6 +307,8 @@ def run_pairs(pairs: Sequence[Pair], evaluate: Callable[[Pair], dict], cache: Pa
     with tqdm(total=len(pairs), disable=not progress, file=sys.stderr, unit="pair", desc="evaluating") as bar:
         for pair in pairs:
             record = cache.load(pair)
+            if record is not None and may_retry(record, retry_skipped):
+                record = None
             if record is None:
                 record = evaluate(pair)
                 cache.save(pair, record)

@@ -30,7 +30,7 @@ from models.base import ModelInfo
 from models.config import ModelConfig
 from models.embedding import check_crops, configured_path
 from models.embedding.dlib_format import DlibFormatError, DlibNetwork, LayerRecord, read_dlib_network
-from models.errors import ConfigError, ModelNotFoundError, ModelUnavailableError
+from models.errors import ConfigError, ModelFileError, ModelNotFoundError, ModelUnavailableError
 
 DLIB_MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 DESCRIPTION = "dlib ResNet-34 face recognition (128-d), torch port"
@@ -64,8 +64,8 @@ def resolve_dlib_model_path(config: ModelConfig | None, explicit: str | Path | N
             return path
     where = candidates[0] if candidates else "the face_recognition_models package (not installed)"
     raise ModelNotFoundError(
-        f"model {DLIB_MODEL_FILE} not found at {where}; install face-recognition-models or pass "
-        "--model-path (FACEX_EMBEDDER_PATH) to the .dat file"
+        f"model {DLIB_MODEL_FILE} not found at {where}; install face-recognition-models or set "
+        "FACEX_EMBEDDER_PATH to the .dat file"
     )
 
 
@@ -332,7 +332,13 @@ class DlibTorchEmbedder(DlibWeightsEmbedder):
         self.device = torch_device(self.config)
         if self.device == "cuda" and not _torch().cuda.is_available():
             raise ModelUnavailableError("device 'cuda' was asked for (FACEX_DEVICE) but torch cannot use CUDA here")
-        self.module = load_dlib_resnet(self.model_path, self.device)
+        try:
+            self.module = load_dlib_resnet(self.model_path, self.device)
+        except (DlibFormatError, OSError) as exc:
+            raise ModelFileError(
+                f"{self.model_path} is not a readable dlib face-recognition network (corrupt, truncated or another "
+                f"file): {exc}; replace it or set FACEX_EMBEDDER_PATH to a good copy"
+            ) from None
         self.embedding_dim = self.module.output_dim
 
     @classmethod

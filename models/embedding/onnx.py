@@ -87,8 +87,8 @@ class OnnxEmbedder:
         self.model_path = Path(model_path).expanduser()
         if not self.model_path.is_file():
             raise ModelNotFoundError(
-                f"model {self.model_path.name} not found at {self.model_path}; pass --model-path "
-                "(FACEX_EMBEDDER_PATH) to an .onnx file"
+                f"model {self.model_path.name} not found at {self.model_path}; set FACEX_EMBEDDER_PATH "
+                "to an .onnx file"
             )
         if channel_order not in ("rgb", "bgr"):
             raise ConfigError(f"channel_order must be 'rgb' or 'bgr', not {channel_order!r}")
@@ -142,7 +142,7 @@ class OnnxEmbedder:
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "onnx", **options) -> OnnxEmbedder:
         explicit = configured_path(config, backend, options)
-        path = resolve_model_path(backend, config, explicit=explicit)
+        path = resolve_model_path(backend, config, explicit=explicit, capability="embedder")
         return cls(path, config=config, **options)
 
     @classmethod
@@ -223,13 +223,13 @@ def resolve_arcface_model(config: ModelConfig, pack: str = "buffalo_l", explicit
             return given
         if not given.is_dir():  # an explicit path that does not exist is an error, not a fallback
             raise ModelNotFoundError(
-                f"model arcface ({pack}/{filename}) not found at {given}; pass --model-path (FACEX_EMBEDDER_PATH) "
+                f"model arcface ({pack}/{filename}) not found at {given}; set FACEX_EMBEDDER_PATH "
                 "to the .onnx file or its pack folder"
             )
     subdir = f"insightface/{pack}"
     folder = resolve_model_path(
         f"arcface ({pack}/{filename})", config, explicit=explicit, default_subdir=subdir,
-        download=_insightface_download(pack),
+        download=_insightface_download(pack), capability="embedder",
     )
     found = _find_file(folder, filename)
     if found is None and config.allow_downloads and not explicit:
@@ -237,8 +237,8 @@ def resolve_arcface_model(config: ModelConfig, pack: str = "buffalo_l", explicit
         found = _find_file(folder, filename)
     if found is None:
         raise ModelNotFoundError(
-            f"model arcface ({pack}/{filename}) not found at {folder}; pass --model-path (FACEX_EMBEDDER_PATH) "
-            "or allow downloads with FACEX_ALLOW_DOWNLOADS=1"
+            f"model arcface ({pack}/{filename}) not found at {folder}; set FACEX_EMBEDDER_PATH "
+            "to the .onnx file or its pack folder, or allow downloads with FACEX_ALLOW_DOWNLOADS=1"
         )
     return found
 

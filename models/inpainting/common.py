@@ -103,7 +103,8 @@ def resolve_pretrained(
 
         return Path(snapshot_download(hub_id, local_dir=str(target)))
 
-    return resolve_model_path(hub_id, config, explicit=explicit, default_subdir=default_subdir, download=download)
+    return resolve_model_path(hub_id, config, explicit=explicit, default_subdir=default_subdir, download=download,
+                              capability="inpainter")
 
 
 def describe_source(config: ModelConfig, *, hub_id: str, explicit: str | None, default_subdir: str) -> tuple[bool, str, str]:

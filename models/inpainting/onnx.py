@@ -161,7 +161,7 @@ class OnnxInpainter(BaseInpainter):
                 return Path(hf_hub_download(_LAMA_HUB[0], _LAMA_HUB[1], local_dir=str(target.parent)))
         path = resolve_model_path(
             backend, config, explicit=explicit, default_subdir=_DEFAULT_FILES.get(backend, f"{backend}.onnx"),
-            download=download,
+            download=download, capability="inpainter",
         )
         if path.is_dir():
             found = sorted(path.glob("*.onnx"))
@@ -178,7 +178,7 @@ class OnnxInpainter(BaseInpainter):
         available = path.exists() or (backend == "lama" and config.allow_downloads and not explicit)
         detail = "ONNX image+mask -> image; layout and ranges read from the graph"
         if not available:
-            detail = f"no ONNX file at {path}; pass --model-path (or FACEX_INPAINTER_PATH)"
+            detail = f"no ONNX file at {path}; set FACEX_INPAINTER_PATH to the .onnx file"
         return ModelInfo("inpainter", backend, available, str(path), licence=licence, detail=detail)
 
     def _fill(self, image: np.ndarray, mask: np.ndarray, seed: int | None, **kwargs) -> np.ndarray:

@@ -75,6 +75,7 @@ def bisenet_path(config: ModelConfig, path: str | Path | None, repo_id: str | No
         explicit=explicit,
         default_subdir=f"{BISENET_SUBDIR}/{filename}",
         download=download,
+        capability="parser",
     )
     return find_bisenet_file(found)
 

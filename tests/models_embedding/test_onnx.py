@@ -164,8 +164,9 @@ def test_generic_onnx_nhwc_bgr_fixed_batch(tmp_path):
 
 
 def test_generic_onnx_needs_a_path_and_valid_options(tmp_path):
-    with pytest.raises(ModelNotFoundError, match="model-path"):
+    with pytest.raises(ModelNotFoundError, match="FACEX_EMBEDDER_PATH") as info:  # the switch that exists
         create("embedder", ModelConfig(device="cpu", model_dir=tmp_path), "onnx")
+    assert "--model-path" not in str(info.value)
     model = export(tmp_path / "m.onnx")
     with pytest.raises(ConfigError):
         OnnxEmbedder(model, channel_order="rgba")
