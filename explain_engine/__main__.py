@@ -29,6 +29,7 @@ from explain_engine.cli_args import (
     SEED,
     THRESHOLD,
     OneLineParser,
+    OutputError,
     check_output_file,
     staged_folder,
 )
@@ -128,7 +129,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     _check_files(args.image_a, args.image_b)
     with staged_folder(args.out) as stage:  # checks --out before any work; nothing half-written on failure
         explanation = _compute_explanation(args, tqdm)
-        explanation.save(stage)
+        try:
+            explanation.save(stage)
+        except OSError as exc:  # a full disk, a folder removed under us: the staging folder is dropped
+            raise OutputError(f"--out {args.out}: writing failed ({exc.strerror or exc}); nothing was written") from None
     out = Path(args.out).expanduser()
     d = explanation.to_dict()
     print(engine_summary(d))

@@ -134,8 +134,15 @@ def check_output_folder(path: str | Path) -> Path:
     out = Path(path).expanduser()
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out}: a file with that name exists; give a folder (new or existing)")
-    with staged_folder(out):
-        pass
+    where = out if out.is_dir() else out.parent
+    made = _missing_parents(where)
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{out.name}.check-", dir=where)).rmdir()
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write there ({_os_reason(exc)})") from None
+    finally:
+        _remove_empty(made)
     return out
 
 

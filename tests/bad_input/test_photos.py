@@ -39,9 +39,8 @@ def test_other_read_errors_are_plain_too(photo_files, monkeypatch):
 
 
 def _frames(astronaut) -> list[Image.Image]:
-    from skimage import data
-
     import cv2
+    from skimage import data
 
     other = cv2.resize(data.coffee(), astronaut.shape[1::-1], interpolation=cv2.INTER_AREA)
     return [Image.fromarray(astronaut), Image.fromarray(other)]
