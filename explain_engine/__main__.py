@@ -31,6 +31,7 @@ from explain_engine.cli_args import (
     OneLineParser,
     OutputError,
     check_output_file,
+    staged_file,
     staged_folder,
 )
 from explain_engine.pairs import read_pairs
@@ -256,7 +257,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             "versions": _versions(),
         },
     )
-    cal.save(out)
+    with staged_file(out) as partial:  # written whole or not at all
+        cal.save(partial)
     p = cal.cscore
     print(f"model {cal.model}: {len(genuine)} genuine, {len(impostor)} impostor pairs")
     print(f"threshold {cal.threshold:.4f} ({cal.threshold_rule}); accuracy {cal.accuracy:.4f}")

@@ -169,6 +169,29 @@ def check_output_file(path: str | Path) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def staged_file(out: str | Path) -> Iterator[Path]:
+    """A temporary file beside ``out`` to write; it replaces ``out`` only when the body succeeds (an earlier
+    ``out`` stays intact otherwise, and no partial file is left).
+
+    Raises:
+        OutputError: the file cannot be written there.
+    """
+    out = check_output_file(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        tmp.chmod(0o666 & ~_umask())
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: writing failed ({_os_reason(exc)}); nothing was written") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

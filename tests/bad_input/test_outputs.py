@@ -99,3 +99,17 @@ def test_check_helpers(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(OutputError):
         check_output_file(tmp_path)
+
+
+def test_staged_file_replaces_only_on_success(tmp_path):
+    from explain_engine.cli_args import staged_file
+
+    out = tmp_path / "cal.json"
+    out.write_text("old")
+    with pytest.raises(RuntimeError), staged_file(out) as partial:
+        partial.write_text("half")
+        raise RuntimeError("fit failed")
+    assert out.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["cal.json"]
+    with staged_file(out) as partial:
+        partial.write_text("new")
+    assert out.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["cal.json"]
