@@ -49,7 +49,8 @@ def bisenet_path(config: ModelConfig, path: str | Path | None, repo_id: str | No
         if not repo_id:
             raise ModelNotFoundError(
                 "BiSeNet face-parsing weights have no official hub source; download 79999_iter.pth yourself "
-                f"(face-parsing.PyTorch) into {target.parent} or pass repo_id=<hub repo holding it>"
+                f"(face-parsing.PyTorch) into {target.parent}, or set FACEX_PARSER_PATH to the file or to the hub "
+                "repository (owner/name) that holds it"
             )
         from huggingface_hub import hf_hub_download
 
