@@ -56,14 +56,30 @@ def _onnx_load_errors() -> tuple[type[BaseException], ...]:
 
 
 def onnx_session(path: str | Path, config: ModelConfig):
-    """An onnxruntime session on CUDA when available and asked for, else on the CPU, with fixed threads."""
+    """An onnxruntime session on CUDA when available and asked for, else on the CPU, with fixed threads.
+
+    Args:
+        path: the ``.onnx`` file.
+        config: device and thread choices.
+
+    Raises:
+        ConfigError: ``FACEX_DEVICE=cuda`` without onnxruntime's CUDA provider.
+        ModelNotFoundError: no file at ``path``.
+        ModelFileError: the file is not a loadable ONNX model (corrupt, truncated, another format).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = config.threads
     options.inter_op_num_threads = 1
     providers = ["CPUExecutionProvider"]
-    if config.device in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    if config.device == "cuda" and not has_cuda:
+        raise ConfigError(
+            "FACEX_DEVICE=cuda was asked for but onnxruntime has no CUDA provider here (the onnxruntime-gpu "
+            "package); use FACEX_DEVICE=cpu or auto"
+        )
+    if config.device in ("auto", "cuda") and has_cuda:
         providers.insert(0, "CUDAExecutionProvider")
     if not Path(path).is_file():
         raise ModelNotFoundError(f"ONNX model file {path} not found")

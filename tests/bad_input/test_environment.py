@@ -74,3 +74,13 @@ def test_cuda_without_cuda_in_every_cli(cli, monkeypatch, tmp_path, photo_files,
         rc = main(["ask", "--explanation", str(record), "--questions", str(_questions(tmp_path))])
     assert rc == 2
     assert "FACEX_DEVICE=cuda" in one_line(capsys.readouterr().err)
+
+
+def test_cuda_without_cuda_for_onnx_models(tmp_path, monkeypatch):
+    import onnxruntime as ort
+
+    from models import runtime
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(ConfigError, match="FACEX_DEVICE=cuda"):
+        runtime.onnx_session(tmp_path / "any.onnx", ModelConfig(device="cuda"))
