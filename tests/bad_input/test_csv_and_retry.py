@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from explain_engine.__main__ import read_pairs
 from explain_engine.evaluation.runner import EvaluationOptions, Pair, PairCache, PairEvaluator, may_retry, run_pairs
+from explain_engine.pairs import read_pairs
 from models.errors import ImageError, NoFaceError
 
 
