@@ -68,6 +68,10 @@ class EngineConfig:
         self.samples = int(self.samples)
         if self.max_steps is not None and int(self.max_steps) < 1:
             raise ConfigError(f"max_steps must be at least 1, not {self.max_steps}")
+        if self.threshold is not None and not -1.0 <= float(self.threshold) <= 1.0:  # also refuses NaN
+            raise ConfigError(f"threshold must be a cosine similarity in [-1, 1], not {self.threshold}")
+        if not float(self.min_change) >= 0.0:  # also refuses NaN
+            raise ConfigError(f"min_change must be 0 or more, not {self.min_change}")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -78,3 +78,14 @@ def test_validators_accept_the_whole_valid_range():
             THRESHOLD(bad)
     with pytest.raises(argparse.ArgumentTypeError):
         real(0, 1, lo_open=True)("0")
+
+
+@pytest.mark.parametrize("field, value", [("threshold", float("nan")), ("threshold", 2.0), ("threshold", -1.5),
+                                          ("min_change", float("nan")), ("min_change", -0.1)])
+def test_engine_config_refuses_the_same_numbers(field, value):
+    from explain_engine.engine import EngineConfig
+    from models.config import ModelConfig
+    from models.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=field):
+        EngineConfig(models=ModelConfig(device="cpu"), **{field: value})
