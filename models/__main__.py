@@ -26,7 +26,13 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([info.__dict__ for info in infos], indent=2, default=str))
         return 0
-    print(f"model folder: {config.model_dir}   downloads allowed: {config.allow_downloads}   device: {config.device}")
+    device = config.device
+    if device == "cuda":
+        from models.runtime import cuda_available
+
+        if not cuda_available():
+            device += " (torch cannot use CUDA here: the torch models will refuse to load; use FACEX_DEVICE=cpu)"
+    print(f"model folder: {config.model_dir}   downloads allowed: {config.allow_downloads}   device: {device}")
     rows = [("", "capability", "backend", "available", "loads from", "licence / note")]
     for info in infos:
         mark = "*" if info.extra.get("selected") else ""

@@ -23,6 +23,11 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def cuda_available() -> bool:
+    """Whether torch can use CUDA here (False without torch)."""
+    return _cuda_available()
+
+
 def torch_device(config: ModelConfig) -> str:
     """"cuda" or "cpu" for torch models.
 
