@@ -31,6 +31,8 @@ import numpy as np
 import streamlit as st
 
 from explain_engine.methods import METHODS, drawn_methods, get_method
+from explain_engine.record import ExplanationRecord, load_record
+from prompts import render
 
 log = logging.getLogger("facex.app")
 
@@ -160,44 +162,43 @@ def escape_markdown(text: object) -> str:
 
 
 def confidence_words(c_score: float | None) -> str:
-    """The xFace C-score (0.5 = coin toss, 1 = certain) in everyday words."""
-    if c_score is None:
-        return "no confidence score is available for this face model (it has no calibration)"
-    if c_score >= 0.95:
-        level = "very sure"
-    elif c_score >= 0.85:
-        level = "fairly sure"
-    elif c_score >= 0.7:
-        level = "somewhat sure"
-    elif c_score >= 0.6:
-        level = "unsure"
-    else:
-        level = "hardly better than a coin toss"
-    return f"the model is {level} of this decision"
+    """The xFace C-score (0.5 = coin toss, 1 = certain) in everyday words: the band of vocabulary.yaml's
+    confidence_levels that the chat and the command line name too."""
+    return render.confidence_words(c_score)
 
 
 def pic_words(pic: float | None) -> str:
     """The PIC score (probability the decision is right) as a frequency a non-specialist can picture."""
-    if pic is None:
-        return "the chance that the decision is right cannot be estimated without a calibration"
-    return f"about {round(100 * pic)} in 100 pairs with this similarity are decided correctly"
+    return render.pic_words(pic)
 
 
-def decision_summary(record: dict) -> dict:
-    """The decision card's values, taken straight from the explanation record."""
-    is_match = record["decision"] == "match"
+def decision_summary(record: dict | ExplanationRecord) -> dict:
+    """The decision card's values and sentences, read through the record schema (one renderer per sentence, the
+    same as the command line's and the chatbot's)."""
+    r = load_record(record)
     return {
-        "decision": record["decision"],
-        "headline": "Match: the two photos look like the same person"
-        if is_match
-        else "No match: the two photos look like different people",
-        "similarity": float(record["similarity"]),
-        "threshold": float(record["threshold"]),
-        "margin": float(record["margin"]),
-        "confidence": record.get("confidence"),
-        "pic": record.get("pic_score"),
-        "plain": f"In plain words: {confidence_words(record.get('confidence'))}; {pic_words(record.get('pic_score'))}.",
-        "warnings": list(record.get("warnings") or []),
+        "decision": r.decision,
+        "headline": render.card_headline(r.decision),
+        "similarity": r.similarity,
+        "threshold": r.threshold,
+        "margin": r.margin,
+        "confidence": r.confidence,
+        "pic": r.pic_score,
+        "confidence_meaning": r.confidence_meaning,
+        "pic_meaning": r.pic_meaning,
+        "plain": render.plain_words(r.confidence, r.pic_score),
+        "statements": [
+            text
+            for text in (
+                render.strength_sentence(r.strength, similarity=r.similarity, threshold=r.threshold),
+                render.counterfactual_sentence(r.counterfactual, threshold=r.threshold, decision=r.decision),
+            )
+            if text
+        ],
+        "warnings": list(r.warnings),
+        "model": r.model_description or r.model,
+        "perturbation": r.perturbation,
+        "region_set": r.region_set,
     }
 
 
@@ -704,24 +705,22 @@ def _results(current: ExplainedPair) -> None:
         c3.metric(
             "Confidence (C-score)",
             "n/a" if card["confidence"] is None else f"{card['confidence']:.2f}",
-            help=record.get("confidence_meaning"),
+            help=card["confidence_meaning"],
         )
         c4.metric(
             "Chance the decision is right (PIC)",
             "n/a" if card["pic"] is None else f"{card['pic']:.0%}",
-            help=record.get("pic_meaning"),
+            help=card["pic_meaning"],
         )
         st.markdown(escape_markdown(card["plain"]))
-        for key in ("strength", "counterfactual"):
-            statement = (record.get(key) or {}).get("statement")
-            if statement:
-                st.markdown(escape_markdown(statement))
+        for statement in card["statements"]:
+            st.markdown(escape_markdown(statement))
         for warning in card["warnings"]:
             st.warning(escape_markdown(warning), icon=":material/warning:")
         st.caption(
             escape_markdown(
-                f"Face model: {record.get('model_description') or record.get('model')} · hidden regions filled by "
-                f"{record.get('perturbation')} · {record.get('region_set')} regions · "
+                f"Face model: {card['model']} · hidden regions filled by "
+                f"{card['perturbation']} · {card['region_set']} regions · "
                 f"explained in {current.seconds:.1f} s"
             )
         )

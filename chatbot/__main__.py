@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--facts", action="append", default=[], type=Path,
                         help="extra facts file or folder (YAML/JSON/TOML with a 'facts:' list); repeatable")
     common.add_argument("--verbose", action="store_true", help="also show third-party log lines")
+    common.add_argument("--allow-edited", action="store_true",
+                        help="question a record that was edited after it was written (its digest or its numbers do "
+                             "not agree) instead of refusing it; every answer then says it is edited")
     ask = sub.add_parser("ask", parents=[common], help="answer a file of questions (one conversation)")
     ask.add_argument("--questions", required=True, help="text file, one question per line; '-' for stdin")
     ask.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -63,7 +66,7 @@ def _build(args: argparse.Namespace):
     if paths:
         config.paths = {**config.paths, **paths}
     prompts = load_prompts(extra_paths=args.facts) if args.facts else None
-    return Chatbot.from_file(args.explanation, config=config, prompts=prompts)
+    return Chatbot.from_file(args.explanation, config=config, prompts=prompts, allow_edited=args.allow_edited)
 
 
 def _read_questions(source: str) -> list[str]:

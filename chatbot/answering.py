@@ -30,7 +30,7 @@ from explain_engine.record import ExplanationRecord
 from models.base import QuestionAnswerer, SentenceEmbedder
 from models.config import ModelConfig
 from models.errors import FaceXError
-from prompts import Prompts, default_prompts
+from prompts import Prompts, default_prompts, render
 
 ANSWER_METHODS = ("intent", "qa", "sub-context", "retrieval", "reply")
 REGION_INTENTS = ("most_important_region", "least_important_region", "similar_regions", "dissimilar_regions")
@@ -107,12 +107,15 @@ class Chatbot:
         prompts: Prompts | None = None,
         base_dir: str | Path | None = None,
         settings: dict | None = None,
+        allow_edited: bool = False,
     ) -> None:
         started = time.perf_counter()
         self.prompts = prompts or default_prompts()
         self.config = config
-        self.context: Context = build_context(explanation, self.prompts, base_dir)  # validates first
+        # validates first; an edited record is refused unless allow_edited (then every answer says it is edited)
+        self.context: Context = build_context(explanation, self.prompts, base_dir, allow_edited=allow_edited)
         self.record = self.context.record
+        self.edited_note = render.edited_sentence(self.record.problems) if self.record.edited else None
         self.explanation = self.context.explanation  # the record as a current-version dict
         self.base_dir = Path(base_dir) if base_dir else None
         self.settings = {**self.prompts.settings, **(settings or {})}
@@ -136,7 +139,7 @@ class Chatbot:
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs) -> Chatbot:
-        explanation, folder = load_explanation(path)
+        explanation, folder = load_explanation(path, allow_edited=kwargs.get("allow_edited", False))
         return cls(explanation, base_dir=kwargs.pop("base_dir", folder), **kwargs)
 
     # --- what the question names ------------------------------------------------------------------------------
@@ -353,7 +356,7 @@ class Chatbot:
         answer = self._answer_route(q, vector, route, previous)
         answer.question = q.original
         answer.cleaned_question = q.text
-        answer.notes = q.notes + answer.notes
+        answer.notes = ([self.edited_note] if self.edited_note else []) + q.notes + answer.notes
         answer.followup = route.followup
         answer.elapsed_ms = round(1000 * (time.perf_counter() - started), 2)
         return answer

@@ -16,7 +16,7 @@ from typing import Any
 
 from chatbot.errors import ExplanationError
 from explain_engine.record import RECORD_FILE, ExplanationRecord, RecordError, load_record
-from prompts import Prompts
+from prompts import Prompts, render
 
 # Top-level keys every explanation record has (the schema's required fields: explain_engine.record).
 REQUIRED_KEYS = tuple(name for name, spec in ExplanationRecord.model_fields.items() if spec.is_required())
@@ -207,7 +207,7 @@ def general_fields(explanation: dict, vocabulary: dict) -> dict:
     if _is_number(e.get("confidence")):
         f["confidence"] = float(e["confidence"])
         f["confidence_pct"] = _pct(f["confidence"])
-        f["confidence_level"] = _level(f["confidence"], vocabulary.get("confidence_levels", [{"min": 0, "word": ""}]))
+        f["confidence_level"] = render.confidence_level(f["confidence"], vocabulary.get("confidence_levels"))["word"]
     if _is_number(e.get("pic_score")):
         f["pic_score"] = float(e["pic_score"])
         f["pic_pct"] = _pct(float(e["pic_score"]))
@@ -275,15 +275,15 @@ def general_fields(explanation: dict, vocabulary: dict) -> dict:
         mean_rho = sum(v for _, v in pairs) / len(pairs)
         f["agreement_word"] = _level(mean_rho, vocabulary.get("agreement_levels", [{"min": -1, "word": "vary"}]))
     strength = e.get("strength") or {}
-    if strength.get("statement"):
-        f["strength_statement"] = strength["statement"]
+    if text := render.strength_sentence(strength, similarity=e["similarity"], threshold=e["threshold"]):
+        f["strength_statement"] = text
     if _is_number(strength.get("largest_single_change")) and strength.get("largest_single_region"):
         f["largest_change"] = abs(float(strength["largest_single_change"]))
         f["largest_region"] = readable_region(strength["largest_single_region"])
         f["strength_word"] = "weak" if strength.get("weak") else "clear"
     cf = e.get("counterfactual") or {}
-    if cf.get("statement"):
-        f["counterfactual_statement"] = cf["statement"]
+    if text := render.counterfactual_sentence(cf, threshold=e["threshold"], decision=e["decision"]):
+        f["counterfactual_statement"] = text
     stab = e.get("stability")
     if isinstance(stab, dict) and _is_number(stab.get("top_region_kept")):
         f["samples"] = stab.get("samples", "several")
@@ -409,6 +409,8 @@ def build_context(
         if text:
             kind = "knowledge" if sid in ("measure", "heatmap_colours") else "fact"
             sentences.append(Sentence(sid, text, kind, region_tags.get(sid, ())))
+    if record.edited:
+        sentences.insert(0, Sentence("record.edited", render.edited_sentence(record.problems), "fact"))
     for i, warning in enumerate(explanation.get("warnings") or []):
         if text := fill(general["warning"], {"warning": str(warning)}):
             sentences.append(Sentence(f"warning.{i}", text, "fact"))

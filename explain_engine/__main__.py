@@ -156,18 +156,18 @@ def _compute_explanation(args: argparse.Namespace, tqdm):
 
 
 def engine_summary(d: dict) -> str:
-    lines = [
-        f"{d['decision']}: similarity {d['similarity']:.4f} vs threshold {d['threshold']:.4f} (margin {d['margin']:+.4f})"
-    ]
-    if d.get("confidence") is not None:
-        lines.append(f"confidence (C-score) {d['confidence']:.3f}; probability right (PIC) {d['pic_score']:.3f}")
+    """The CLI's summary of one explanation record; the sentences come from prompts.render (as in the app and chat)."""
+    from prompts import render
+
+    lines = [render.verification_sentence({**d, "confidence": None, "pic_score": None})]
+    if scores := render.scores_sentence(d):
+        lines.append(scores)
     lines.append(f"most important region: {d['most_important_region']}; least: {d['least_important_region']}")
-    strength = d.get("strength") or {}
-    if strength.get("statement"):
-        lines.append(strength["statement"])
-    cf = d.get("counterfactual") or {}
-    if cf.get("statement"):
-        lines.append(cf["statement"])
+    if strength := render.strength_sentence(d.get("strength"), similarity=d["similarity"], threshold=d["threshold"]):
+        lines.append(strength)
+    cf = render.counterfactual_sentence(d.get("counterfactual"), threshold=d["threshold"], decision=d["decision"])
+    if cf:
+        lines.append(cf)
     lines += [f"warning: {w}" for w in d.get("warnings", [])]
     return "\n".join(lines)
 

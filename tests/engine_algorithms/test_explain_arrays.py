@@ -6,6 +6,7 @@ import pytest
 
 from explain_engine.explain import explain_arrays
 from explain_engine.table import explainability_table, method_agreement
+from prompts import render
 
 
 def test_explain_arrays_results_counterfactual_and_strength(additive_pair, bands, helpers):
@@ -31,7 +32,7 @@ def test_explain_arrays_results_counterfactual_and_strength(additive_pair, bands
     assert st["largest_single_region"] == "r0"
     assert st["largest_single_change"] == pytest.approx(ref - cos_after({0}))
     assert st["s1_cumulative_change"] >= st["largest_single_change"]
-    assert st["weak"] is False and st["level"] == "strong" and "0.5" in st["statement"]
+    assert st["weak"] is False and st["level"] == "strong" and "0.5" in render.strength_sentence(st)
     assert counted.images == ex.n_embeddings == sum(ex.n_embeddings_by_method.values())
     assert ex.n_embeddings_by_method["s0"] == 2 * 4 + 2
     assert {s for s, _ in stages} >= {"s0", "s1", "s0_black"} and all(0 <= f <= 1 for _, f in stages)
@@ -50,17 +51,17 @@ def test_single_region_flip_weak_evidence_and_non_match(additive_pair, bands, he
     assert near.counterfactual["regions"] == ["r0"] and near.counterfactual["source"] == "s0"
     far = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.3, methods=("s0",))
     assert far.strength["weak"] is True and far.strength["level"] == "weak"
-    assert "weak evidence" in far.strength["statement"]
+    assert "weak evidence" in render.strength_sentence(far.strength)
     assert any("Weak evidence" in w for w in far.warnings)
     assert "s1" not in far.results and far.strength["s1_cumulative_change"] is None
-    assert not far.counterfactual["flips"] and "S1 was not run" in far.counterfactual["statement"]
+    assert not far.counterfactual["flips"] and "S1 was not run" in render.counterfactual_sentence(far.counterfactual)
     nm = explain_arrays(a, b, bands, bands, embed, helpers.CountingFill(), threshold=0.9, methods=("s0", "s1"))
     assert nm.decision == "non-match" and nm.margin == pytest.approx(ref - 0.9)
     # every region only lowers the score, so nothing moves it towards a match
-    assert nm.counterfactual["flips"] is False and "No set of regions" in nm.counterfactual["statement"]
+    assert nm.counterfactual["flips"] is False and "No set of regions" in render.counterfactual_sentence(nm.counterfactual)
     # r0 moves the score by 0.18, more than the 0.12 margin, but away from a match: it explains nothing here
     assert nm.strength["largest_abs_region"] == "r0" and nm.strength["largest_single_region"] is None
-    assert nm.strength["level"] == "weak" and "away from the threshold" in nm.strength["statement"]
+    assert nm.strength["level"] == "weak" and "away from the threshold" in render.strength_sentence(nm.strength)
     # different people: the user is pointed at the one-sided columns, and only then
     assert any("S0 (A only)" in w for w in nm.warnings)
     assert not any("S0 (A only)" in w for w in near.warnings + far.warnings)

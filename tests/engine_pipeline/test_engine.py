@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from models.errors import FaceTooSmallError, ImageError, NoFaceError
+from prompts import render
 
 CONTRACT_KEYS = {
     "schema_version", "decision", "similarity", "distance", "threshold", "margin", "confidence",
@@ -84,9 +85,11 @@ def test_record_has_every_contract_key(pair_explanation):
             assert r["contribution"] is None and r["importance"] is None
     assert d["most_important_region"] in names and d["least_important_region"] in names
     assert {"region", "S0", "Mean", "Ratio of 1s"} <= set(d["table"][0])
+    # numbers and codes; the sentences are rendered from them (prompts.render)
     assert {"margin", "largest_single_change", "largest_single_region", "s1_cumulative_change", "weak",
-            "statement"} <= set(d["strength"])
-    assert {"flips", "regions", "statement"} <= set(d["counterfactual"])
+            "level"} <= set(d["strength"])
+    assert {"flips", "regions", "outcome"} <= set(d["counterfactual"])
+    assert render.strength_sentence(d["strength"]) and render.counterfactual_sentence(d["counterfactual"])
     assert d["heatmaps"]["s0"]["a"] == "heatmap_s0_a.png" and d["heatmaps"]["legend"] == "legend.png"
 
 

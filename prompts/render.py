@@ -1,0 +1,256 @@
+"""One function per kind of statement about an explanation record, worded by ``prompts/statements.yaml`` and
+``prompts/vocabulary.yaml``.
+
+The record (``explain_engine.record``) carries numbers and codes; these functions turn them into the sentences that
+the command line, the app's decision card and the chatbot show, so all three say the same thing. Each function takes
+the record's section as a dict or as its schema model, and never invents a number: a sentence whose numbers are
+missing is left out (or, for version-1 records, the sentence that record stored is used).
+
+```python
+from prompts import render
+render.strength_sentence(record.strength, similarity=record.similarity, threshold=record.threshold)
+render.counterfactual_sentence(record.counterfactual, threshold=record.threshold, decision=record.decision)
+render.verification_sentence(record)            # "match: similarity 0.9653 vs threshold 0.9186 (margin +0.0467)..."
+render.confidence_level(0.93)                   # {"min": 0.85, "word": "high", "plain": "the model is fairly sure ..."}
+```
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+from prompts import PROMPTS_DIR, PromptsError, read_data_file
+
+STATEMENTS_FILE = PROMPTS_DIR / "statements.yaml"
+
+
+@lru_cache(maxsize=1)
+def statements() -> dict:
+    """The shipped statements.yaml, loaded once per process."""
+    data = read_data_file(STATEMENTS_FILE)
+    missing = [k for k in ("verification", "card", "strength", "counterfactual", "heatmap", "record") if k not in data]
+    if missing:
+        raise PromptsError(f"{STATEMENTS_FILE} lacks {', '.join(missing)}")
+    return data
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> dict:
+    return read_data_file(PROMPTS_DIR / "vocabulary.yaml")
+
+
+def _get(section: Any, key: str, default: Any = None) -> Any:
+    """A key of a record section given as a dict or as a pydantic model (extra keys included)."""
+    if section is None:
+        return default
+    if isinstance(section, dict):
+        return section.get(key, default)
+    value = getattr(section, key, None)
+    if value is None and getattr(section, "model_extra", None):
+        value = section.model_extra.get(key)
+    return default if value is None else value
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def readable(name: str) -> str:
+    """A region or method key as words: "right_eye" -> "right eye"."""
+    return str(name).replace("_", " ")
+
+
+def join_regions(names: list[str]) -> str:
+    """["cheeks", "nose"] -> "the cheeks and the nose" (the article on every region)."""
+    names = [readable(n) for n in names]
+    if len(names) <= 1:
+        return "the " + (names[0] if names else "")
+    return "the " + ", the ".join(names[:-1]) + " and the " + names[-1]
+
+
+# --- the decision --------------------------------------------------------------------------------------------------
+def confidence_level(c_score: float | None, levels: list[dict] | None = None) -> dict | None:
+    """The vocabulary.yaml ``confidence_levels`` band of an xFace C-score (0.5 = coin toss, 1 = always right).
+
+    Returns:
+        The band ({"min", "word", "plain"}), or None when there is no score.
+    """
+    value = _number(c_score)
+    if value is None:
+        return None
+    levels = levels or vocabulary()["confidence_levels"]
+    for level in levels:
+        if value >= level["min"]:
+            return level
+    return levels[-1]
+
+
+def confidence_words(c_score: float | None) -> str:
+    """The C-score in everyday words (the card's "In plain words" and the chat use the same bands)."""
+    level = confidence_level(c_score)
+    return level["plain"] if level else statements()["card"]["no_confidence"]
+
+
+def pic_words(pic: float | None) -> str:
+    """The PIC score (probability the decision is right) as a frequency a non-specialist can picture."""
+    value = _number(pic)
+    card = statements()["card"]
+    return card["no_pic"] if value is None else card["pic"].format(per_hundred=round(100 * value))
+
+
+def card_headline(decision: str) -> str:
+    return statements()["card"]["headline"][decision]
+
+
+def plain_words(confidence: float | None, pic: float | None) -> str:
+    """The decision card's "In plain words: ..." sentence."""
+    return statements()["card"]["plain"].format(confidence_words=confidence_words(confidence), pic_words=pic_words(pic))
+
+
+def verification_sentence(verification: Any) -> str:
+    """One line: decision, similarity vs threshold, margin, and the confidence scores when calibrated.
+
+    Args:
+        verification: a Verification, an ExplanationRecord or a record dict (decision, similarity, threshold,
+            margin, confidence, pic_score).
+    """
+    words = statements()["verification"]
+    confidence, pic = _number(_get(verification, "confidence")), _number(_get(verification, "pic_score"))
+    return words["line"].format(
+        decision=_get(verification, "decision"),
+        similarity=float(_get(verification, "similarity")),
+        threshold=float(_get(verification, "threshold")),
+        margin=float(_get(verification, "margin")),
+        confidence=words["confidence"].format(value=confidence) if confidence is not None else "",
+        pic=words["pic"].format(value=pic) if pic is not None else "",
+    )
+
+
+def scores_sentence(verification: Any) -> str | None:
+    """The CLI's confidence line (None without a calibration)."""
+    confidence, pic = _number(_get(verification, "confidence")), _number(_get(verification, "pic_score"))
+    if confidence is None or pic is None:
+        return None
+    return statements()["verification"]["scores"].format(
+        confidence=confidence, pic=pic, confidence_level=confidence_level(confidence)["word"]
+    )
+
+
+# --- strength and counterfactual -------------------------------------------------------------------------------------
+def _share(share: float | None) -> str:
+    words = statements()["strength"]["share"]
+    if share is None:
+        return words["unbounded"]
+    if share >= 1:
+        return words["times"].format(share=share)
+    return words["percent"].format(percent=round(share * 100))
+
+
+def strength_sentence(strength: Any, *, similarity: float | None = None, threshold: float | None = None) -> str | None:
+    """How far the score is from the threshold against what hiding regions changes (explain.assess_strength).
+
+    Args:
+        strength: the record's ``strength`` section (dict or model).
+        similarity, threshold: the record's, used when the section lacks them (records written before 2026-12).
+
+    Returns:
+        The sentences, or the stored sentence of a version-1 record that lacks the numbers, or None.
+    """
+    words = statements()["strength"]
+    similarity = _number(_get(strength, "similarity", similarity))
+    threshold = _number(_get(strength, "threshold", threshold))
+    level = _get(strength, "level")
+    if similarity is None or threshold is None or level not in words["level"]:
+        return _get(strength, "statement")  # version 1 stored the sentence itself
+    decision = "match" if similarity >= threshold else "non-match"
+    parts = [
+        words["position"].format(
+            similarity=similarity, gap=abs(similarity - threshold), side=words["side"][decision], threshold=threshold
+        )
+    ]
+    region, largest = _get(strength, "largest_single_region"), _number(_get(strength, "largest_single_change"))
+    if region is not None and largest is not None:
+        share = _number(_get(strength, "single_share"))
+        parts.append(words["single"].format(largest=largest, region=readable(region), share=_share(share)))
+    else:
+        parts.append(words["single_away"])
+    cumulative = _number(_get(strength, "s1_cumulative_change"))
+    if cumulative is not None:
+        parts.append(words["greedy"].format(cumulative=cumulative))
+    parts.append(words["level"][level])
+    return " ".join(parts)
+
+
+def counterfactual_outcome(counterfactual: Any) -> str | None:
+    """The outcome code of a counterfactual section; derived from flips/source/tried for records without one."""
+    outcome = _get(counterfactual, "outcome")
+    if outcome:
+        return outcome
+    tried = _get(counterfactual, "tried")
+    if _get(counterfactual, "flips"):
+        return "single_region" if len(_get(counterfactual, "regions", [])) == 1 else "region_set"
+    if _get(counterfactual, "source") == "s1" and tried is not None:
+        return "no_flip" if tried else "no_region_towards"
+    if _get(counterfactual, "source") == "s0" and not _get(counterfactual, "flips"):
+        return "not_searched"
+    return None
+
+
+def counterfactual_sentence(
+    counterfactual: Any, *, threshold: float | None = None, decision: str | None = None
+) -> str | None:
+    """Whether hiding region(s) flips the decision (explain.find_counterfactual), in one sentence.
+
+    Args:
+        counterfactual: the record's ``counterfactual`` section (dict or model).
+        threshold, decision: the record's, used when the section lacks its similarity and threshold.
+
+    Returns:
+        The sentence, the stored sentence of a version-1 record, or None.
+    """
+    words = statements()["counterfactual"]
+    outcome = counterfactual_outcome(counterfactual)
+    threshold = _number(_get(counterfactual, "threshold", threshold))
+    similarity = _number(_get(counterfactual, "similarity"))
+    if similarity is not None and threshold is not None:
+        decision = "match" if similarity >= threshold else "non-match"
+    score = _number(_get(counterfactual, "score_after"))
+    regions = list(_get(counterfactual, "regions", []) or [])
+    tried = list(_get(counterfactual, "tried", []) or [])
+    if outcome not in words or decision not in ("match", "non-match") or threshold is None:
+        return _get(counterfactual, "statement")
+    if outcome in ("single_region", "region_set", "no_flip") and score is None:
+        return _get(counterfactual, "statement")
+    new = "non-match" if decision == "match" else "match"
+    return words[outcome].format(
+        region=readable(regions[0]) if regions else "",
+        regions=join_regions(regions),
+        tried=join_regions(tried),
+        score_after=score if score is not None else float("nan"),
+        new_decision=new,
+        side=words["side"][decision],
+        threshold=threshold,
+    )
+
+
+# --- heatmaps and the record --------------------------------------------------------------------------------------
+def legend_labels() -> tuple[str, str]:
+    """(supports, against): the texts under the ends of the colour legend."""
+    legend = statements()["heatmap"]["legend"]
+    return legend["supports"], legend["against"]
+
+
+def colour_scale_text(code: str | None) -> str | None:
+    """The meaning of a record's ``colour_scale`` code (version-1 records stored the sentence: returned as is)."""
+    if code is None:
+        return None
+    return statements()["heatmap"]["colour_scales"].get(code, code)
+
+
+def edited_sentence(problems: list[str]) -> str:
+    """What the chat says first about a record that failed its digest or consistency check."""
+    return statements()["record"]["edited"].format(problems="; ".join(problems))
