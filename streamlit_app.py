@@ -8,8 +8,10 @@ process with ``st.cache_resource`` and used under locks, because the models insi
 page in ``main()``.
 
 Per browser session (``st.session_state``): ``result`` (the current :class:`ExplainedPair`), ``conversation`` (the
-chatbot's Conversation over it), ``chat`` (the turns as shown, errors included), ``archive`` (earlier conversations
-of this session, still exportable after a new pair) and ``error`` (the last error, shown until the next success).
+chatbot's Conversation over it: its ``turns`` are the one chat history shown and exported), ``chat_error`` (the
+last question that could not be answered, with its message, shown under the history until the next answer),
+``archive`` (earlier conversations of this session, still exportable after a new pair) and ``error`` (the last error,
+shown until the next success).
 Uploaded photos stay in memory (bytes and arrays in this session's state); nothing is written to disk.
 """
 
@@ -461,13 +463,6 @@ def user_message(exc: BaseException) -> str:
 
     if isinstance(exc, FaceXError):
         return str(exc)
-    try:
-        from chatbot.errors import ChatbotError
-
-        if isinstance(exc, ChatbotError):
-            return str(exc)
-    except ImportError:
-        pass
     log.error("unexpected error", exc_info=exc)
     return f"Something went wrong ({type(exc).__name__}: {exc}). Your photos and conversation are kept."
 
@@ -477,7 +472,7 @@ def user_message(exc: BaseException) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 def main() -> None:
     st.set_page_config(page_title="facex-chat: why do these faces match?", page_icon="🔎", layout="wide")
-    for key, value in {"result": None, "conversation": None, "chat": [], "archive": [], "error": None}.items():
+    for key, value in {"result": None, "conversation": None, "chat_error": None, "archive": [], "error": None}.items():
         st.session_state.setdefault(key, value)
     try:
         _page()
@@ -668,7 +663,7 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
     st.session_state.result = ExplainedPair(
         explanation, record, (photo_a.name, photo_b.name), (photo_a.digest, photo_b.digest), seconds
     )
-    st.session_state.chat = []
+    st.session_state.chat_error = None
     st.session_state.conversation = conversation
     st.session_state.error = chat_error
 
@@ -826,10 +821,10 @@ def _ask(question: str) -> None:
         st.session_state.error = "Explain a pair first; then ask about it."
         return
     try:
-        answer, error = ask_conversation(conversation, question[:MAX_QUESTION_CHARS]), None
+        ask_conversation(conversation, question[:MAX_QUESTION_CHARS])  # the answer joins conversation.turns
+        st.session_state.chat_error = None
     except Exception as exc:  # noqa: BLE001 (the conversation so far is kept)
-        answer, error = None, user_message(exc)
-    st.session_state.chat = [*st.session_state.chat, {"question": question, "answer": answer, "error": error}]
+        st.session_state.chat_error = {"question": question, "error": user_message(exc)}
 
 
 def _on_chat_input() -> None:
@@ -852,14 +847,12 @@ def _chat_body() -> None:
     st.divider()
     st.subheader("Ask about this decision")
     heatmaps, legend = current.explanation.heatmap_images, current.explanation.legend
-    for turn in st.session_state.chat:
+    conversation = st.session_state.conversation
+    for turn in conversation.turns if conversation is not None else []:
         with st.chat_message("user"):
-            st.markdown(escape_markdown(turn["question"]))
+            st.markdown(escape_markdown(turn.question))
         with st.chat_message("assistant"):
-            answer = turn["answer"]
-            if answer is None:
-                st.error(escape_markdown(turn["error"]))
-                continue
+            answer = turn.answer
             st.markdown(escape_markdown(answer.text))
             images = linked_images(answer, heatmaps, legend)
             if images:
@@ -874,6 +867,11 @@ def _chat_body() -> None:
                 with st.expander("Evidence from the explanation"):
                     for sentence in answer.evidence:
                         st.markdown("- " + escape_markdown(sentence))
+    if failed := st.session_state.chat_error:
+        with st.chat_message("user"):
+            st.markdown(escape_markdown(failed["question"]))
+        with st.chat_message("assistant"):
+            st.error(escape_markdown(failed["error"]))
 
     if st.session_state.conversation is not None:
         st.caption("Try one of these:")

@@ -131,7 +131,7 @@ def test_two_questions_answered_with_linked_heatmaps_and_exported(app, downloads
 def test_each_session_has_its_own_state(app):
     other = AppTest.from_file(str(APP_FILE), default_timeout=60).run()
     assert not other.exception
-    assert other.session_state["result"] is None and other.session_state["chat"] == []
+    assert other.session_state["result"] is None and other.session_state["conversation"] is None
     assert len(other.chat_message) == 0 and len(other.metric) == 0
     assert len(_assistant_messages(app)) == 2  # the first session is untouched
 
