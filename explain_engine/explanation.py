@@ -225,7 +225,7 @@ class Explanation:
             "regions": self._regions_block(),
             "absent_regions": dict(a.absent),
             "table": table_rows,
-            "table_columns": {m.column: m.description for m in registry.METHODS if m.key in a.results},
+            "table_columns": {m.column: m.key for m in registry.METHODS if m.key in a.results},
             "agreement": self._agreement(),
             "strength": a.strength,
             "counterfactual": a.counterfactual,

@@ -174,7 +174,7 @@ class ExplanationRecord(_Open):
     regions: list[Region] = Field(min_length=1)
     absent_regions: dict[str, str] = Field(default_factory=dict)
     table: list[dict[str, Any]]
-    table_columns: dict[str, str] = Field(default_factory=dict)
+    table_columns: dict[str, str] = Field(default_factory=dict)  # column -> method key (v1: -> description)
     agreement: dict[str, Number | None]
     strength: Strength
     counterfactual: Counterfactual
@@ -183,7 +183,7 @@ class ExplanationRecord(_Open):
     # files written next to the record
     heatmaps: dict[str, dict[str, str] | str]
     legend: str | None = None
-    colour_scale: str | None = None
+    colour_scale: str | None = None  # a code (prompts/statements.yaml heatmap.colour_scales; v1: the sentence)
     region_outlines: dict[str, str] | None = None
     table_csv: str | None = None
     # cost and provenance

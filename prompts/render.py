@@ -251,6 +251,13 @@ def colour_scale_text(code: str | None) -> str | None:
     return statements()["heatmap"]["colour_scales"].get(code, code)
 
 
+def column_description(value: str) -> str:
+    """What a table column shows, from the record's ``table_columns`` value: a method key (version 2) gives the
+    method's description in vocabulary.yaml ``methods``; version 1 stored the description itself (returned as is)."""
+    words = vocabulary().get("methods", {}).get(value)
+    return words.get("description", words.get("name", value)) if words else value
+
+
 def edited_sentence(problems: list[str]) -> str:
     """What the chat says first about a record that failed its digest or consistency check."""
     return statements()["record"]["edited"].format(problems="; ".join(problems))

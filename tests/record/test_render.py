@@ -143,3 +143,11 @@ def test_chat_says_an_allowed_edited_record_is_edited():
     first = ctx.sentences[0]
     assert first.id == "record.edited" and "changed after it was written" in first.text
     assert "digest does not match" in first.text
+
+
+def test_table_columns_and_colour_scale_are_codes():
+    assert render.column_description("s0") == "S0 single inpaint, region hidden in both photos"
+    assert render.column_description("s0_a_only") == "S0 with the region hidden in photo A only"
+    assert render.column_description("an old description") == "an old description"  # version 1 stored the words
+    assert render.colour_scale_text("red_supports_blue_against").startswith("red = the region supports the match")
+    assert render.legend_labels() == ("supports the match", "works against the match")
