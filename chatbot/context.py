@@ -433,7 +433,8 @@ def build_context(
 def summarize(explanation: dict) -> dict:
     """The few facts a conversation log keeps about the explanation it discussed."""
     keys = ("decision", "similarity", "threshold", "margin", "confidence", "pic_score", "model", "model_description",
-            "perturbation", "methods", "region_set", "most_important_region", "least_important_region", "created")
+            "perturbation", "methods", "region_set", "most_important_region", "least_important_region", "created",
+            "schema_version", "digest")
     summary = {k: explanation.get(k) for k in keys}
     summary["images"] = {side: (explanation.get("images") or {}).get(side, {}).get("name") for side in ("a", "b")}
     return summary

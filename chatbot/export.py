@@ -36,6 +36,8 @@ def conversation_markdown(conversation) -> str:
         (f"- Most / least important region: {readable_region(str(s['most_important_region']))} / "
          f"{readable_region(str(s['least_important_region']))}; methods: {', '.join(s.get('methods') or [])}; "
          f"perturbation: {s.get('perturbation')}"),
+        (f"- Record: SHA-256 digest of the explanation's content `{s['digest']}`" if s.get("digest")
+         else "- Record: no content digest (a version-1 explanation.json)"),
     ]
     if models:
         sentence, qa = models.get("sentence") or {}, models.get("qa") or {}

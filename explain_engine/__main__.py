@@ -134,11 +134,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
             explanation.save(stage)
         except OSError as exc:  # a full disk, a folder removed under us: the staging folder is dropped
             raise OutputError(f"--out {args.out}: writing failed ({exc.strerror or exc}); nothing was written") from None
+    from explain_engine.record import RECORD_FILE, load_record
+
     out = Path(args.out).expanduser()
-    d = explanation.to_dict()
+    d = load_record(out).to_dict()  # what was written, read back through the schema (its digest checked)
     print(engine_summary(d))
     n_images = sum(len(v) for k, v in d["heatmaps"].items() if k != "legend") + 3  # + legend, two outlined crops
-    print(f"wrote {out / 'explanation.json'}, {n_images} images and table.csv")
+    print(f"wrote {out / RECORD_FILE}, {n_images} images and table.csv")
+    print(f"SHA-256 digest of the record's content: {d['digest']}")
     return 0
 
 

@@ -151,3 +151,14 @@ def test_table_columns_and_colour_scale_are_codes():
     assert render.column_description("an old description") == "an old description"  # version 1 stored the words
     assert render.colour_scale_text("red_supports_blue_against").startswith("red = the region supports the match")
     assert render.legend_labels() == ("supports the match", "works against the match")
+
+
+def test_the_digest_is_stated_in_the_conversation_report(sentence_embedder):
+    from chatbot import Chatbot, Conversation
+    from chatbot.export import conversation_markdown
+
+    record = _v2_record()
+    conv = Conversation(Chatbot(record, embedder=sentence_embedder))
+    conv.ask("What is the decision?")
+    assert f"SHA-256 digest of the explanation's content `{record['digest']}`" in conversation_markdown(conv)
+    assert conv.to_dict()["explanation_summary"]["digest"] == record["digest"]
