@@ -323,9 +323,8 @@ class Explanation:
     @cached_property
     def legend(self) -> np.ndarray:
         from explain_engine.heatmaps import legend_image
-        from prompts.render import legend_labels
 
-        return legend_image(labels=legend_labels())
+        return legend_image()
 
     def files(self) -> dict[str, Callable[[], bytes]]:
         """Every file of a saved explanation, in writing order: name -> a function returning its bytes.

@@ -12,7 +12,6 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize
 
 CMAP_NAME = "RdBu_r"
-LEGEND_TEXT = ("supports the match", "works against the match")
 
 
 def region_heatmap(masks: dict[str, np.ndarray], contributions: dict[str, float | None],
@@ -70,9 +69,13 @@ def hls_blend(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(blended, cv2.COLOR_HLS2RGB_FULL)
 
 
-def legend_image(width: int = 560, height: int = 70, *, labels: tuple[str, str] = LEGEND_TEXT) -> np.ndarray:
+def legend_image(width: int = 560, height: int = 70, *, labels: tuple[str, str] | None = None) -> np.ndarray:
     """RGB colour bar from -1 (blue, left) to +1 (red, right) with the two meanings written under its ends and
-    -1 / 0 / +1 ticks."""
+    -1 / 0 / +1 ticks. ``labels``: (supports, against); default: prompts/statements.yaml ``heatmap.legend``."""
+    if labels is None:
+        from prompts.render import legend_labels
+
+        labels = legend_labels()
     width, height = int(width), int(height)
     bar_h = max(8, height // 2)
     img = np.full((height, width, 3), 255, dtype=np.uint8)
