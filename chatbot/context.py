@@ -186,7 +186,11 @@ def _delta(region: dict, method: str = "s0") -> float | None:
 
 
 def general_fields(explanation: dict, vocabulary: dict) -> dict:
-    """Every field the ``general`` templates use; a missing optional value simply leaves its field out."""
+    """Every field the ``general`` templates use; a missing optional value simply leaves its field out.
+
+    ``explanation`` is a record already validated by the schema (``record_dict(read_record(...))``): every key is
+    there with its type, optional values are None.
+    """
     e = explanation
     decision = vocabulary["decisions"][e["decision"]]
     main = main_method(e)
@@ -204,29 +208,25 @@ def general_fields(explanation: dict, vocabulary: dict) -> dict:
         "region_set": e["region_set"],
         "regions_list": join_names([readable_region(r["name"]) for r in e["regions"]], article=""),
     }
-    if _is_number(e.get("confidence")):
+    if e["confidence"] is not None:
         f["confidence"] = float(e["confidence"])
         f["confidence_pct"] = _pct(f["confidence"])
         f["confidence_level"] = render.confidence_level(f["confidence"], vocabulary.get("confidence_levels"))["word"]
-    if _is_number(e.get("pic_score")):
+    if e["pic_score"] is not None:
         f["pic_score"] = float(e["pic_score"])
         f["pic_pct"] = _pct(float(e["pic_score"]))
-    cal = e.get("calibration") or {}
-    if cal.get("threshold_rule"):
+    cal = e["calibration"]
+    if cal["threshold_rule"]:
         f["threshold_rule"] = cal["threshold_rule"]
-    if cal.get("fitted_on"):
-        f.update(fitted_on=cal["fitted_on"], n_genuine=cal.get("n_genuine", "?"), n_impostor=cal.get("n_impostor", "?"),
-                 threshold_rule=cal.get("threshold_rule") or cal.get("name") or "not stated")
-        f["accuracy_pct"] = f"{100 * cal['accuracy']:.1f}%" if _is_number(cal.get("accuracy")) else "not reported"
-        f["eer_pct"] = f"{100 * cal['eer']:.1f}%" if _is_number(cal.get("eer")) else "not reported"
-    images, faces = e.get("images") or {}, e.get("faces_found") or {}
-    if "a" in images and "b" in images:
-        for side in ("a", "b"):
-            img = images[side] or {}
-            f[f"name_{side}"] = img.get("name", f"image {side}")
-            f[f"width_{side}"] = img.get("width", "?")
-            f[f"height_{side}"] = img.get("height", "?")
-            f[f"faces_{side}"] = faces.get(side, "?")
+    if cal["fitted_on"]:
+        f.update(fitted_on=cal["fitted_on"], n_genuine=cal["n_genuine"], n_impostor=cal["n_impostor"],
+                 threshold_rule=cal["threshold_rule"] or cal["name"] or "not stated")
+        f["accuracy_pct"] = f"{100 * cal['accuracy']:.1f}%" if cal["accuracy"] is not None else "not reported"
+        f["eer_pct"] = f"{100 * cal['eer']:.1f}%" if cal["eer"] is not None else "not reported"
+    for side in ("a", "b"):
+        img = e["images"][side]
+        f[f"name_{side}"], f[f"width_{side}"], f[f"height_{side}"] = img["name"], img["width"], img["height"]
+        f[f"faces_{side}"] = e["faces_found"].get(side, "?")
 
     by_name = {r["name"]: r for r in e["regions"]}
 
@@ -239,10 +239,9 @@ def general_fields(explanation: dict, vocabulary: dict) -> dict:
         direction = "more" if (r["contribution"] or 0) > 0 else "less"
         return f"importance {importance} of 5 by {method_name(main, vocabulary, short=True)}; it made the faces {direction} similar"
 
-    f["most"] = readable_region(e["most_important_region"])
-    f["most_detail"] = detail(e["most_important_region"])
-    f["least"] = readable_region(e["least_important_region"])
-    f["least_detail"] = detail(e["least_important_region"])
+    for key, name in (("most", e["most_important_region"]), ("least", e["least_important_region"])):
+        if name is not None:
+            f[key], f[f"{key}_detail"] = readable_region(name), detail(name)
     present = present_regions(e)
     # Sorted by the size of the effect so lists start with the strongest region.
     similar = [r["name"] for r in sorted(present, key=lambda r: -r["contribution"]) if r["contribution"] > 0]
@@ -391,8 +390,8 @@ def build_context(
     fields = general_fields(explanation, vocab)
     sentences: list[Sentence] = []
     region_tags = {
-        "most_important": (explanation["most_important_region"],),
-        "least_important": (explanation["least_important_region"],),
+        "most_important": tuple(r for r in (explanation["most_important_region"],) if r),
+        "least_important": tuple(r for r in (explanation["least_important_region"],) if r),
         "similar": tuple(fields["similar_names"]), "dissimilar": tuple(fields["dissimilar_names"]),
         "against_decision": tuple(fields["against_names"]),
     }
