@@ -47,11 +47,13 @@ class Conversation:
 
     def __init__(self, bot: Chatbot | None = None, *, explanation: dict | None = None, turns: list[Turn] | None = None,
                  conversation_id: str | None = None, created: str | None = None, models: dict | None = None,
-                 explanation_path: str | None = None) -> None:
+                 explanation_path: str | None = None, explanation_edited: bool = False) -> None:
         if bot is None and explanation is None:
             raise ConversationError("a conversation needs a chatbot or an explanation")
         self.bot = bot
         self.explanation = explanation if explanation is not None else bot.explanation
+        # the record failed its digest/consistency check and was questioned anyway (Chatbot(allow_edited=True))
+        self.explanation_edited = bool(explanation_edited or (bot is not None and bot.record.edited))
         self.turns: list[Turn] = list(turns or [])
         self.id = conversation_id or uuid.uuid4().hex
         self.created = created or now_iso()
@@ -70,7 +72,7 @@ class Conversation:
     def ask(self, question: object) -> Answer:
         """Answer ``question`` in the light of the earlier turns and record the turn."""
         if self.bot is None:
-            self.bot = Chatbot(self.explanation)
+            self.bot = Chatbot(self.explanation, allow_edited=self.explanation_edited)
         asked_at = now_iso()
         answer = self.bot.answer(question, self.history)
         self.turns.append(Turn(len(self.turns) + 1, answer.question, answer, asked_at))
@@ -96,6 +98,7 @@ class Conversation:
             "explanation_versions": dict(self.explanation.get("versions") or {}),
             "turns": [t.to_dict() for t in self.turns],
             "explanation": self.explanation,
+            "explanation_edited": self.explanation_edited,
         }
 
     @classmethod
@@ -107,10 +110,12 @@ class Conversation:
         missing = [k for k in ("id", "created", "turns", "explanation") if k not in data]
         if missing:
             raise ConversationError(f"saved conversation is missing keys {', '.join(missing)}")
-        explanation = validate_explanation(data["explanation"])
+        edited = bool(data.get("explanation_edited", False))
+        explanation = validate_explanation(data["explanation"], allow_edited=edited)
         turns = [Turn.from_dict(t) for t in data["turns"]]
         conv = cls(bot, explanation=explanation, turns=turns, conversation_id=data["id"], created=data["created"],
-                   models=data.get("models"), explanation_path=data.get("explanation_path"))
+                   models=data.get("models"), explanation_path=data.get("explanation_path"),
+                   explanation_edited=edited)
         return conv
 
     def save(self, path: str | Path) -> Path:

@@ -162,3 +162,18 @@ def test_the_digest_is_stated_in_the_conversation_report(sentence_embedder):
     conv.ask("What is the decision?")
     assert f"SHA-256 digest of the explanation's content `{record['digest']}`" in conversation_markdown(conv)
     assert conv.to_dict()["explanation_summary"]["digest"] == record["digest"]
+
+
+def test_a_conversation_about_an_edited_record_reloads_as_edited(sentence_embedder, tmp_path):
+    from chatbot import Chatbot, Conversation
+
+    record = _v2_record()
+    record["calibration"]["accuracy"] = 0.5  # consistent, but the digest no longer matches
+    conv = Conversation(Chatbot(record, embedder=sentence_embedder, allow_edited=True))
+    answer = conv.ask("What is the decision?")
+    assert answer.notes and "changed after it was written" in answer.notes[0]
+    path = conv.save(tmp_path / "log.json")
+    loaded = Conversation.load(path)
+    assert loaded.explanation_edited and loaded.to_dict() == json.loads(path.read_text())
+    loaded.attach(Chatbot(loaded.explanation, embedder=sentence_embedder, allow_edited=True))
+    assert "changed after it was written" in loaded.ask("And the threshold?").notes[0]
