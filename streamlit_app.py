@@ -186,8 +186,8 @@ def decision_summary(record: dict | ExplanationRecord) -> dict:
         "margin": r.margin,
         "confidence": r.confidence,
         "pic": r.pic_score,
-        "confidence_meaning": r.confidence_meaning,
-        "pic_meaning": r.pic_meaning,
+        "confidence_meaning": render.score_meaning(r.confidence_meaning),
+        "pic_meaning": render.score_meaning(r.pic_meaning),
         "plain": render.plain_words(r.confidence, r.pic_score),
         "statements": [
             text

@@ -33,14 +33,9 @@ CALIBRATIONS_DIR = Path(__file__).resolve().parent / "calibrations"
 HISTOGRAM_BINS = 400  # xFace section 3.1
 SCHEMA = "facex-calibration/1"
 
-CONFIDENCE_MEANING = (
-    "The C-score (xFace) is the share of calibration pairs at this distance that the model decided correctly, "
-    "from 0.5 (a coin toss) to 1 (always right)."
-)
-PIC_MEANING = (
-    "The PIC-score is the probability that this decision is right, from the densities of same-person and "
-    "different-person similarities seen in calibration."
-)
+# What the two scores mean: codes in the record, words in prompts/statements.yaml ``scores``.
+CONFIDENCE_MEANING = "c_score"
+PIC_MEANING = "pic"
 
 
 def logistic4(d: np.ndarray, L: float, d0: float, k: float, b: float) -> np.ndarray:

@@ -155,9 +155,9 @@ class ExplanationRecord(_Open):
     threshold: Number
     margin: Number
     confidence: Number | None
-    confidence_meaning: str | None
+    confidence_meaning: str | None  # a code ("c_score"; words: prompts/statements.yaml scores); v1: the sentence
     pic_score: Number | None
-    pic_meaning: str | None
+    pic_meaning: str | None  # a code ("pic"); v1: the sentence
     model: str
     model_description: str | None
     calibration: Calibration

@@ -30,7 +30,8 @@ STATEMENTS_FILE = PROMPTS_DIR / "statements.yaml"
 def statements() -> dict:
     """The shipped statements.yaml, loaded once per process."""
     data = read_data_file(STATEMENTS_FILE)
-    missing = [k for k in ("verification", "card", "strength", "counterfactual", "heatmap", "record") if k not in data]
+    kinds = ("verification", "scores", "card", "strength", "counterfactual", "heatmap", "record")
+    missing = [k for k in kinds if k not in data]
     if missing:
         raise PromptsError(f"{STATEMENTS_FILE} lacks {', '.join(missing)}")
     return data
@@ -100,6 +101,14 @@ def pic_words(pic: float | None) -> str:
     value = _number(pic)
     card = statements()["card"]
     return card["no_pic"] if value is None else card["pic"].format(per_hundred=round(100 * value))
+
+
+def score_meaning(value: str | None) -> str | None:
+    """What a confidence score means, from the record's ``confidence_meaning`` / ``pic_meaning`` code ("c_score",
+    "pic"); version-1 records stored the sentence itself (returned as is)."""
+    if value is None:
+        return None
+    return statements()["scores"].get(value, value)
 
 
 def card_headline(decision: str) -> str:

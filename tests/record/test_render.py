@@ -99,6 +99,7 @@ def _v2_record() -> dict:
     """The match fixture as a version-2 record: numbers and codes, no stored sentences."""
     d = json.loads((FIXTURES / "match_coarse.json").read_text())
     d["schema_version"] = 2
+    d["confidence_meaning"], d["pic_meaning"] = "c_score", "pic"
     d["strength"] = {**STRENGTH, "similarity": d["similarity"], "threshold": d["threshold"], "margin": d["margin"],
                      "largest_single_region": "nose"}  # fmt: skip
     d["counterfactual"] = {**COUNTERFACTUAL, "similarity": d["similarity"], "threshold": d["threshold"],
@@ -132,6 +133,10 @@ def test_cli_card_and_chat_say_the_same_sentences(app_module):
     ctx = build_context(record, default_prompts())
     assert ctx.get("strength").text == strength and ctx.get("counterfactual").text == cf
     assert render.confidence_level(0.93)["word"] in ctx.text  # the chat names the card's band
+    assert ctx.get("confidence_meaning").text == card["confidence_meaning"] == render.score_meaning("c_score")
+    assert ctx.get("pic_meaning").text == card["pic_meaning"] == render.score_meaning("pic")
+    assert render.score_meaning("c_score").startswith("The C-score (xFace) is the share of calibration pairs")
+    assert render.score_meaning("an old sentence.") == "an old sentence."  # version 1 stored the words
 
 
 def test_chat_says_an_allowed_edited_record_is_edited():
