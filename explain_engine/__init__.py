@@ -3,7 +3,8 @@
     from explain_engine import Engine, EngineConfig
     engine = Engine(EngineConfig())
     v = engine.verify("a.jpg", "b.jpg")           # Verification: decision, similarity, confidence, ...
-    exp = engine.explain("a.jpg", "b.jpg")        # Explanation: to_dict() / save(out_dir)
+    exp = engine.explain("a.jpg", "b.jpg")        # Explanation: to_record() / to_dict() / save(out_dir)
+    record = load_record("out/explanation.json")  # ExplanationRecord (schema version 2), validated, digest checked
 
 Heavy modules (torch, mediapipe) load only when an Engine is built, so importing this package is cheap.
 """
@@ -27,6 +28,7 @@ from explain_engine.calibration import (
 if TYPE_CHECKING:  # pragma: no cover
     from explain_engine.engine import Engine, EngineConfig, Verification
     from explain_engine.explanation import Explanation
+    from explain_engine.record import ExplanationRecord, RecordEditedError, RecordError, load_record
     from explain_engine.pipeline import FacePipeline, PreparedFace
 
 _LAZY = {
@@ -36,6 +38,10 @@ _LAZY = {
     "Explanation": "explain_engine.explanation",
     "FacePipeline": "explain_engine.pipeline",
     "PreparedFace": "explain_engine.pipeline",
+    "ExplanationRecord": "explain_engine.record",
+    "RecordError": "explain_engine.record",
+    "RecordEditedError": "explain_engine.record",
+    "load_record": "explain_engine.record",
 }
 
 
@@ -54,13 +60,17 @@ __all__ = [
     "Engine",
     "EngineConfig",
     "Explanation",
+    "ExplanationRecord",
     "FacePipeline",
     "PreparedFace",
+    "RecordEditedError",
+    "RecordError",
     "Verification",
     "best_accuracy_threshold",
     "default_calibration_path",
     "equal_error_rate",
     "fit_calibration",
     "load_default_calibration",
+    "load_record",
     "threshold_at_fmr",
 ]
