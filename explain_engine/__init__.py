@@ -28,8 +28,8 @@ from explain_engine.calibration import (
 if TYPE_CHECKING:  # pragma: no cover
     from explain_engine.engine import Engine, EngineConfig, Verification
     from explain_engine.explanation import Explanation
-    from explain_engine.record import ExplanationRecord, RecordEditedError, RecordError, load_record
     from explain_engine.pipeline import FacePipeline, PreparedFace
+    from explain_engine.record import ExplanationRecord, RecordEditedError, RecordError, load_record
 
 _LAZY = {
     "Engine": "explain_engine.engine",
