@@ -236,7 +236,14 @@ class ExplanationRecord(_Open):
         return next((r for r in self.regions if r.name == name), None)
 
     def to_dict(self) -> dict:
-        """The JSON-ready dict, with a fresh digest over its content (what :func:`save_record` writes)."""
+        """The JSON-ready dict, with a fresh digest over its content (what :func:`save_record` writes).
+
+        Raises:
+            RecordEditedError: the record was loaded as edited (``allow_edited``): it is not given a new digest, which
+                would make the edit look genuine. Use ``model_dump(mode="json")`` to keep it with its old digest.
+        """
+        if self._edited:
+            raise RecordEditedError("an edited record is not signed again: " + "; ".join(self._problems))
         data = self.model_dump(mode="json", exclude={"digest"})
         data["digest"] = record_digest(data)
         return data

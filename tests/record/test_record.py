@@ -136,6 +136,9 @@ def test_digest_round_trip_and_edits(tmp_path, v1):
         load_record(written)
     flagged = load_record(written, allow_edited=True)
     assert flagged.edited and flagged.problems == ["its digest does not match its content"]
+    with pytest.raises(RecordEditedError, match="not signed again"):
+        flagged.to_dict()  # an edited record never gets a fresh digest
+    assert flagged.model_dump(mode="json")["digest"] == data["digest"]  # it keeps the old one
     # an edited decision is named as such on top of the digest
     data = load_record(v1).to_dict()
     data["decision"] = "non-match"
