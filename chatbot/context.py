@@ -185,12 +185,16 @@ def _delta(region: dict, method: str = "s0") -> float | None:
     return m.get("delta") if _is_number(m.get("delta")) else None
 
 
-def general_fields(explanation: dict, vocabulary: dict) -> dict:
+def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = None) -> dict:
     """Every field the ``general`` templates use; a missing optional value simply leaves its field out.
 
     ``explanation`` is a record already validated by the schema (``record_dict(read_record(...))``): every key is
-    there with its type, optional values are None.
+    there with its type, optional values are None. ``parts``: templates.yaml ``parts`` (default: the shipped ones).
     """
+    if parts is None:
+        from prompts import default_prompts
+
+        parts = default_prompts().templates["parts"]
     e = explanation
     decision = vocabulary["decisions"][e["decision"]]
     main = main_method(e)
@@ -233,11 +237,11 @@ def general_fields(explanation: dict, vocabulary: dict) -> dict:
     def detail(name: str) -> str:
         r = by_name.get(name)
         if not r or not r.get("present"):
-            return "not visible"
+            return parts["region_not_visible"]
         m = (r.get("methods") or {}).get(main) or {}
-        importance = m.get("importance", r["importance"])
-        direction = "more" if (r["contribution"] or 0) > 0 else "less"
-        return f"importance {importance} of 5 by {method_name(main, vocabulary, short=True)}; it made the faces {direction} similar"
+        return parts["region_detail"].format(
+            importance=m.get("importance", r["importance"]), method_short=method_name(main, vocabulary, short=True),
+            direction="more" if (r["contribution"] or 0) > 0 else "less")
 
     for key, name in (("most", e["most_important_region"]), ("least", e["least_important_region"])):
         if name is not None:
@@ -279,7 +283,7 @@ def general_fields(explanation: dict, vocabulary: dict) -> dict:
     if _is_number(strength.get("largest_single_change")) and strength.get("largest_single_region"):
         f["largest_change"] = abs(float(strength["largest_single_change"]))
         f["largest_region"] = readable_region(strength["largest_single_region"])
-        f["strength_word"] = "weak" if strength.get("weak") else "clear"
+        f["strength_word"] = render.strength_word(strength)
     cf = e.get("counterfactual") or {}
     if text := render.counterfactual_sentence(cf, threshold=e["threshold"], decision=e["decision"]):
         f["counterfactual_statement"] = text
@@ -387,7 +391,7 @@ def build_context(
     record = read_record(explanation, allow_edited=allow_edited)
     explanation = record_dict(record)
     vocab, general = prompts.vocabulary, prompts.templates["general"]
-    fields = general_fields(explanation, vocab)
+    fields = general_fields(explanation, vocab, prompts.templates.get("parts"))
     sentences: list[Sentence] = []
     region_tags = {
         "most_important": tuple(r for r in (explanation["most_important_region"],) if r),

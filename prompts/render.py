@@ -194,6 +194,16 @@ def strength_sentence(strength: Any, *, similarity: float | None = None, thresho
     return " ".join(parts)
 
 
+def strength_word(strength: Any) -> str | None:
+    """The strength level as one word (weak / moderate / strong); version-1 records without a level: weak or clear."""
+    words = statements()["strength"]["level_word"]
+    level = _get(strength, "level")
+    if level in words:
+        return words[level]
+    weak = _get(strength, "weak")
+    return None if weak is None else words["weak" if weak else "clear"]
+
+
 def counterfactual_outcome(counterfactual: Any) -> str | None:
     """The outcome code of a counterfactual section; derived from flips/source/tried for records without one."""
     outcome = _get(counterfactual, "outcome")

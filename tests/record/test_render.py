@@ -132,6 +132,7 @@ def test_cli_card_and_chat_say_the_same_sentences(app_module):
     assert card["plain"] == f"In plain words: {render.confidence_words(0.93)}; {render.pic_words(0.97)}."
     ctx = build_context(record, default_prompts())
     assert ctx.get("strength").text == strength and ctx.get("counterfactual").text == cf
+    assert ctx.get("strength_detail").text.endswith("so the evidence is moderate.")  # the record's level, as the card
     assert render.confidence_level(0.93)["word"] in ctx.text  # the chat names the card's band
     assert ctx.get("confidence_meaning").text == card["confidence_meaning"] == render.score_meaning("c_score")
     assert ctx.get("pic_meaning").text == card["pic_meaning"] == render.score_meaning("pic")
