@@ -154,6 +154,22 @@ class FaceEmbedder(Protocol):
 
 
 @runtime_checkable
+class DifferentiableEmbedder(Protocol):
+    """A face embedder that also exposes a differentiable forward pass (torch), for gradient maps such as FGGB.
+
+    ``to_tensor`` turns (N, size, size, 3) uint8 crops into the (N, 3, size, size) float tensor, pixel values in
+    [0, 255], that ``forward_tensor`` maps to (N, D) embeddings equal to ``embed``'s. ONNX and callable embedders
+    do not implement it: gradient methods refuse them.
+    """
+
+    name: str
+
+    def to_tensor(self, crops: np.ndarray): ...
+
+    def forward_tensor(self, x): ...
+
+
+@runtime_checkable
 class LandmarkDetector(Protocol):
     name: str
 
