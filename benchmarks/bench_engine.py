@@ -1,6 +1,8 @@
-"""Per-pair cost of the region attributions after model load: S0, S1, S0 with PatchMatch, and the xFace baseline.
+"""Per-pair cost of the attributions after model load: S0, S1, S0 with PatchMatch, the pixel maps FGGB and
+CorrRISE, and the xFace baseline.
 
     .venv/bin/python benchmarks/bench_engine.py [--pairs 3] [--occlusion-pairs 1] [--no-patchmatch] [--no-occlusion]
+                                                [--no-pixel-maps] [--corrrise-masks N]
 
 Uses a few different-person and same-person pairs from ../shared/faces (FACEX_FACES_DIR) when present, else the
 licence-clean astronaut against its mirrored, shifted copy. Faces are prepared once per pair (detection, mesh,
@@ -9,7 +11,8 @@ Prints wall time and the number of images embedded per method, the embedding thr
 (other processes on this 2-core machine change every figure).
 
 Targets (issue 3): S0 <= 0.5 s and S1 <= 3 s per pair with TELEA and the torch embedding, S0 with PatchMatch
-<= 3 s, and the xFace occlusion baseline at least 30x slower than S0 in the same run.
+<= 3 s, and the xFace occlusion baseline at least 30x slower than S0 in the same run. Issue 14: FGGB for both
+photos at least 20x cheaper than the xFace occlusion map, measured on the same pair and model in the same run.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--occlusion-pairs", type=int, default=1, help="pairs to run the (slow) xFace baseline on")
     ap.add_argument("--no-patchmatch", action="store_true")
     ap.add_argument("--no-occlusion", action="store_true")
+    ap.add_argument("--no-pixel-maps", action="store_true", help="skip FGGB and CorrRISE")
+    ap.add_argument("--corrrise-masks", type=int, default=None, help="masks per photo (default: the method's)")
     args = ap.parse_args(argv)
 
     from explain_engine.engine import Engine, EngineConfig, _union_mask
@@ -124,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                                 methods=("s0",), **common)  # fmt: skip
             row["s0_patchmatch_s"] = time.perf_counter() - t
             row["s0_patchmatch_emb"] = pm.n_embeddings_by_method["s0"]
+        if not args.no_pixel_maps:
+            row.update(pixel_map_costs(engine, fa, fb, args.corrrise_masks))
         row["_inputs"] = (fa, fb, fill)
         rows.append(row)
         parts = [f"{row['pair']}: sim {row['similarity']:.4f}, {row['regions']} regions, prepare {prep:.2f} s",
@@ -131,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                  f"S1 {row['s1_s']:.2f} s ({row['s1_emb']} emb; S0+S1 {s01_time:.2f} s)"]  # fmt: skip
         if "s0_patchmatch_s" in row:
             parts.append(f"S0 PatchMatch {row['s0_patchmatch_s']:.2f} s")
+        if "fggb_s" in row:
+            parts.append(f"FGGB {row['fggb_s']:.2f} s ({row['fggb_backward']} backward passes)")
+            parts.append(f"CorrRISE {row['corrrise_s']:.2f} s ({row['corrrise_emb']} emb)")
         print(" | ".join(parts), flush=True)
 
     # the xFace baseline last: it embeds thousands of images per pair
@@ -143,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         row["s0_same_run_s"] = occ.timings["s0"]
         print(f"{row['pair']}: xFace occlusion {row['xface_s']:.1f} s ({row['xface_emb']} embeddings); "
               f"S0 in that run {row['s0_same_run_s']:.2f} s", flush=True)
+        if not args.no_pixel_maps:  # again right after xFace, so both see the same machine load
+            again = pixel_map_costs(engine, fa, fb, args.corrrise_masks)
+            row["fggb_same_run_s"] = again["fggb_s"]
+            row["corrrise_same_run_s"] = again["corrrise_s"]
+            print(f"{row['pair']}: FGGB {again['fggb_s']:.2f} s, CorrRISE {again['corrrise_s']:.2f} s right after it: "
+                  f"xFace / FGGB = {row['xface_s'] / again['fggb_s']:.1f}x (target >= 20x), "
+                  f"xFace / CorrRISE = {row['xface_s'] / again['corrrise_s']:.1f}x", flush=True)
 
     def med(key):
         vals = [r[key] for r in rows if key in r]
@@ -158,8 +175,35 @@ def main(argv: list[str] | None = None) -> int:
         emb_ratio = med("xface_emb") / med("s0_emb")
         print(f"  xFace occlusion: {med('xface_s'):.1f} s, {med('xface_emb'):.0f} embeddings = {ratio:.0f}x the time of "
               f"S0 in the same run ({emb_ratio:.0f}x the embeddings)   target >= 30x")
+    if med("fggb_s") is not None:
+        print(f"  FGGB (both photos): {med('fggb_s'):.3f} s, {med('fggb_backward'):.0f} backward passes")
+        print(f"  CorrRISE:        {med('corrrise_s'):.3f} s, {med('corrrise_emb'):.0f} embeddings")
+    if med("fggb_same_run_s") is not None and med("xface_s") is not None:
+        print(f"  xFace / FGGB on the same pairs: {med('xface_s') / med('fggb_same_run_s'):.1f}x   target >= 20x; "
+              f"xFace / CorrRISE: {med('xface_s') / med('corrrise_same_run_s'):.1f}x")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
+
+
+def pixel_map_costs(engine, fa, fb, corrrise_masks: int | None) -> dict:
+    """Seconds for FGGB (both photos, all channels) and CorrRISE on one prepared pair, with the engine's model."""
+    from explain_engine.attribution.corrrise import DEFAULT_MASKS, corrrise_maps
+    from explain_engine.attribution.fggb import fggb_maps, supports_gradients
+
+    out = {}
+    model = engine.pipeline.embedder
+    if supports_gradients(model):
+        t = time.perf_counter()
+        res = fggb_maps(fa.crop, fb.crop, model, threshold=engine.threshold, masks_a=fa.regions.masks,
+                        masks_b=fb.regions.masks)
+        out["fggb_s"] = time.perf_counter() - t
+        out["fggb_backward"] = res.details["backward_passes"]
+    t = time.perf_counter()
+    res = corrrise_maps(fa.crop, fb.crop, engine.pipeline.embed, threshold=engine.threshold,
+                        n_masks=corrrise_masks or DEFAULT_MASKS, masks_a=fa.regions.masks, masks_b=fb.regions.masks)
+    out["corrrise_s"] = time.perf_counter() - t
+    out["corrrise_emb"] = res.n_embeddings
+    return out
 
 
 if __name__ == "__main__":

@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="S0 variant whose swap results go into summary.json: only the pasted photo A' perturbed "
                         "(default), both photos, only B, or the mean of the one-sided two (all are in the report)")
     p.add_argument("--occlusion-stride", type=COUNT_1, default=14, help="xFace baseline stride (px, at least 1)")
+    p.add_argument("--pixel-maps", default="fggb,corrrise",
+                   help="pixel-level maps to evaluate besides the region maps: fggb, corrrise, both (default) or "
+                        "'none'; FGGB is skipped for face models without gradients (ONNX)")
+    p.add_argument("--corrrise-masks", type=COUNT_1, default=None, help="CorrRISE masks per photo (default: the "
+                   "product's)")
     p.add_argument("--inpainter", help="inpainting backend (default: telea, or FACEX_INPAINTER)")
     p.add_argument("--embedder", help="face model backend (default: dlib-torch)")
     p.add_argument("--calibration", help="calibration JSON (default: the one shipped for the face model)")
@@ -83,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise FaceXError("no pairs selected: check --limit / --genuine-only and the labels in the CSV")
     options = EvaluationOptions(removal=args.removal, steps=args.steps, samples=args.samples, seeds=args.seeds,
                                 blend=args.blend, swap_extent=args.swap_extent,
-                                occlusion_stride=args.occlusion_stride)
+                                occlusion_stride=args.occlusion_stride, pixel_maps=_pixel_maps(args.pixel_maps),
+                                **({"corrrise_masks": args.corrrise_masks} if args.corrrise_masks else {}))
     models = ModelConfig.from_env(inpainter=args.inpainter, embedder=args.embedder)
     t0 = time.perf_counter()
     engine = Engine(EngineConfig(models=models, perturbation="inpaint", calibration=args.calibration))
@@ -111,12 +117,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pixel_maps(text: str) -> tuple[str, ...]:
+    from .runner import PIXEL_MAPS
+
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip() and n.strip().lower() != "none")
+    unknown = [n for n in names if n not in PIXEL_MAPS]
+    if unknown:
+        raise ConfigError(f"unknown pixel map(s) {', '.join(unknown)}; choose from {', '.join(PIXEL_MAPS)} or none")
+    return names
+
+
 def text_summary(s: dict) -> str:
     f = lambda x, fmt="{:.2f}": "—" if x is None else fmt.format(x)
     lines = [(f"pairs {s['pairs']} ({s['genuine_pairs']} genuine, {s['impostor_pairs']} impostor; "
              f"{s['computed_pairs']} computed, {s['cached_pairs']} from cache)")]
-    for k in s["deletion"]:
-        lines.append(f"  {k:<16} deletion {s['deletion'][k]:6.2f}   insertion {s['insertion'][k]:6.2f}")
+    for k in dict.fromkeys(list(s["deletion"]) + list(s.get("hiding_auc", {}))):
+        d, i, h = s["deletion"].get(k), s["insertion"].get(k), s.get("hiding_auc", {}).get(k)
+        sec = s.get("method_seconds", {}).get(k)
+        lines.append(f"  {k:<16} deletion {f(d, '{:6.2f}')}   insertion {f(i, '{:6.2f}')}   hiding AUC "
+                     f"{f(h, '{:6.2f}')}   {f(sec, '{:.2f}')} s")
     lines.append(f"region swap ({s['region_swap_variant']}): top-1 {f(s['region_swap_top1'])}  "
                  f"top-3 {f(s['region_swap_top3'])}  gain {f(s['region_swap_gain'])}  ({s['region_swaps']} swaps)")
     lines.append(f"seed stability (Spearman): {f(s['seed_stability'], '{:.3f}')}")

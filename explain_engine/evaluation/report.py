@@ -15,7 +15,9 @@ from .runner import METHOD_KEYS
 
 THESIS_TABLE_4_3 = {"Black Mask": (30.04, 25.45), "Inpainting": (21.99, 45.90)}  # CelebAMask-HQ, their model
 ROW_NAMES = {"s0/black": "S0 black mask", "s0/inpaint": "S0 inpainting", "s1/black": "S1 black mask",
-             "s1/inpaint": "S1 inpainting", "xface/occlusion": "xFace occlusion (method 3)", "random": "Random order"}
+             "s1/inpaint": "S1 inpainting", "xface/occlusion": "xFace occlusion (method 3)", "fggb": "FGGB",
+             "corrrise": "CorrRISE", "random": "Random order"}
+DFV_TABLE_II_LFW = {"Gradient": 89.68, "xFace": 90.14, "DFV": 90.39}  # hiding-game AUC on LFW, their ArcFace
 
 
 def _nan_to_none(x):
@@ -59,6 +61,53 @@ def ablation_table(agg: pd.DataFrame) -> pd.DataFrame:
             full, empty = (sim[0], sim[-1]) if kind == "deletion" else (sim[-1], sim[0])
             rescaled = (sim - empty) / (full - empty) if full != empty else np.zeros_like(sim)
             row[f"{kind}_similarity"] = metrics.auc(c.fraction, rescaled)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hiding_tables(records: Sequence[dict], threshold: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """DFV's hiding game (paper 002 §IV-B): (per-trial similarities, accuracy per method and hidden share).
+    Trials: one photo of a pair (same-person or different-person) obscured, the other untouched."""
+    rows = []
+    for rec in records:
+        if rec.get("status") != "ok" or "hiding" not in rec:
+            continue
+        thr = rec["threshold"] if threshold is None else threshold
+        for method, sides in rec["hiding"].items():
+            for side, sims in zip("ab", sides):
+                for f, s in zip(rec["fractions"], sims):
+                    rows.append({"pair": rec["key"], "label": rec["label"], "method": method, "side": side,
+                                 "fraction": f, "similarity": s, "threshold": thr})
+    trials = pd.DataFrame(rows)
+    if trials.empty:
+        return trials, pd.DataFrame(columns=["method", "fraction", "accuracy", "trials"])
+    trials["correct"] = (trials["similarity"] >= trials["threshold"]) == trials["label"].astype(bool)
+    agg = (trials.groupby(["method", "fraction"]).agg(accuracy=("correct", "mean"), trials=("correct", "size"))
+           .reset_index())
+    return trials, agg
+
+
+def method_table(ablation: pd.DataFrame, hiding: pd.DataFrame, records: Sequence[dict]) -> pd.DataFrame:
+    """The one table of issue 14: method x (Deletion, Insertion, hiding-game AUC, seconds per pair). Seconds are the
+    mean over pairs of the time to make the map once (S1 includes the S0 step it reuses)."""
+    secs: dict[str, list[float]] = {}
+    for rec in records:
+        ms = rec.get("method_seconds") if rec.get("status") == "ok" else None
+        for k, v in (ms or {}).items():
+            extra = ms.get(k.replace("s1/", "s0/"), 0.0) if k.startswith("s1/") else 0.0
+            secs.setdefault(k, []).append(float(v) + float(extra))
+    methods = [m for m in METHOD_KEYS if (len(ablation) and m in set(ablation.method)) or
+               (len(hiding) and m in set(hiding.method))]
+    rows = []
+    for m in methods:
+        row = {"method": m, "name": ROW_NAMES.get(m, m), "deletion": None, "insertion": None, "hiding_auc": None,
+               "seconds_per_pair": float(np.mean(secs[m])) if secs.get(m) else None}
+        if len(ablation) and m in set(ablation.method):
+            a = ablation[ablation.method == m].iloc[0]
+            row["deletion"], row["insertion"] = float(a.deletion), float(a.insertion)
+        if len(hiding) and m in set(hiding.method):
+            c = hiding[hiding.method == m].sort_values("fraction")
+            row["hiding_auc"] = metrics.auc(c.fraction, c.accuracy)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -175,6 +224,11 @@ def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: di
     agg.to_csv(out / "curves.csv", index=False)
     ablation = ablation_table(agg) if not agg.empty else pd.DataFrame()
     ablation.to_csv(out / "ablation.csv", index=False)
+    hiding_trials, hiding = hiding_tables(records, threshold)
+    hiding_trials.to_csv(out / "hiding_per_pair.csv", index=False)
+    hiding.to_csv(out / "hiding.csv", index=False)
+    methods = method_table(ablation, hiding, records)
+    methods.to_csv(out / "methods.csv", index=False)
     stats = region_statistics(records)
     stats.to_csv(out / "region_statistics.csv", index=False)
     swaps = swap_table(records)
@@ -204,6 +258,9 @@ def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: di
     if not agg.empty:
         plot_curves(agg, out / "deletion_insertion.png")
         plots.append("deletion_insertion.png")
+    if not hiding.empty:
+        plot_hiding(hiding, out / "hiding_game.png")
+        plots.append("hiding_game.png")
     if not stats.empty:
         plot_regions(stats, out / "region_importance.png")
         plots.append("region_importance.png")
@@ -222,6 +279,9 @@ def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: di
         if len(ablation) else {},
         "insertion_similarity": {row.method: float(row.insertion_similarity) for row in ablation.itertuples()}
         if len(ablation) else {},
+        "hiding_auc": {r.method: _nan_to_none(r.hiding_auc) for r in methods.itertuples()} if len(methods) else {},
+        "method_seconds": {r.method: _nan_to_none(r.seconds_per_pair) for r in methods.itertuples()}
+        if len(methods) else {},
         "region_swap_top1": None if main_swap is None else float(main_swap.top1),
         "region_swap_top3": None if main_swap is None else float(main_swap.top3),
         "region_swap_gain": None if main_swap is None else float(main_swap.gain),
@@ -248,7 +308,8 @@ def write_outputs(records: Sequence[dict], out: Path, *, options: dict, meta: di
         "plots": plots,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    (out / "report.md").write_text(markdown_report(summary, ablation, stats, by_variant, by_region, records))
+    (out / "report.md").write_text(markdown_report(summary, ablation, stats, by_variant, by_region, records,
+                                                   methods=methods))
     return summary
 
 
@@ -257,7 +318,7 @@ def _f(x, fmt="{:.2f}") -> str:
 
 
 def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, by_variant: pd.DataFrame,
-                    by_region: pd.DataFrame, records: Sequence[dict]) -> str:
+                    by_region: pd.DataFrame, records: Sequence[dict], *, methods: pd.DataFrame | None = None) -> str:
     opts = summary["options"]
     lines = [
         "# Faithfulness evaluation",
@@ -297,6 +358,7 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
         "",
         "![deletion and insertion curves](deletion_insertion.png)",
         "",
+        *method_lines(methods),
         "## Region-swap test (xFace §4.3 cut-and-paste)",
         "",
         f"Different-person pairs; each region R present in both photos is pasted from B into A (aligned crops, "
@@ -350,3 +412,51 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
     if skipped:
         lines += ["## Skipped pairs", ""] + [f"- {r['img_a']} / {r['img_b']}: {r.get('reason')}" for r in skipped]
     return "\n".join(lines) + "\n"
+
+
+def method_lines(methods: pd.DataFrame | None) -> list[str]:
+    """The report section with the one method table (Deletion, Insertion, hiding-game AUC, seconds per pair)."""
+    if methods is None or methods.empty:
+        return []
+    lines = ["## Every map: faithfulness and cost", "",
+             "| Method | Deletion (%) ↓ | Insertion (%) ↑ | Hiding game AUC (%) ↑ | Seconds per pair |",
+             "|---|---|---|---|---|"]
+    for r in methods.itertuples():
+        lines.append(f"| {r.name} | {_f(r.deletion)} | {_f(r.insertion)} | {_f(r.hiding_auc)} | "
+                     f"{_f(r.seconds_per_pair, '{:.2f}')} |")
+    lines += [
+        "",
+        ("- Hiding game (DFV, Xu, Lu & Ebrahimi §IV-B, after Castanon & Byrne): each map's pixels are ranked by "
+         "|value| (DFV's discriminative map: what supports and what works against the decision both count) and the "
+         "least important share is blurred away from one photo, compared with the other untouched photo; accuracy "
+         "at the calibrated threshold over same-person AND different-person trials, area 0-100, higher is better. "
+         "DFV Table II (LFW, their ArcFace): Gradient 89.68, xFace 90.14, DFV 90.39."),
+        ("- Deletion / Insertion as above (genuine pairs only). FGGB and CorrRISE maps are signed (similarity minus "
+         "dissimilarity), ranked most supporting first."),
+        "- Seconds: making the map once per pair on this machine (S1 includes the S0 step it reuses), after model "
+        "load; the xFace figure is for the evaluation's coarse grid, not the product's default grid.",
+        "", "![hiding game](hiding_game.png)", ""]
+    return lines
+
+
+def plot_hiding(agg: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for method in [m for m in METHOD_KEYS if m in set(agg["method"])]:
+        c = agg[agg.method == method].sort_values("fraction")
+        ax.plot(100 * c.fraction, 100 * c.accuracy, marker="o", ms=3, label=ROW_NAMES.get(method, method),
+                ls="--" if method == "random" else "-")
+    ax.set_title("Hiding game (higher AUC is better)")
+    ax.set_xlabel("least important pixels blurred (%)")
+    ax.set_ylabel("verification accuracy (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+

@@ -1,8 +1,9 @@
 """Per-pair evaluation with the engine, and the resumable loop over a pair set.
 
-Genuine pairs get the ablation (S0 / S1 with inpaint and black fills, the xFace occlusion baseline, a random order),
-their Deletion / Insertion similarity curves and the S0 stability over seeds/jitters; different-person pairs get S0
-and the region-swap test. Each finished pair is written to OUT/pairs/<key>.json together with a fingerprint of the
+Genuine pairs get the ablation (S0 / S1 with inpaint and black fills, the xFace occlusion baseline, the pixel maps
+FGGB and CorrRISE, a random order), their Deletion / Insertion similarity curves and the S0 stability over
+seeds/jitters; different-person pairs get S0 and the region-swap test. Both kinds get every map's hiding-game curve
+(DFV, paper 002: the least important pixels blurred first) and the seconds each map took. Each finished pair is written to OUT/pairs/<key>.json together with a fingerprint of the
 options, so an interrupted run picks up where it stopped and a run with other options recomputes.
 """
 
@@ -20,20 +21,23 @@ import numpy as np
 
 from models.errors import FaceXError
 
+from ..attribution.corrrise import DEFAULT_MASKS, corrrise_maps
+from ..attribution.fggb import fggb_maps, supports_gradients
 from ..attribution.greedy import greedy_inpaint
 from ..attribution.occlusion import occlusion_map
 from ..attribution.single import single_inpaint
 from ..attribution.stability import stability
 from ..heatmaps import region_heatmap
 from ..scoring import PairScorer
-from . import metrics
+from . import hiding_game, metrics
 from .montage import save_montage
 from .region_swap import region_swap_test
 from .statistics import mean_pairwise_spearman
 
 # "<method>/<perturbation>" keys of the ablation, in report order.
-METHOD_KEYS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "random")
-CACHE_VERSION = 2  # 2: TELEA/NS fills no longer read the hidden pixels at the crop border
+METHOD_KEYS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "fggb", "corrrise", "random")
+PIXEL_MAPS = ("fggb", "corrrise")
+CACHE_VERSION = 3  # 2: TELEA/NS fills no longer read the hidden pixels at the crop border; 3: pixel maps, hiding game
 SWAP_VERSION = 2  # different-person records: 2 adds the matched-mask base of union pastes
 
 
@@ -49,6 +53,8 @@ class EvaluationOptions:
     occlusion_stride: int = 14
     s1_min_change: float = 1e-4
     tie_seed: int = 0  # the fixed permutation that orders pixels of equal importance
+    pixel_maps: tuple[str, ...] = PIXEL_MAPS  # FGGB (needs a face model with gradients) and CorrRISE
+    corrrise_masks: int = DEFAULT_MASKS
 
     def fingerprint(self, label: int | None = None) -> str:
         """A hash of the options that change the record of a genuine (label 1) or different-person (0) pair, so
@@ -56,7 +62,9 @@ class EvaluationOptions:
         opts = asdict(self)
         if label is not None:
             swap_only = ("samples", "blend", "swap_extent")
-            opts = {k: v for k, v in opts.items() if (k in swap_only) == (int(label) != 1)}
+            both = ("pixel_maps", "corrrise_masks", "occlusion_patches", "occlusion_stride", "steps",
+                    "s1_min_change", "tie_seed")  # every pair's maps and hiding game (always blur) use these
+            opts = {k: v for k, v in opts.items() if k in both or (k in swap_only) == (int(label) != 1)}
             if int(label) != 1:
                 opts["swap_version"] = SWAP_VERSION
         text = json.dumps({"v": CACHE_VERSION, **opts}, sort_keys=True, default=list)
@@ -147,7 +155,7 @@ class PairEvaluator:
         if pair.label == 1:
             record.update(self._genuine(face_a.crop, face_b.crop, ma, mb, regions, embed, fill, pair.index))
         else:
-            record.update(self._impostor(face_a.crop, face_b.crop, ma, mb, regions, embed, fill))
+            record.update(self._impostor(face_a.crop, face_b.crop, ma, mb, regions, embed, fill, pair.index))
         t2 = time.perf_counter()
         if pair.label != 1:
             self._swap_example(pair, face_a.crop, face_b.crop, ma, mb, regions)
@@ -155,32 +163,75 @@ class PairEvaluator:
         return record
 
     # ---------------------------------------------------------------------------------------------------------
+    def _maps(self, crop_a, crop_b, ma, mb, regions, scorer, fill) -> tuple[dict, dict, dict]:
+        """Every evaluated map of one pair on its crops: ({method key: (map_a, map_b)}, {key: seconds},
+        {name: attribution result}). Region maps give each region's pixels its normalised contribution."""
+        opts = self.options
+        black = self.engine.make_fill("black")
+        seconds: dict[str, float] = {}
+        res: dict = {}
+
+        def timed(key, fn):
+            t = time.perf_counter()
+            out = fn()
+            seconds[key] = time.perf_counter() - t
+            return out
+
+        res["s0"] = timed("s0/inpaint", lambda: single_inpaint(None, None, ma, mb, scorer, fill, regions=regions))
+        res["s0_black"] = timed("s0/black", lambda: single_inpaint(None, None, ma, mb, scorer, black,
+                                                                   regions=regions, method="s0_black"))
+        res["s1"] = timed("s1/inpaint", lambda: greedy_inpaint(
+            None, None, ma, mb, scorer, fill, s0_fills=res["s0"]["both"].details["fills"],
+            min_change=opts.s1_min_change))
+        res["s1_black"] = timed("s1/black", lambda: greedy_inpaint(
+            None, None, ma, mb, scorer, black, s0_fills=res["s0_black"]["both"].details["fills"],
+            min_change=opts.s1_min_change))
+        res["occ"] = timed("xface/occlusion", lambda: occlusion_map(
+            None, None, scorer, patch_sizes=tuple(opts.occlusion_patches), stride=opts.occlusion_stride))
+        shape = crop_a.shape[:2]
+        maps = {}
+        for key, r in (("s0/inpaint", res["s0"]["both"]), ("s0/black", res["s0_black"]["both"]),
+                       ("s1/inpaint", res["s1"]), ("s1/black", res["s1_black"])):
+            maps[key] = (region_heatmap(ma, r.normalised, shape), region_heatmap(mb, r.normalised, shape))
+        maps["xface/occlusion"] = (res["occ"].map_a, res["occ"].map_b)
+        model = self.engine.pipeline.embedder
+        if "fggb" in opts.pixel_maps and supports_gradients(model):  # ONNX / callables: no gradients, no FGGB
+            res["fggb"] = timed("fggb", lambda: fggb_maps(crop_a, crop_b, model, threshold=self.engine.threshold,
+                                                          masks_a=ma, masks_b=mb))
+            maps["fggb"] = (res["fggb"].signed_a, res["fggb"].signed_b)
+        if "corrrise" in opts.pixel_maps:
+            res["corrrise"] = timed("corrrise", lambda: corrrise_maps(
+                None, None, scorer, threshold=self.engine.threshold, n_masks=opts.corrrise_masks, masks_a=ma,
+                masks_b=mb))
+            maps["corrrise"] = (res["corrrise"].signed_a, res["corrrise"].signed_b)
+        zero = np.zeros(shape, dtype=np.float32)
+        maps["random"] = (zero, zero)  # all ties: the fixed random permutation alone decides the order
+        seconds["random"] = 0.0
+        return maps, seconds, res
+
+    def _hiding(self, crop_a, crop_b, maps, scorer, pair_index: int) -> dict:
+        """DFV's hiding game for every map: (2, S) similarities as the least important pixels are blurred."""
+        blur_a = metrics.removal_image(crop_a, "blur")
+        blur_b = metrics.removal_image(crop_b, "blur")
+        out = {}
+        for key, (map_a, map_b) in maps.items():
+            seed = self.options.tie_seed + (1000 + 2 * pair_index if key == "random" else 0)
+            out[key] = hiding_game.hiding_curves(crop_a, crop_b, map_a, map_b, scorer.score_pairs,
+                                                 blurred_a=blur_a, blurred_b=blur_b, fractions=self.fractions,
+                                                 seed=seed).tolist()
+        return out
+
     def _genuine(self, crop_a, crop_b, ma, mb, regions, embed, fill, pair_index: int) -> dict:
         opts = self.options
         scorer = PairScorer(embed, crop_a, crop_b)
-        black = self.engine.make_fill("black")
-        s0 = single_inpaint(None, None, ma, mb, scorer, fill, regions=regions)
-        s0_black = single_inpaint(None, None, ma, mb, scorer, black, regions=regions, method="s0_black")
-        s1 = greedy_inpaint(None, None, ma, mb, scorer, fill, s0_fills=s0["both"].details["fills"],
-                            min_change=opts.s1_min_change)
-        s1_black = greedy_inpaint(None, None, ma, mb, scorer, black, s0_fills=s0_black["both"].details["fills"],
-                                  min_change=opts.s1_min_change)
-        occ = occlusion_map(None, None, scorer, patch_sizes=tuple(opts.occlusion_patches),
-                            stride=opts.occlusion_stride)
-        shape = crop_a.shape[:2]
+        maps, seconds, res = self._maps(crop_a, crop_b, ma, mb, regions, scorer, fill)
+        s0, s0_black, s1, s1_black, occ = res["s0"], res["s0_black"], res["s1"], res["s1_black"], res["occ"]
         show = [r for r in ("eyes", "nose", "mouth", "cheeks", "forehead") if r in regions]
         self._example(1, f"fills_{pair_index:04d}.png", [
             [("A", crop_a)] + [(f"{r}: {fill.name}", s0["both"].details["fills"].images_a[r]) for r in show],
             [("A", crop_a)] + [(f"{r}: black", s0_black["both"].details["fills"].images_a[r]) for r in show],
             [("B", crop_b)] + [(f"{r}: {fill.name}", s0["both"].details["fills"].images_b[r]) for r in show],
         ], "Fills used to make the S0 maps (inpaint vs black)")
-        maps = {}
-        for key, res in (("s0/inpaint", s0["both"]), ("s0/black", s0_black["both"]), ("s1/inpaint", s1),
-                         ("s1/black", s1_black)):
-            maps[key] = (region_heatmap(ma, res.normalised, shape), region_heatmap(mb, res.normalised, shape))
-        maps["xface/occlusion"] = (occ.map_a, occ.map_b)
-        zero = np.zeros(shape, dtype=np.float32)
-        maps["random"] = (zero, zero)  # all ties: the fixed random permutation alone decides the order
 
         removed_a = metrics.removal_image(crop_a, opts.removal)
         removed_b = metrics.removal_image(crop_b, opts.removal)
@@ -204,7 +255,10 @@ class PairEvaluator:
             "s1": _jsonable(s1.deltas),
             "s1_black": _jsonable(s1_black.deltas),
             "occlusion_regions": {r: float(occ.map_a[ma[r]].mean()) for r in regions},
+            "pixel_map_columns": {k: res[k].column for k in PIXEL_MAPS if k in res},
             "curves": curves,
+            "hiding": self._hiding(crop_a, crop_b, maps, scorer, pair_index),
+            "method_seconds": seconds,
             "stability": {"mode": stab.mode, "runs": [_jsonable(r) for r in stab.runs],
                           "spearman": mean_pairwise_spearman(rankings),
                           "top_region_kept": stab.top_region_kept},
@@ -223,13 +277,18 @@ class PairEvaluator:
             rows.append(row)
         self._example(0, f"swaps_{pair.index:04d}.png", rows, "Region swap: B's region pasted into A")
 
-    def _impostor(self, crop_a, crop_b, ma, mb, regions, embed, fill) -> dict:
+    def _impostor(self, crop_a, crop_b, ma, mb, regions, embed, fill, pair_index: int = 0) -> dict:
         swap = region_swap_test(crop_a, crop_b, ma, mb, embed, fill, regions=regions, blend=self.options.blend,
                                 samples=self.options.samples, extent=self.options.swap_extent)
         base = swap["base"]["both"]
         from ..attribution import normalise
 
-        return {"similarity": swap["reference"], "s0": {v: _jsonable(d) for v, d in swap["base"].items()},
+        scorer = PairScorer(embed, crop_a, crop_b)
+        maps, seconds, res = self._maps(crop_a, crop_b, ma, mb, regions, scorer, fill)
+        return {"hiding": self._hiding(crop_a, crop_b, maps, scorer, pair_index), "method_seconds": seconds,
+                "fractions": self.fractions.tolist(),
+                "pixel_map_columns": {k: res[k].column for k in PIXEL_MAPS if k in res},
+                "similarity": swap["reference"], "s0": {v: _jsonable(d) for v, d in swap["base"].items()},
                 "s0_normalised": _jsonable(normalise(base)),
                 "swap": {"blend": swap["blend"], "extent": swap["extent"],
                          "swaps": {r: {"similarity": float(s["similarity"]),

@@ -9,7 +9,7 @@ import pytest
 
 REQUIRED = ("deletion", "insertion", "region_swap_top1", "region_swap_top3", "region_swap_gain", "seed_stability",
             "pairs")
-METHODS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "random")
+METHODS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "fggb", "corrrise", "random")
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_cli_writes_summary_and_resumes(two_pairs, tmp_path):
 
     out = tmp_path / "eval"
     argv = ["evaluate", str(two_pairs), "--out", str(out), "--steps", "3", "--seeds", "1", "--occlusion-stride", "40",
-            "--quiet"]
+            "--corrrise-masks", "30", "--quiet"]
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     for key in REQUIRED:
@@ -42,6 +42,11 @@ def test_cli_writes_summary_and_resumes(two_pairs, tmp_path):
     for key in ("region_swap_top1", "region_swap_top3", "region_swap_gain"):
         assert 0.0 <= summary[key] <= 1.0
     assert -1.0 <= summary["seed_stability"] <= 1.0
+    # the hiding game (DFV) covers every map, over both pairs; every map has its cost
+    assert set(summary["hiding_auc"]) == set(METHODS) == set(summary["method_seconds"])
+    assert all(0.0 <= v <= 100.0 for v in summary["hiding_auc"].values())
+    assert summary["method_seconds"]["fggb"] > 0 and summary["method_seconds"]["corrrise"] > 0
+    assert "| FGGB |" in (out / "report.md").read_text() and (out / "hiding_game.png").stat().st_size > 0
     for name in ("report.md", "ablation.csv", "curves.csv", "region_swap.csv", "region_statistics.csv",
                  "deletion_insertion.png", "region_importance.png", "region_swap.png"):
         assert (out / name).stat().st_size > 0, name
