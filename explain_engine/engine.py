@@ -139,6 +139,11 @@ class Engine:
             small_face_pixels=self.config.small_face_pixels,
         )
         self.calibration, self.calibration_warning = self._load_calibration()
+        for key in registry.plan(self.config.methods):  # e.g. FGGB with an ONNX face model: refuse up front
+            if registry.get_method(key).needs_gradients:
+                from explain_engine.attribution.fggb import require_gradients
+
+                require_gradients(self.pipeline.embedder, registry.get_method(key).column)
         self._inpainter = None
 
     # ---------------------------------------------------------------------------------------------------------
@@ -358,6 +363,7 @@ class Engine:
             "min_change": self.config.min_change,
             "seed": self.config.seed,
             "make_fill": self.make_fill,
+            "model": self.pipeline.embedder,  # gradient methods (FGGB) need the model itself
         }
         return {k: v for k, v in wanted.items() if k in params and v is not None}
 

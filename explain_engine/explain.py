@@ -198,7 +198,8 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
                    max_steps: int | None = None, min_change: float = 1e-4, samples: int = 1, one_sided: bool = True,
                    progress: Callable[[str, float], None] | None = None, black_fill=None,
                    make_fill: Callable | None = None, seed: int | None = None,
-                   batch_size: int = 32, occlusion_options: dict | None = None) -> ArraysExplanation:
+                   batch_size: int = 32, occlusion_options: dict | None = None, model=None,
+                   method_options: dict | None = None) -> ArraysExplanation:
     """Attribute the similarity of two aligned crops to their regions.
 
     Args:
@@ -219,15 +220,22 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
             perturbation.make_fill); ``black_fill`` overrides it.
         batch_size: images per embed call.
         occlusion_options: options of the xFace baseline (patch_sizes, stride, colour, batch_size).
+        model: the face model behind ``embed``, for methods that need its gradients ("fggb").
+        method_options: further options per method key, e.g. {"corrrise": {"n_masks": 400}}.
 
     Returns:
         :class:`ArraysExplanation` with one AttributionResult per computed method key.
 
     Raises:
-        ConfigError: an unknown method; ValueError: crops or masks of the wrong type or shape; FaceXError: no region
+        ConfigError: an unknown method; GradientsUnavailableError: "fggb" with a face model without gradients;
+        ValueError: crops or masks of the wrong type or shape; FaceXError: no region
         visible in both photos.
     """
-    registry.plan(methods)  # unknown methods fail before any work
+    for key in registry.plan(methods):  # unknown methods, and gradient methods without gradients, fail before work
+        if registry.get_method(key).needs_gradients:
+            from .attribution.fggb import require_gradients
+
+            require_gradients(model, registry.get_method(key).column)
     _check_inputs(crop_a, crop_b, regions_a, regions_b)
     report = progress or (lambda stage, fraction: None)
     ma, mb = _masks(regions_a), _masks(regions_b)
@@ -241,8 +249,11 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
                                 "occlusion": dict(occlusion_options or {})}
     if black_fill is not None:
         options["s0_black"] = {"fill": black_fill}
+    for key, opts in (method_options or {}).items():
+        options.setdefault(key, {}).update(opts)
     ctx = registry.RunContext(scorer=scorer, fill=fill, masks_a=ma, masks_b=mb, regions=common, make_fill=make_fill,
-                              options=options, one_sided=one_sided, progress=report)
+                              options=options, one_sided=one_sided, progress=report, model=model,
+                              threshold=float(threshold))
     results = registry.run_methods(ctx, methods)
     timings = {k: t for k, t in ctx.timings.items() if k != "avg"}
     by_method = {k: n for k, n in ctx.embeddings.items() if k != "avg"}

@@ -69,6 +69,9 @@ def heatmap_file(method: str, key: str) -> str:
 
 
 HEATMAP_KEYS = ("a", "b", "overlay_a", "overlay_b", "blend_a", "blend_b")
+# pixel-level methods (FGGB, CorrRISE) also draw their similarity and dissimilarity maps, on the crop and the photo
+PIXEL_MAP_KEYS = tuple(f"{kind}_{side}" for kind in ("similarity", "dissimilarity", "photo-similarity",
+                                                      "photo-dissimilarity") for side in ("a", "b"))
 
 
 @dataclass
@@ -165,9 +168,14 @@ class Explanation:
         return rows
 
     def _heatmap_names(self) -> dict:
-        out: dict[str, Any] = {m: {k: heatmap_file(m, k) for k in HEATMAP_KEYS} for m in self.heatmap_methods}
+        out: dict[str, Any] = {m: {k: heatmap_file(m, k) for k in HEATMAP_KEYS + self._pixel_map_keys(m)}
+                               for m in self.heatmap_methods}
         out["legend"] = "legend.png"
         return out
+
+    def _pixel_map_keys(self, method: str) -> tuple[str, ...]:
+        """The extra image keys of a method with similarity / dissimilarity maps (none for region methods)."""
+        return PIXEL_MAP_KEYS if "similarity" in self.arrays.results[method].maps.get("a", {}) else ()
 
     def _agreement(self) -> dict:
         from explain_engine.table import method_agreement
@@ -307,6 +315,13 @@ class Explanation:
                     for mask in photo_regions.masks.values():
                         inside |= mask
                 images[f"overlay_{side}"] = heatmaps.overlay(photo, photo_heat, mask=inside)
+                if self._pixel_map_keys(m):  # similarity in red, dissimilarity in blue, on one scale per method
+                    for kind, sign in (("similarity", 1.0), ("dissimilarity", -1.0)):
+                        crop_map = sign * result.maps[side][kind]
+                        images[f"{kind}_{side}"] = heatmaps.colorize(crop_map)
+                        full = warp_to_image(crop_map, face.aligned, face.image.shape)
+                        images[f"photo-{kind}_{side}"] = heatmaps.overlay(
+                            photo, full[y0 : y0 + photo.shape[0], x0 : x0 + photo.shape[1]], mask=inside)
             out[m] = images
         return out
 

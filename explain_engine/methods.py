@@ -38,6 +38,8 @@ class RunContext:
         options: per-method options by method key (e.g. {"s1": {"max_steps": 3}, "occlusion": {"stride": 7}}).
         one_sided: also keep S0's one-sided variants.
         progress: progress(stage, fraction) callback.
+        model: the face model (a :class:`models.base.DifferentiableEmbedder` for FGGB), None for an embed callable.
+        threshold: the cosine decision threshold.
     """
 
     scorer: PairScorer
@@ -51,6 +53,8 @@ class RunContext:
     one_sided: bool = True
     progress: Callable[[str, float], None] | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per computed method
+    model: object | None = None  # the face model itself, for methods that need its gradients (FGGB)
+    threshold: float | None = None  # the decision threshold (FGGB re-balances its weights with it)
     embeddings: dict[str, int] = field(default_factory=dict)  # images embedded per computed method
 
     def report(self, stage: str) -> Callable[[float], None]:
@@ -159,6 +163,21 @@ def _occlusion(ctx: RunContext) -> AttributionResult:
                                            progress=ctx.report("occlusion"), **ctx.options.get("occlusion", {}))
 
 
+def _fggb(ctx: RunContext) -> AttributionResult:
+    from .attribution.fggb import FGGB
+
+    return FGGB(ctx.scorer, ctx.model, threshold=ctx.threshold).attribute(
+        ctx.masks_a, ctx.masks_b, regions=ctx.regions, progress=ctx.report("fggb"), **ctx.options.get("fggb", {}))
+
+
+def _corrrise(ctx: RunContext) -> AttributionResult:
+    from .attribution.corrrise import CorrRISE
+
+    return CorrRISE(ctx.scorer, threshold=ctx.threshold).attribute(
+        ctx.masks_a, ctx.masks_b, regions=ctx.regions, progress=ctx.report("corrrise"),
+        **ctx.options.get("corrrise", {}))
+
+
 METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("s0", "S0", _s0, colour="#8e6bbf"),
     MethodSpec("s1", "S1", _s1, requires=("s0",), cost=4.0, colour="#e69f00"),
@@ -168,6 +187,9 @@ METHODS: tuple[MethodSpec, ...] = (
                variant_of=("s0", "a")),
     MethodSpec("s0_b_only", "S0 (B only)", requestable=False, drawn=False, votes=False, independent=False,
                variant_of=("s0", "b")),
+    # pixel-level maps (issue 14): a similarity and a dissimilarity map per photo, reduced to region columns
+    MethodSpec("fggb", "FGGB", _fggb, needs_gradients=True, cost=25.0, colour="#66a61e"),
+    MethodSpec("corrrise", "CorrRISE", _corrrise, cost=80.0, colour="#a6761d"),
     MethodSpec("occlusion", "xFace occlusion", _occlusion, cost=100.0, colour="#1b9e77"),
 )
 """Every method, in table-column order (the one-sided variants follow the methods, then the baseline)."""

@@ -27,7 +27,8 @@ import cv2
 import numpy as np
 
 from ..scoring import PairScorer
-from .dfv import PixelMaps, pixel_maps
+from .base import Attribution, Progress, common_regions
+from .dfv import PixelMaps, pixel_maps, pixel_result
 
 DEFAULT_MASKS = 800  # per photo; benchmarks/bench_corrrise_masks.py: two draws agree to r = 0.85 here (README, Speed)
 DEFAULT_CELLS = 8  # grid cells per side: about 19 px patches on dlib's 150 px crop
@@ -135,3 +136,35 @@ def corrrise_maps(crop_a: np.ndarray | None, crop_b: np.ndarray | None, embed_or
     return pixel_maps("corrrise", signed[0], signed[1], reference=scorer.reference, threshold=threshold,
                       masks_a=masks_a, masks_b=masks_b, n_embeddings=scorer.n_embeddings - before,
                       seconds=time.perf_counter() - t0, details=details)
+
+
+class CorrRISE(Attribution):
+    """CorrRISE under the attribution interface (thesis §2.4.5): black-box similarity / dissimilarity maps of both
+    photos and their region shares. Needs no fill.
+
+    Args:
+        embed_or_scorer: a PairScorer on the pair, or an embed callable with ``crop_a`` / ``crop_b``.
+        threshold: the decision threshold (recorded only).
+    """
+
+    method = "corrrise"
+    needs_fill = False
+
+    def __init__(self, embed_or_scorer, *, threshold: float | None = None, crop_a: np.ndarray | None = None,
+                 crop_b: np.ndarray | None = None, batch_size: int = 64):
+        super().__init__(embed_or_scorer, None, crop_a=crop_a, crop_b=crop_b, batch_size=batch_size)
+        self.threshold = threshold
+
+    def attribute(self, masks_a: dict[str, np.ndarray], masks_b: dict[str, np.ndarray], *,
+                  regions: list[str] | None = None, progress: Progress | None = None,
+                  n_masks: int = DEFAULT_MASKS, cells: int = DEFAULT_CELLS, seed: int = 0, **options):
+        """Compute :func:`corrrise_maps` with this scorer and reduce it to regions.
+
+        Returns:
+            AttributionResult ("corrrise"): ``deltas`` = net share of the correlation map's mass per region,
+            ``normalised`` by eq. 3.4, ``maps`` = {"a" | "b": {"signed", "similarity", "dissimilarity"}} in [-1, 1].
+        """
+        regions = common_regions(masks_a, masks_b, regions)
+        pm = corrrise_maps(None, None, self.scorer, threshold=self.threshold, n_masks=n_masks, cells=cells,
+                           seed=seed, masks_a=masks_a, masks_b=masks_b, progress=progress)
+        return pixel_result(pm, masks_a, masks_b, regions)

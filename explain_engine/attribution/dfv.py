@@ -158,18 +158,16 @@ class PixelMaps:
                                                                                    type(None)))}}
 
 
-def table_column(signed_a: np.ndarray, signed_b: np.ndarray, masks_a: dict[str, np.ndarray] | None,
-                 masks_b: dict[str, np.ndarray] | None, *, floor: float = 1e-12) -> dict[str, float]:
-    """One explainability-table column from two signed maps: per region, the signed mass in the region over the
-    map's total |mass|, averaged over the photos where the region exists, then divided by the largest |value|
-    (thesis eq. 3.4), so the column reads like S0's: in [-1, 1], positive = supports the similarity.
+def region_net(signed_a: np.ndarray, signed_b: np.ndarray, masks_a: dict[str, np.ndarray] | None,
+               masks_b: dict[str, np.ndarray] | None, *, floor: float = 1e-12) -> dict[str, float]:
+    """Per region, the signed map's mass inside the region over its total |mass|, averaged over the photos where
+    the region exists (README, "Deviations from the papers", 7).
 
     Args:
-        signed_a, signed_b: (H, W) signed maps.
-        masks_a, masks_b: {region: (H, W) bool} per photo.
-        floor: a total |mass| at or below it counts as an empty map (all regions 0).
+        signed_a, signed_b: (H, W) signed maps; masks_a, masks_b: {region: (H, W) bool} per photo;
+        floor: a total |mass| at or below it counts as an empty map (its regions get 0).
     Returns:
-        {region: value in [-1, 1]} over the regions of either photo.
+        {region: share in [-1, 1]} over the regions of either photo (positive = net similarity).
     """
     per: dict[str, list[float]] = {}
     for signed, masks in ((signed_a, masks_a), (signed_b, masks_b)):
@@ -180,7 +178,22 @@ def table_column(signed_a: np.ndarray, signed_b: np.ndarray, masks_a: dict[str, 
             if mask.shape != signed.shape:
                 raise ValueError(f"region {name!r} has shape {mask.shape}, the map {signed.shape}")
             per.setdefault(name, []).append(float(signed[mask].sum() / total) if total > floor else 0.0)
-    net = {r: float(np.mean(v)) for r, v in per.items()}
+    return {r: float(np.mean(v)) for r, v in per.items()}
+
+
+def table_column(signed_a: np.ndarray, signed_b: np.ndarray, masks_a: dict[str, np.ndarray] | None,
+                 masks_b: dict[str, np.ndarray] | None, *, floor: float = 1e-12) -> dict[str, float]:
+    """One explainability-table column from two signed maps: :func:`region_net` divided by its largest |value|
+    (thesis eq. 3.4), so the column reads like S0's: in [-1, 1], positive = supports the similarity.
+
+    Args:
+        signed_a, signed_b: (H, W) signed maps.
+        masks_a, masks_b: {region: (H, W) bool} per photo.
+        floor: a total |mass| or a peak at or below it counts as empty (all regions 0).
+    Returns:
+        {region: value in [-1, 1]} over the regions of either photo.
+    """
+    net = region_net(signed_a, signed_b, masks_a, masks_b, floor=floor)
     peak = max((abs(v) for v in net.values()), default=0.0)
     return {r: (v / peak if peak > floor else 0.0) for r, v in net.items()}
 
@@ -210,3 +223,40 @@ def pixel_maps(method: str, signed_a: np.ndarray, signed_b: np.ndarray, *, refer
                      threshold=None if threshold is None else float(threshold),
                      regions_a=shares(pos_a, neg_a, masks_a), regions_b=shares(pos_b, neg_b, masks_b),
                      column=table_column(sa, sb, masks_a, masks_b), **extra)
+
+
+def display_maps(pm: PixelMaps) -> dict[str, dict[str, np.ndarray]]:
+    """The maps to draw, both photos on one scale: signed, similarity and dissimilarity divided by the largest |S|
+    over both photos, so every value is in [-1, 1] and A and B stay comparable.
+
+    Returns:
+        {"a" | "b": {"signed": (H, W), "similarity": (H, W) >= 0, "dissimilarity": (H, W) >= 0}} float32 ("signed"
+        first: the heatmap drawing takes the first map).
+    """
+    peak = float(max(np.abs(pm.signed_a).max(initial=0.0), np.abs(pm.signed_b).max(initial=0.0)))
+    scale = 1.0 / peak if peak > 0 else 0.0
+    return {side: {"signed": (signed * scale).astype(np.float32), "similarity": (pos * scale).astype(np.float32),
+                   "dissimilarity": (neg * scale).astype(np.float32)}
+            for side, signed, pos, neg in (("a", pm.signed_a, pm.similarity_a, pm.dissimilarity_a),
+                                           ("b", pm.signed_b, pm.similarity_b, pm.dissimilarity_b))}
+
+
+def pixel_result(pm: PixelMaps, masks_a: dict[str, np.ndarray], masks_b: dict[str, np.ndarray],
+                 regions: list[str]):
+    """The attribution-interface result of a pixel-map method (FGGB, CorrRISE).
+
+    Args:
+        pm: the method's :class:`PixelMaps`; masks_a, masks_b: region masks; regions: the regions to report.
+    Returns:
+        :class:`~explain_engine.attribution.types.AttributionResult`: ``deltas`` = :func:`region_net` shares (net
+        signed mass, not score changes), ``normalised`` by eq. 3.4, ``maps`` = :func:`display_maps`, details with the
+        PixelMaps ("pixel_maps"), its numeric details and each region's similarity / dissimilarity shares.
+    """
+    from .types import region_result
+
+    net = region_net(pm.signed_a, pm.signed_b, masks_a, masks_b)
+    deltas = {r: net.get(r, 0.0) for r in regions}
+    details = {**pm.to_dict()["details"], "pixel_maps": pm, "regions_a": pm.regions_a, "regions_b": pm.regions_b,
+               "deltas_are": "net share of the signed map's mass in the region"}
+    return region_result(pm.method, deltas, pm.reference, n_embeddings=pm.n_embeddings, details=details,
+                         maps=display_maps(pm))

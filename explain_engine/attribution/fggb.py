@@ -32,7 +32,8 @@ import numpy as np
 from models.base import DifferentiableEmbedder
 from models.errors import ModelUnavailableError
 
-from .dfv import PixelMaps, pixel_maps, rebalanced_weights
+from .base import Attribution, Progress, common_regions
+from .dfv import PixelMaps, pixel_maps, pixel_result, rebalanced_weights
 
 DEFAULT_CHUNK = 32  # replicated inputs per backward pass: 8-64 within a factor 2 on 2 loaded CPU cores; 32 best there
 
@@ -161,3 +162,43 @@ def fggb_maps(crop_a: np.ndarray, crop_b: np.ndarray, model, *, threshold: float
                "source": "Lu, Xu & Ebrahimi, FGGB (paper 004)"}
     return pixel_maps("fggb", signed[0], signed[1], reference=reference, threshold=threshold, masks_a=masks_a,
                       masks_b=masks_b, n_embeddings=2, seconds=time.perf_counter() - t0, details=details)
+
+
+class FGGB(Attribution):
+    """FGGB under the attribution interface: similarity / dissimilarity maps of both photos and their region
+    shares (paper 004). Needs no fill; needs the face model itself, for its gradients.
+
+    Args:
+        embed_or_scorer: a PairScorer on the pair, or an embed callable with ``crop_a`` / ``crop_b``.
+        model: a :class:`DifferentiableEmbedder` (the engine's face model).
+        threshold: the cosine decision threshold t.
+
+    Raises:
+        GradientsUnavailableError: ``model`` gives no gradients (ONNX, callables), before any work.
+    """
+
+    method = "fggb"
+    needs_fill = False
+
+    def __init__(self, embed_or_scorer, model, *, threshold: float, crop_a: np.ndarray | None = None,
+                 crop_b: np.ndarray | None = None, batch_size: int = 32):
+        require_gradients(model)
+        super().__init__(embed_or_scorer, None, crop_a=crop_a, crop_b=crop_b, batch_size=batch_size)
+        self.model = model
+        self.threshold = float(threshold)
+
+    def attribute(self, masks_a: dict[str, np.ndarray], masks_b: dict[str, np.ndarray], *,
+                  regions: list[str] | None = None, progress: Progress | None = None, channels: int | None = None,
+                  chunk: int = DEFAULT_CHUNK, **options):
+        """Compute :func:`fggb_maps` on the scorer's crops and reduce it to regions.
+
+        Returns:
+            AttributionResult ("fggb"): ``deltas`` = net share of S's mass per region, ``normalised`` by eq. 3.4,
+            ``maps`` = {"a" | "b": {"signed", "similarity", "dissimilarity"}} scaled to [-1, 1] over both photos.
+        """
+        regions = common_regions(masks_a, masks_b, regions)
+        pm = fggb_maps(self.scorer.image_a, self.scorer.image_b, self.model, threshold=self.threshold,
+                       masks_a=masks_a, masks_b=masks_b, channels=channels, chunk=chunk)
+        if progress:
+            progress(1.0)
+        return pixel_result(pm, masks_a, masks_b, regions)
