@@ -177,6 +177,19 @@ class Explanation:
         """The extra image keys of a method with similarity / dissimilarity maps (none for region methods)."""
         return PIXEL_MAP_KEYS if "similarity" in self.arrays.results[method].maps.get("a", {}) else ()
 
+    def _pixel_maps_section(self) -> dict:
+        """Per pixel-level method (FGGB, CorrRISE): each region's share of the similarity and of the dissimilarity
+        mass per photo, the method's parameters, and the names of its map files (numbers and names only)."""
+        out = {}
+        for m in self.heatmap_methods:
+            if not self._pixel_map_keys(m):
+                continue
+            d = self.arrays.results[m].details
+            out[m] = {"regions_a": d.get("regions_a", {}), "regions_b": d.get("regions_b", {}),
+                      "parameters": {k: v for k, v in d.items() if isinstance(v, (int, float, str, bool))},
+                      "files": {k: heatmap_file(m, k) for k in self._pixel_map_keys(m)}}
+        return out
+
     def _agreement(self) -> dict:
         from explain_engine.table import method_agreement
 
@@ -251,6 +264,9 @@ class Explanation:
             "versions": package_versions(),
             "created": self.created,
         }
+        pixel = self._pixel_maps_section()
+        if pixel:
+            record["pixel_maps"] = pixel
         if with_files:
             record["region_outlines"] = {"a": "regions_a.png", "b": "regions_b.png"}
             record["table_csv"] = "table.csv"
@@ -350,7 +366,7 @@ class Explanation:
         """
         out: dict[str, Callable[[], bytes]] = {}
         for m in self.heatmap_methods:
-            for key in HEATMAP_KEYS:
+            for key in HEATMAP_KEYS + self._pixel_map_keys(m):
                 out[heatmap_file(m, key)] = lambda m=m, key=key: png_bytes(self.heatmap_images[m][key])
         out["legend.png"] = lambda: png_bytes(self.legend)
         for side in ("a", "b"):
