@@ -55,7 +55,10 @@ METHOD_CHOICES = {  # sidebar label -> engine method name ("avg" comes with S0 +
     "S0: one at a time": "s0",
     "S1: greedy": "s1",
     "Black-mask contrast": "s0_black",
+    "FGGB: gradient maps": "fggb",  # pixel-level similarity / dissimilarity maps (not in the default selection)
+    "CorrRISE: random masks": "corrrise",
 }
+DEFAULT_METHOD_CHOICES = ["S0: one at a time", "S1: greedy", "Black-mask contrast"]
 FILL_CHOICES = {  # sidebar value -> (perturbation, inpainter backend or None)
     "inpaint:telea": ("inpaint", "telea"),
     "inpaint:ns": ("inpaint", "ns"),
@@ -555,11 +558,12 @@ def _sidebar() -> tuple[dict, str]:
         chosen = st.multiselect(
             "Methods",
             list(METHOD_CHOICES),
-            default=list(METHOD_CHOICES),
+            default=DEFAULT_METHOD_CHOICES,
             key="methods",
             help="S0 hides one region at a time; S1 hides regions one after another, greedily (with S0 it also "
             "gives their average); the black-mask contrast repeats S0 with black patches to show how much the "
-            "fill itself matters.",
+            "fill itself matters. FGGB (needs a face model with gradients, e.g. dlib-torch) and CorrRISE (slower) add "
+            "pixel-level similarity and dissimilarity maps.",
         )
         region_set = st.radio(
             "Face regions",
@@ -742,6 +746,15 @@ def _results(current: ExplainedPair) -> None:
                 b.image(
                     heatmaps[method]["overlay_b"], caption=escape_markdown(f"B: {current.names[1]}"), width="stretch"
                 )
+                if "photo-similarity_a" in heatmaps[method]:  # pixel-level maps: similarity and dissimilarity apart
+                    st.caption("Similarity map (red: pixels that make the faces alike) and dissimilarity map "
+                               "(blue: pixels that set them apart), for each photo.")
+                    for col, key, caption in zip(
+                        st.columns(4),
+                        ("photo-similarity_a", "photo-dissimilarity_a", "photo-similarity_b", "photo-dissimilarity_b"),
+                        ("A: similarity", "A: dissimilarity", "B: similarity", "B: dissimilarity"),
+                    ):
+                        col.image(heatmaps[method][key], caption=caption, width="stretch")
         st.image(explanation.legend, width="content")
         st.caption(
             "Red: hiding the region lowers the similarity (it supports the match). Blue: hiding it raises "
