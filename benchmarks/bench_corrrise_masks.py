@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     counts = sorted(int(c) for c in args.counts.split(","))
 
+    from bench_engine import FACES_DIR, astronaut_pair
     from scipy.stats import spearmanr
 
-    from bench_engine import FACES_DIR, astronaut_pair
     from explain_engine.attribution.corrrise import DEFAULT_CELLS, apply_mask, pearson_map, random_masks
     from explain_engine.attribution.dfv import table_column
     from explain_engine.engine import Engine, EngineConfig

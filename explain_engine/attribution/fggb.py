@@ -155,9 +155,9 @@ def fggb_maps(crop_a: np.ndarray, crop_b: np.ndarray, model, *, threshold: float
         maps = channel_gradient_maps(model, crop, keep, chunk=chunk)
         signed.append(np.tensordot(weights[keep].astype(np.float32), maps, axes=(0, 0)))
     reference = float(emb[0] @ emb[1] / (np.linalg.norm(emb[0]) * np.linalg.norm(emb[1])))
-    details = {"channels": int(len(keep)), "of_channels": int(len(weights)),
+    details = {"channels": len(keep), "of_channels": len(weights),
                "weight_share_kept": float(np.abs(weights[keep]).sum() / total) if total > 0 else 1.0,
-               "max_abs_error": float(np.abs(weights[dropped]).sum()), "backward_passes": 2 * int(len(keep)),
+               "max_abs_error": float(np.abs(weights[dropped]).sum()), "backward_passes": 2 * len(keep),
                "weights_sum": float(weights.sum()), "normalisation": "max |grad| over colour, / channel max",
                "source": "Lu, Xu & Ebrahimi, FGGB (paper 004)"}
     return pixel_maps("fggb", signed[0], signed[1], reference=reference, threshold=threshold, masks_a=masks_a,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from explain_engine.cli_args import COUNT_0, COUNT_1, EXIT_BAD_INPUT, OneLineParser, check_output_folder, whole
 from explain_engine.pairs import read_pairs
-from models.errors import FaceXError
+from models.errors import ConfigError, FaceXError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
                          impostors=args.impostors)
     if not pairs:
         raise FaceXError("no pairs selected: check --limit / --genuine-only and the labels in the CSV")
+    if args.corrrise_masks is not None and args.corrrise_masks < 3:
+        raise ConfigError("--corrrise-masks must be at least 3 (CorrRISE correlates mask values with scores)")
     options = EvaluationOptions(removal=args.removal, steps=args.steps, samples=args.samples, seeds=args.seeds,
                                 blend=args.blend, swap_extent=args.swap_extent,
                                 occlusion_stride=args.occlusion_stride, pixel_maps=_pixel_maps(args.pixel_maps),

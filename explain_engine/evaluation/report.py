@@ -433,8 +433,8 @@ def method_lines(methods: pd.DataFrame | None) -> list[str]:
          "DFV Table II (LFW, their ArcFace): Gradient 89.68, xFace 90.14, DFV 90.39."),
         ("- Deletion / Insertion as above (genuine pairs only). FGGB and CorrRISE maps are signed (similarity minus "
          "dissimilarity), ranked most supporting first."),
-        "- Seconds: making the map once per pair on this machine (S1 includes the S0 step it reuses), after model "
-        "load; the xFace figure is for the evaluation's coarse grid, not the product's default grid.",
+        ("- Seconds: making the map once per pair on this machine (S1 includes the S0 step it reuses), after model "
+         "load; the xFace figure is for the evaluation's coarse grid, not the product's default grid."),
         "", "![hiding game](hiding_game.png)", ""]
     return lines
 

@@ -47,4 +47,4 @@ def test_a_right_map_beats_an_upside_down_one(pair, masks):
     threshold = scorer.reference - 1e-4
     acc = {k: metrics.accuracy_curve(v, [1, 1], threshold) for k, v in sims.items()}
     assert acc["right"][:9] == pytest.approx(1.0) and acc["wrong"][2] == 0.0  # the band is gone at 20%
-    assert hiding_auc(fr, acc["right"]) > 80 > 20 > hiding_auc(fr, acc["wrong"])
+    assert hiding_auc(fr, acc["right"]) > 80 and hiding_auc(fr, acc["wrong"]) < 20

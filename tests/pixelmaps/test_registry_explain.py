@@ -48,7 +48,7 @@ def test_explain_arrays_with_both_pixel_maps(pair, masks):
         assert res.method == key and set(res.normalised) == set(ex.regions)
         for side in "ab":
             maps = res.maps[side]
-            assert list(maps)[0] == "signed"  # the first map is the one drawn as the heatmap
+            assert next(iter(maps)) == "signed"  # the first map is the one drawn as the heatmap
             assert maps["similarity"].shape == maps["dissimilarity"].shape == (40, 40)
             assert maps["similarity"].min() >= 0 and maps["dissimilarity"].min() >= 0
             assert np.abs(maps["signed"]).max() <= 1.0
