@@ -183,11 +183,8 @@ class HFQuestionAnswerer:
                 ends.append(out.end_logits.float().cpu().numpy())
         return np.concatenate(starts), np.concatenate(ends)
 
-    def answer(
-        self, question: str, context: str, *, top_k: int = 1, max_answer_len: int = 64
-    ) -> list[QAAnswer]:
-        """The ``top_k`` best spans of ``context`` answering ``question``, best first (fewer if the context has
-        fewer candidate spans). ``score`` is p(start) * p(end) within the span's window."""
+    def _check_question(self, question: str, context: str, top_k: int, max_answer_len: int) -> None:
+        """QAInputError unless question and context are non-empty strings that fit the model's window."""
         for label, text in (("question", question), ("context", context)):
             if not isinstance(text, str):
                 raise QAInputError(f"the {label} must be a string, not {type(text).__name__}")
@@ -203,6 +200,29 @@ class HFQuestionAnswerer:
         if question_tokens + 8 > self.max_length - self.doc_stride:
             raise QAInputError("the question leaves no room for the context in the model's window; shorten it")
 
+    def answer(
+        self, question: str, context: str, *, top_k: int = 1, max_answer_len: int = 64
+    ) -> list[QAAnswer]:
+        """The ``top_k`` best spans of ``context`` answering ``question``, best first.
+
+        Decoding as transformers' former QA pipeline (module docstring): overlapping windows, softmax over the
+        context tokens, span score p(start) * p(end); a span seen in two windows keeps its best score.
+
+        Args:
+            question: the question, at most ``max_question_len`` tokens.
+            context: the text to extract the answer from (any length; split into windows).
+            top_k: how many spans to return at most (fewer if the context has fewer candidate spans).
+            max_answer_len: longest span, in tokens.
+
+        Returns:
+            Up to ``top_k`` :class:`QAAnswer` (text, score in [0, 1] within the span's window, character offsets
+            ``start``/``end`` into ``context``), best first.
+
+        Raises:
+            QAInputError: a non-string or empty question or context, ``top_k`` or ``max_answer_len`` under 1, or
+                a question too long for the model's window.
+        """
+        self._check_question(question, context, top_k, max_answer_len)
         encoding = self._encode(question, context)
         start_logits, end_logits = self._logits(encoding)
         context_id = 1 if self.question_first else 0

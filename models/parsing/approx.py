@@ -200,6 +200,31 @@ class _HeadFrame:
         return s, t
 
 
+@dataclass(frozen=True)
+class _HeadView:
+    """The window around the head at analysis resolution (at most ``analysis_size`` px), and the per-pixel
+    arrays every labelling step reads: face-frame coordinates, Lab colour, face and feature polygons, distance
+    from the face oval and the person mask."""
+
+    frame: _HeadFrame
+    origin: tuple[int, int]  # (x0, y0): the window's top-left image pixel
+    roi_shape: tuple[int, int]  # the window's (height, width) in image pixels
+    shape: tuple[int, int]  # the window's (height, width) in analysis pixels
+    scale: np.ndarray  # (x, y) analysis pixels per image pixel
+    s: np.ndarray  # (h, w) across the face, in oval half-widths
+    t: np.ndarray  # (h, w) up the face, in oval half-heights
+    width: float  # face width in analysis pixels
+    reach: float  # how far hair may reach, in oval half-widths
+    top: float  # how high hair may reach, in oval half-heights
+    lab: np.ndarray  # (h, w, 3) float32 blurred CIE Lab (OpenCV's 8-bit scaling)
+    face: np.ndarray  # (h, w) bool: inside the face oval
+    features: np.ndarray  # (h, w) bool: nose, lips, mouth, eyes, brows
+    outside: np.ndarray  # (h, w) float32: analysis pixels from the face oval
+    person: np.ndarray  # (h, w) bool: person probability above the threshold
+    person_loose: np.ndarray  # (h, w) bool: above half the threshold
+    above: np.ndarray  # (h, w) bool: the upper head ellipse (above the oval centre, within reach and top)
+
+
 class ApproximateParser:
     """Offline approximation of CelebAMask-HQ parsing from MediaPipe selfie segmentation and Face Mesh landmarks.
 
@@ -357,95 +382,20 @@ class ApproximateParser:
         notes: dict[str, str] = {}
         full_h, full_w = image.shape[:2]
         labels_full = np.zeros((full_h, full_w), np.uint8)
-
-        reach = self.hair_reach
-        top = frame.t_top + 0.55 * reach  # hair rises above the mesh's top row (about the hairline)
-        corners = frame.to_image([-reach - 0.1, reach + 0.1, -reach - 0.1, reach + 0.1],
-                                 [top + 0.1, top + 0.1, frame.t_chin - 0.8, frame.t_chin - 0.8])  # fmt: skip
-        x0, y0 = np.floor(corners.min(0)).astype(int).clip(0, [full_w, full_h])
-        x1, y1 = np.ceil(corners.max(0)).astype(int).clip(0, [full_w, full_h])
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        view = self._head_view(image, points, probability_small, frame, topo)
+        if view is None:
             notes["face"] = "the landmarks lie outside the image: every pixel is background"
             return labels_full, notes
-        roi_shape = (y1 - y0, x1 - x0)
-
-        # Colour and person-mask analysis runs at most at analysis_size px (the segmenter's own resolution is
-        # 256 px); the landmark polygons are drawn afterwards at full resolution.
-        k = min(1.0, self.analysis_size / max(roi_shape))
-        shape = (max(2, round(roi_shape[0] * k)), max(2, round(roi_shape[1] * k)))
-        roi = image[y0:y1, x0:x1]
-        if shape != roi_shape:
-            roi = cv2.resize(roi, shape[::-1], interpolation=cv2.INTER_AREA)
-        ps_y, ps_x = probability_small.shape[0] / full_h, probability_small.shape[1] / full_w
-        probability = probability_small[
-            int(y0 * ps_y) : max(int(y0 * ps_y) + 1, round(y1 * ps_y)),
-            int(x0 * ps_x) : max(int(x0 * ps_x) + 1, round(x1 * ps_x)),
-        ]
-        if probability.shape != shape:
-            probability = cv2.resize(probability, shape[::-1], interpolation=cv2.INTER_LINEAR)
-        scale = np.array([shape[1] / roi_shape[1], shape[0] / roi_shape[0]])
-        pts = (points - np.array([x0, y0])) * scale
-        s, t = frame.coords(shape, (x0, y0), scale)
-        width = frame.width * float(scale.mean())  # face width in analysis pixels
-        person = probability > self.threshold
-        # the mask is soft at ears (thin, at the silhouette's edge): they need only a weak person probability,
-        # since the skin-colour test does the real work there
-        person_loose = probability > 0.5 * self.threshold
-        if not person.any():
+        if not view.person.any():
             notes["person"] = "selfie segmentation found no person: hair, ears, neck and cloth are absent"
-
-        face = _fill(shape, pts[topo["oval"]])
-        features = np.zeros(shape, bool)
-        for name in ("nose", "u_lip", "l_lip", "mouth", "subject_left_eye", "subject_right_eye",
-                     "subject_left_brow", "subject_right_brow"):  # fmt: skip
-            features |= _fill(shape, pts[topo[name]], convex=name == "nose")
-        outside = cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 3)  # px from the face oval
-
-        # skin colour from the cheeks (between eye and mouth height, away from nose and eyes). The forehead joins
-        # only when it agrees with the cheeks: bangs would otherwise pull the model towards the hair colour.
-        sigma = max(0.5, 0.006 * width)  # smooth hair texture and sensor noise before judging colour
-        lab = cv2.cvtColor(cv2.GaussianBlur(roi, (0, 0), sigma), cv2.COLOR_RGB2LAB).astype(np.float32)
-        inner_face = face & ~features
-        cheeks = inner_face & (t < frame.t_eye - 0.1) & (t > frame.t_mouth) & (np.abs(s) > 0.3) & (np.abs(s) < 0.85)
-        forehead = inner_face & (t > frame.t_eye + 0.25) & (np.abs(s) < 0.5)
-        sample = lab[cheeks] if cheeks.sum() >= 20 else lab[inner_face if inner_face.sum() >= 20 else face]
-        if len(sample) < 20:
-            sample = lab.reshape(-1, 3)
-        skin_model = _ColourModel.fit(sample)
-        if forehead.sum() >= 20:
-            forehead_median = np.median(lab[forehead], axis=0)
-            if skin_model.distance(forehead_median) < self.skin_tolerance:
-                skin_model = _ColourModel.fit(np.concatenate([sample, lab[forehead]]))
-        skin_distance = skin_model.distance(lab)
-        skin_like = skin_distance < self.skin_tolerance
-        # A second colour model for hair, from the top of the head's silhouette (where hair almost always is; the
-        # mesh's top row is mid-forehead, so just above it is often skin). Pixels likelier under it than under
-        # the skin model are not skin even when within the skin tolerance: blonde, ginger and light-brown hair
-        # share skin's hue. It is used only when that sample's typical colour differs from the skin's: a bald
-        # scalp gives no such model, and the scalp stays skin.
-        # Tight crops cut the top off, so the sample also takes the sides of the upper head, away from the
-        # forehead and temples.
-        above = (t >= 0) & ((s / reach) ** 2 + (t / top) ** 2 <= 1.0)
-        column = person & above & ~face & (np.abs(s) < 0.5) & (t > frame.t_top)
-        crown = person & above & (t > frame.t_eye + 0.3) & (outside >= 0.08 * width)
-        if column.sum() >= 20:
-            crown |= column & (t > float(np.percentile(t[column], 98)) - 0.3)
-        closer_to_skin = np.ones(shape, bool)
-        hair_like = np.ones(shape, bool)
-        if crown.sum() >= max(20, 0.002 * width * width):
-            hair_model = _ColourModel.fit(lab[crown])
-            if skin_model.distance(hair_model.median) >= self.hair_contrast:
-                hair_distance = hair_model.distance(lab)
-                closer_to_skin = skin_model.nll(lab, skin_distance) < hair_model.nll(lab, hair_distance)
-                skin_like &= closer_to_skin
-                # far from both colours below the mouth: a collar, a shoulder, background
-                hair_like = hair_distance < self.hair_tolerance
-            else:
-                notes["hair_colour"] = "the top of the head has the skin's colour: treated as bald (scalp is skin)"
+        shape, s, t, width, outside, face, person = (
+            view.shape, view.s, view.t, view.width, view.outside, view.face, view.person
+        )
+        skin_distance, skin_like, closer_to_skin, hair_like = self._colour_tests(view, notes)
 
         # the head band: around the face, from just below the chin up, at most `reach` half-widths across
-        beside = (t < 0) & (t >= frame.t_chin - 0.15) & (np.abs(s) <= reach)
-        candidates = person & (above | beside) & ~face
+        beside = (t < 0) & (t >= frame.t_chin - 0.15) & (np.abs(s) <= view.reach)
+        candidates = person & (view.above | beside) & ~face
         # skin outside the oval (forehead above the mesh, bald scalp, ears): solid skin-coloured areas joined to
         # the face. Opening first drops skin-coloured speckles inside hair (highlights, blonde strands).
         skin_out = _open(candidates & skin_like, max(1, round(0.015 * width)))
@@ -453,39 +403,8 @@ class ApproximateParser:
         non_skin = candidates & ~skin_out
         hair_coloured = non_skin & (hair_like | (t >= frame.t_mouth))  # colour-checked where collars reach
 
-        # ears: skin strips just outside the oval between eye and mouth height. Ears are often shaded or redder
-        # than the cheeks, so the colour test is looser there, but a pixel nearer the hair colour never counts.
-        # An ear is present when its skin piece is at least a fraction of a typical ear's area; otherwise it is
-        # reported absent (covered by hair, out of the person mask or the image) instead of labelling hair as ear.
-        near_face = (outside > 0) & (outside <= 0.2 * width)
-        close_to_face = (outside > 0) & (outside <= 0.1 * width)
-        ear_rows = (t <= frame.t_eye + 0.1) & (t >= frame.t_mouth - 0.05)
-        ear_like = person_loose & (skin_distance < 1.6 * self.skin_tolerance) & closer_to_skin
-        ear_height = (frame.t_eye - frame.t_mouth + 0.15) * frame.half_h * float(scale.mean())
-        min_ear_area = self.ear_min_fraction * 0.12 * width * ear_height
-        ears: dict[str, np.ndarray] = {}
-        for side_name, sign in (("subject_left", 1.0), ("subject_right", -1.0)):
-            strip = near_face & ear_rows & (s * sign > 0)
-            ear = _open(strip & ear_like, max(1, round(0.01 * width)))
-            ear = _keep_near(ear, outside <= 0.02 * width)
-            label = self._image_side_label("ear", side_name, points, topo)
-            reason = None
-            if not self._ear_in_image(frame, points[topo["oval"]], sign, (full_h, full_w)):
-                reason = "outside the image"
-            elif ear.sum() < min_ear_area:
-                inner_strip = strip & close_to_face
-                hair_share = (inner_strip & hair_coloured & ~ear_like).sum() / max(1, inner_strip.sum())
-                person_share = (inner_strip & person_loose).sum() / max(1, inner_strip.sum())
-                if hair_share >= 0.3:
-                    reason = "covered by hair"
-                elif person_share < 0.3:
-                    reason = "not visible (outside the person mask: turned away or cut off)"
-                else:
-                    reason = "no skin-coloured area beside the face"
-            if reason:
-                notes[label] = reason
-                ear = np.zeros(shape, bool)
-            ears[label] = ear
+        ear_like = view.person_loose & (skin_distance < 1.6 * self.skin_tolerance) & closer_to_skin
+        ears = self._ears(view, points, topo, ear_like, hair_coloured, (full_h, full_w), notes)
 
         # hair: the rest of the head band's person pixels, in pieces that touch the face and reach above the eyes
         # (selfie segmentation's background blobs, collars and shoulders do neither)
@@ -508,18 +427,162 @@ class ApproximateParser:
         for name, mask in (("cloth", cloth), ("neck", neck), ("hair", hair), ("skin", skin_out), *ears.items(),
                            ("skin", face)):  # fmt: skip
             labels[mask] = CLASS_INDEX[name]
+        x0, y0 = view.origin
+        labels_full[y0 : y0 + view.roi_shape[0], x0 : x0 + view.roi_shape[1]] = self._draw_face_parts(
+            labels, view, points, topo
+        )
+        return labels_full, notes
+
+    def _head_view(
+        self, image: np.ndarray, points: np.ndarray, probability_small: np.ndarray, frame: _HeadFrame, topo: dict
+    ) -> _HeadView | None:
+        """The window around the head at analysis resolution, or None when it lies outside the image."""
+        full_h, full_w = image.shape[:2]
+        reach = self.hair_reach
+        top = frame.t_top + 0.55 * reach  # hair rises above the mesh's top row (about the hairline)
+        corners = frame.to_image([-reach - 0.1, reach + 0.1, -reach - 0.1, reach + 0.1],
+                                 [top + 0.1, top + 0.1, frame.t_chin - 0.8, frame.t_chin - 0.8])  # fmt: skip
+        x0, y0 = np.floor(corners.min(0)).astype(int).clip(0, [full_w, full_h])
+        x1, y1 = np.ceil(corners.max(0)).astype(int).clip(0, [full_w, full_h])
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        roi_shape = (y1 - y0, x1 - x0)
+
+        # Colour and person-mask analysis runs at most at analysis_size px (the segmenter's own resolution is
+        # 256 px); the landmark polygons are drawn afterwards at full resolution.
+        k = min(1.0, self.analysis_size / max(roi_shape))
+        shape = (max(2, round(roi_shape[0] * k)), max(2, round(roi_shape[1] * k)))
+        roi = image[y0:y1, x0:x1]
         if shape != roi_shape:
-            labels = cv2.resize(labels, roi_shape[::-1], interpolation=cv2.INTER_NEAREST)
-        pts_full = points - np.array([x0, y0], np.float64)
+            roi = cv2.resize(roi, shape[::-1], interpolation=cv2.INTER_AREA)
+        ps_y, ps_x = probability_small.shape[0] / full_h, probability_small.shape[1] / full_w
+        probability = probability_small[
+            int(y0 * ps_y) : max(int(y0 * ps_y) + 1, round(y1 * ps_y)),
+            int(x0 * ps_x) : max(int(x0 * ps_x) + 1, round(x1 * ps_x)),
+        ]
+        if probability.shape != shape:
+            probability = cv2.resize(probability, shape[::-1], interpolation=cv2.INTER_LINEAR)
+        scale = np.array([shape[1] / roi_shape[1], shape[0] / roi_shape[0]])
+        pts = (points - np.array([x0, y0])) * scale
+        s, t = frame.coords(shape, (x0, y0), scale)
+        width = frame.width * float(scale.mean())  # face width in analysis pixels
+
+        face = _fill(shape, pts[topo["oval"]])
+        features = np.zeros(shape, bool)
+        for name in ("nose", "u_lip", "l_lip", "mouth", "subject_left_eye", "subject_right_eye",
+                     "subject_left_brow", "subject_right_brow"):  # fmt: skip
+            features |= _fill(shape, pts[topo[name]], convex=name == "nose")
+        sigma = max(0.5, 0.006 * width)  # smooth hair texture and sensor noise before judging colour
+        return _HeadView(
+            frame=frame, origin=(int(x0), int(y0)), roi_shape=roi_shape, shape=shape, scale=scale, s=s, t=t,
+            width=width, reach=reach, top=top,
+            lab=cv2.cvtColor(cv2.GaussianBlur(roi, (0, 0), sigma), cv2.COLOR_RGB2LAB).astype(np.float32),
+            face=face, features=features,
+            outside=cv2.distanceTransform((~face).astype(np.uint8), cv2.DIST_L2, 3),  # px from the face oval
+            person=probability > self.threshold,
+            # the mask is soft at ears (thin, at the silhouette's edge): they need only a weak person probability,
+            # since the skin-colour test does the real work there
+            person_loose=probability > 0.5 * self.threshold,
+            above=(t >= 0) & ((s / reach) ** 2 + (t / top) ** 2 <= 1.0),
+        )  # fmt: skip
+
+    def _colour_tests(
+        self, view: _HeadView, notes: dict[str, str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(distance to the skin colour, skin-like, closer to skin than to hair, hair-like) per analysis pixel."""
+        frame, lab, s, t, face, width = view.frame, view.lab, view.s, view.t, view.face, view.width
+        # skin colour from the cheeks (between eye and mouth height, away from nose and eyes). The forehead joins
+        # only when it agrees with the cheeks: bangs would otherwise pull the model towards the hair colour.
+        inner_face = face & ~view.features
+        cheeks = inner_face & (t < frame.t_eye - 0.1) & (t > frame.t_mouth) & (np.abs(s) > 0.3) & (np.abs(s) < 0.85)
+        forehead = inner_face & (t > frame.t_eye + 0.25) & (np.abs(s) < 0.5)
+        sample = lab[cheeks] if cheeks.sum() >= 20 else lab[inner_face if inner_face.sum() >= 20 else face]
+        if len(sample) < 20:
+            sample = lab.reshape(-1, 3)
+        skin_model = _ColourModel.fit(sample)
+        if forehead.sum() >= 20:
+            forehead_median = np.median(lab[forehead], axis=0)
+            if skin_model.distance(forehead_median) < self.skin_tolerance:
+                skin_model = _ColourModel.fit(np.concatenate([sample, lab[forehead]]))
+        skin_distance = skin_model.distance(lab)
+        skin_like = skin_distance < self.skin_tolerance
+        # A second colour model for hair, from the top of the head's silhouette (where hair almost always is; the
+        # mesh's top row is mid-forehead, so just above it is often skin). Pixels likelier under it than under
+        # the skin model are not skin even when within the skin tolerance: blonde, ginger and light-brown hair
+        # share skin's hue. It is used only when that sample's typical colour differs from the skin's: a bald
+        # scalp gives no such model, and the scalp stays skin.
+        # Tight crops cut the top off, so the sample also takes the sides of the upper head, away from the
+        # forehead and temples.
+        person, above = view.person, view.above
+        column = person & above & ~face & (np.abs(s) < 0.5) & (t > frame.t_top)
+        crown = person & above & (t > frame.t_eye + 0.3) & (view.outside >= 0.08 * width)
+        if column.sum() >= 20:
+            crown |= column & (t > float(np.percentile(t[column], 98)) - 0.3)
+        closer_to_skin = np.ones(view.shape, bool)
+        hair_like = np.ones(view.shape, bool)
+        if crown.sum() >= max(20, 0.002 * width * width):
+            hair_model = _ColourModel.fit(lab[crown])
+            if skin_model.distance(hair_model.median) >= self.hair_contrast:
+                hair_distance = hair_model.distance(lab)
+                closer_to_skin = skin_model.nll(lab, skin_distance) < hair_model.nll(lab, hair_distance)
+                skin_like &= closer_to_skin
+                # far from both colours below the mouth: a collar, a shoulder, background
+                hair_like = hair_distance < self.hair_tolerance
+            else:
+                notes["hair_colour"] = "the top of the head has the skin's colour: treated as bald (scalp is skin)"
+        return skin_distance, skin_like, closer_to_skin, hair_like
+
+    def _ears(
+        self,
+        view: _HeadView,
+        points: np.ndarray,
+        topo: dict,
+        ear_like: np.ndarray,
+        hair_coloured: np.ndarray,
+        image_shape: tuple[int, int],
+        notes: dict[str, str],
+    ) -> dict[str, np.ndarray]:
+        """Ear masks by image-side label (``l_ear``, ``r_ear``); an absent ear gets an empty mask and a note."""
+        # ears: skin strips just outside the oval between eye and mouth height. Ears are often shaded or redder
+        # than the cheeks, so the colour test is looser there, but a pixel nearer the hair colour never counts.
+        # An ear is present when its skin piece is at least a fraction of a typical ear's area; otherwise it is
+        # reported absent (covered by hair, out of the person mask or the image) instead of labelling hair as ear.
+        frame, outside, width, s, t = view.frame, view.outside, view.width, view.s, view.t
+        near_face = (outside > 0) & (outside <= 0.2 * width)
+        close_to_face = (outside > 0) & (outside <= 0.1 * width)
+        ear_rows = (t <= frame.t_eye + 0.1) & (t >= frame.t_mouth - 0.05)
+        ear_height = (frame.t_eye - frame.t_mouth + 0.15) * frame.half_h * float(view.scale.mean())
+        min_ear_area = self.ear_min_fraction * 0.12 * width * ear_height
+        ears: dict[str, np.ndarray] = {}
+        for side_name, sign in (("subject_left", 1.0), ("subject_right", -1.0)):
+            strip = near_face & ear_rows & (s * sign > 0)
+            ear = _open(strip & ear_like, max(1, round(0.01 * width)))
+            ear = _keep_near(ear, outside <= 0.02 * width)
+            label = self._image_side_label("ear", side_name, points, topo)
+            reason = None
+            if not self._ear_in_image(frame, points[topo["oval"]], sign, image_shape):
+                reason = "outside the image"
+            elif ear.sum() < min_ear_area:
+                reason = _missing_ear_reason(strip & close_to_face, hair_coloured, ear_like, view.person_loose)
+            if reason:
+                notes[label] = reason
+                ear = np.zeros(view.shape, bool)
+            ears[label] = ear
+        return ears
+
+    def _draw_face_parts(self, labels: np.ndarray, view: _HeadView, points: np.ndarray, topo: dict) -> np.ndarray:
+        """``labels`` brought to the window's full resolution with the landmark polygons drawn over them."""
+        if view.shape != view.roi_shape:
+            labels = cv2.resize(labels, view.roi_shape[::-1], interpolation=cv2.INTER_NEAREST)
+        pts_full = points - np.array(view.origin, np.float64)
         face_parts = [("skin", "oval", False), ("nose", "nose", True)]
         for part in ("brow", "eye"):
             for side_name in ("subject_left", "subject_right"):
                 face_parts.append((self._image_side_label(part, side_name, points, topo), f"{side_name}_{part}", False))
         face_parts += [("u_lip", "u_lip", False), ("l_lip", "l_lip", False), ("mouth", "mouth", False)]
         for name, polygon, convex in face_parts:
-            labels[_fill(roi_shape, pts_full[topo[polygon]], convex)] = CLASS_INDEX[name]
-        labels_full[y0:y1, x0:x1] = labels
-        return labels_full, notes
+            labels[_fill(view.roi_shape, pts_full[topo[polygon]], convex)] = CLASS_INDEX[name]
+        return labels
 
     @staticmethod
     def _ear_in_image(frame: _HeadFrame, oval: np.ndarray, sign: float, shape: tuple[int, int]) -> bool:
@@ -541,6 +604,19 @@ class ApproximateParser:
         subject_left_is_image_left = subj_left_x < subj_right_x
         is_image_left = (side_name == "subject_left") == subject_left_is_image_left
         return f"{'l' if is_image_left else 'r'}_{part}"
+
+
+def _missing_ear_reason(
+    inner_strip: np.ndarray, hair_coloured: np.ndarray, ear_like: np.ndarray, person_loose: np.ndarray
+) -> str:
+    """Why an ear's skin piece is too small, judged on the strip right beside the face oval."""
+    hair_share = (inner_strip & hair_coloured & ~ear_like).sum() / max(1, inner_strip.sum())
+    person_share = (inner_strip & person_loose).sum() / max(1, inner_strip.sum())
+    if hair_share >= 0.3:
+        return "covered by hair"
+    if person_share < 0.3:
+        return "not visible (outside the person mask: turned away or cut off)"
+    return "no skin-coloured area beside the face"
 
 
 def _open(mask: np.ndarray, radius: int) -> np.ndarray:
