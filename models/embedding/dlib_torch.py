@@ -94,7 +94,76 @@ def padded_add(a, b):
     return grow(a) + grow(b)
 
 
-def _build_modules():
+def _plain_chain_groups(records: list[LayerRecord]) -> list[list[LayerRecord]]:
+    """Group a plain layer chain into modules: each ``con`` with the conv-mode ``affine`` records after it (folded
+    into it), and every ``relu`` / ``max_pool`` / ``avg_pool`` on its own.
+
+    Raises:
+        DlibFormatError: any other layer kind inside the chain.
+    """
+    groups: list[list[LayerRecord]] = []
+    i = 0
+    while i < len(records):
+        rec = records[i]
+        j = i + 1
+        if rec.kind == "con":
+            while j < len(records) and records[j].kind == "affine" and records[j].attrs["mode"] == "conv":
+                j += 1
+        elif rec.kind not in ("relu", "max_pool", "avg_pool"):
+            raise DlibFormatError(f"unexpected {rec.tag} inside a plain layer chain")
+        groups.append(records[i:j])
+        i = j
+    return groups
+
+
+_Chain = list[list[LayerRecord]]  # a plain layer chain grouped into modules (see _plain_chain_groups)
+
+
+def _split_residual_blocks(
+    body: list[LayerRecord],
+) -> tuple[_Chain, list[tuple[_Chain, LayerRecord | None]], list[LayerRecord]]:
+    """Split the layers after the input into stem, residual blocks and head, as dlib's network writes them.
+
+    A block is ``tag1, <body>, add_prev, relu`` (identity shortcut) or ``tag1, <body>, tag2, skip1, avg_pool,
+    add_prev, relu`` (downsampling shortcut); the head is ``avg_pool_everything, fc``.
+
+    Returns:
+        (stem chain, [(block body chain, shortcut pool record or None)], head records), each chain grouped
+        by :func:`_plain_chain_groups`.
+
+    Raises:
+        DlibFormatError: a chain holds another layer kind, or a block or the head does not follow that layout
+            (checked in forward order, so the first problem in the file is the one reported).
+    """
+    # Split into: stem (until the first tag), residual blocks, head (global pool + fc).
+    first_tag = next((i for i, r in enumerate(body) if r.kind == "tag_or_skip"), len(body))
+    stem = _plain_chain_groups(body[:first_tag])
+    blocks: list[tuple[_Chain, LayerRecord | None]] = []
+    i = first_tag
+    while i < len(body) and body[i].kind == "tag_or_skip":
+        # tag1, <block body>, then either add_prev (identity shortcut) or tag2, skip1, avg_pool, add_prev.
+        j = i + 1
+        while j < len(body) and body[j].kind not in ("tag_or_skip", "add_prev"):
+            j += 1
+        block_body = _plain_chain_groups(body[i + 1 : j])
+        if j < len(body) and body[j].kind == "add_prev":
+            shortcut, j = None, j + 1
+        elif (j + 3 < len(body) and body[j + 1].kind == "tag_or_skip" and body[j + 2].kind == "avg_pool"
+              and body[j + 3].kind == "add_prev"):
+            shortcut, j = body[j + 2], j + 4
+        else:
+            raise DlibFormatError(f"unrecognised residual block layout near layer {j + 1}")
+        if j >= len(body) or body[j].kind != "relu":
+            raise DlibFormatError(f"expected relu after residual add at layer {j + 1}")
+        blocks.append((block_body, shortcut))
+        i = j + 1
+    head = body[i:]
+    if len(head) != 2 or head[0].kind != "avg_pool" or head[1].kind != "fc":
+        raise DlibFormatError("expected avg_pool_everything and fc at the end of the network")
+    return stem, blocks, head
+
+
+def _build_modules():  # noqa: C901 - a lazy factory of small nn.Module classes; ruff sums their methods
     """Module classes, defined lazily so that importing this file does not import torch."""
     torch = _torch()
     nn = torch.nn
@@ -126,26 +195,16 @@ def _build_modules():
         cls = nn.MaxPool2d if record.kind == "max_pool" else nn.AvgPool2d
         return cls((a["nr"], a["nc"]), stride=(a["stride_y"], a["stride_x"]), padding=(a["padding_y"], a["padding_x"]))
 
-    def sequential_from(records: list[LayerRecord]) -> nn.Sequential:
-        """A plain chain of con/affine/relu/pool records."""
+    def sequential_from(chain: _Chain) -> nn.Sequential:
+        """A plain chain of con/affine/relu/pool records, grouped by :func:`_plain_chain_groups`."""
         mods: list[nn.Module] = []
-        i = 0
-        while i < len(records):
-            rec = records[i]
-            if rec.kind == "con":
-                j = i + 1
-                while j < len(records) and records[j].kind == "affine" and records[j].attrs["mode"] == "conv":
-                    j += 1
-                mods.append(conv_from(records[i:j]))
-                i = j
-                continue
-            if rec.kind == "relu":
+        for group in chain:
+            if group[0].kind == "con":
+                mods.append(conv_from(group))
+            elif group[0].kind == "relu":
                 mods.append(nn.ReLU(inplace=False))
-            elif rec.kind in ("max_pool", "avg_pool"):
-                mods.append(pool_from(rec))
             else:
-                raise DlibFormatError(f"unexpected {rec.tag} inside a plain layer chain")
-            i += 1
+                mods.append(pool_from(group[0]))
         return nn.Sequential(*mods)
 
     class GlobalPool(nn.Module):
@@ -184,33 +243,12 @@ def _build_modules():
             self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
             self.scale = float(inp.attrs["scale"])
 
-            body = records[1:]
-            # Split into: stem (until the first tag), residual blocks, head (global pool + fc).
-            first_tag = next((i for i, r in enumerate(body) if r.kind == "tag_or_skip"), len(body))
-            self.stem = sequential_from(body[:first_tag])
-            blocks: list[nn.Module] = []
-            i = first_tag
-            while i < len(body) and body[i].kind == "tag_or_skip":
-                # tag1, <block body>, then either add_prev (identity shortcut) or tag2, skip1, avg_pool, add_prev.
-                j = i + 1
-                while j < len(body) and body[j].kind not in ("tag_or_skip", "add_prev"):
-                    j += 1
-                block_body = sequential_from(body[i + 1 : j])
-                if j < len(body) and body[j].kind == "add_prev":
-                    shortcut, j = None, j + 1
-                elif (j + 3 < len(body) and body[j + 1].kind == "tag_or_skip" and body[j + 2].kind == "avg_pool"
-                      and body[j + 3].kind == "add_prev"):
-                    shortcut, j = pool_from(body[j + 2]), j + 4
-                else:
-                    raise DlibFormatError(f"unrecognised residual block layout near layer {j + 1}")
-                if j >= len(body) or body[j].kind != "relu":
-                    raise DlibFormatError(f"expected relu after residual add at layer {j + 1}")
-                blocks.append(ResidualBlock(block_body, shortcut))
-                i = j + 1
-            self.blocks = nn.Sequential(*blocks)
-            head = body[i:]
-            if len(head) != 2 or head[0].kind != "avg_pool" or head[1].kind != "fc":
-                raise DlibFormatError("expected avg_pool_everything and fc at the end of the network")
+            stem, block_records, head = _split_residual_blocks(records[1:])
+            self.stem = sequential_from(stem)
+            self.blocks = nn.Sequential(*(
+                ResidualBlock(sequential_from(block_body), None if pool is None else pool_from(pool))
+                for block_body, pool in block_records
+            ))  # fmt: skip
             self.pool = pool_from(head[0])
             fc = head[1]
             weight = torch.from_numpy(fc.params["weight"].T.copy())
