@@ -31,6 +31,7 @@ class FaceDetection:
 
     @property
     def area(self) -> float:
+        """The box area in square pixels (0 for an empty box)."""
         x0, y0, x1, y1 = self.box
         return float(max(0.0, x1 - x0) * max(0.0, y1 - y0))
 
@@ -71,20 +72,36 @@ class AlignedFace:
 
     @property
     def size(self) -> int:
+        """The crop's side in pixels (112 for ``arcface112``, 150 for ``dlib150``)."""
         return int(self.crop.shape[0])
 
     @property
     def inverse(self) -> np.ndarray:
+        """The (2, 3) float64 similarity matrix from crop coordinates back to original-image coordinates."""
         m = np.vstack([self.matrix, [0.0, 0.0, 1.0]])
         return np.linalg.inv(m)[:2]
 
     def to_crop(self, points: np.ndarray) -> np.ndarray:
-        """Map (N, 2) original-image points into crop coordinates."""
+        """Map original-image points into crop coordinates.
+
+        Args:
+            points: (N, 2) (x, y) in original-image pixels.
+
+        Returns:
+            (N, 2) float64 (x, y) in crop pixels.
+        """
         pts = np.asarray(points, dtype=np.float64)
         return pts @ self.matrix[:, :2].T + self.matrix[:, 2]
 
     def to_image(self, points: np.ndarray) -> np.ndarray:
-        """Map (N, 2) crop points back into original-image coordinates."""
+        """Map crop points back into original-image coordinates.
+
+        Args:
+            points: (N, 2) (x, y) in crop pixels.
+
+        Returns:
+            (N, 2) float64 (x, y) in original-image pixels.
+        """
         inv = self.inverse
         pts = np.asarray(points, dtype=np.float64)
         return pts @ inv[:, :2].T + inv[:, 2]
@@ -105,6 +122,14 @@ class ParsingResult:
     source: str  # which backend produced it, for the record
 
     def mask(self, *names: str) -> np.ndarray:
+        """The pixels labelled with any of the given classes.
+
+        Args:
+            *names: class names from ``class_names`` (e.g. ``"l_eye", "r_eye"``); names the parser lacks are ignored.
+
+        Returns:
+            (H, W) bool mask, True where the label is one of ``names`` (all False when none is known).
+        """
         ids = [self.class_names.index(n) for n in names if n in self.class_names]
         return np.isin(self.labels, ids)
 
@@ -134,22 +159,54 @@ class ModelInfo:
 
 @runtime_checkable
 class FaceDetector(Protocol):
+    """Finds faces in a photo: ``detect(image) -> [FaceDetection]``.
+
+    Backends: :class:`models.detection.MediaPipeDetector` (BlazeFace), :class:`models.detection.DlibHogDetector`.
+    """
     name: str
 
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
-        """All faces in ``image``, largest first. An empty list when there is none."""
+        """All faces in ``image``, largest first.
+
+        Args:
+            image: (H, W, 3) RGB uint8.
+
+        Returns:
+            One :class:`FaceDetection` per face in original-image pixels, largest first; an empty list when there is
+            none.
+
+        Raises:
+            ImageError: ``image`` is not an (H, W, 3) uint8 array or is smaller than 2 x 2 pixels.
+        """
         ...
 
 
 @runtime_checkable
 class FaceEmbedder(Protocol):
+    """Maps aligned face crops to identity descriptors, compared by cosine similarity.
+
+    Attributes: ``name``; ``template``, the alignment template its crops must use (``"dlib150"`` or
+    ``"arcface112"``); ``input_size``, the crop side in pixels; ``threshold``, the default cosine-similarity
+    threshold ("match" when similarity >= threshold).
+    """
     name: str
     template: str  # the alignment template its crops must use, e.g. "dlib150" or "arcface112"
     input_size: int
     threshold: float  # default cosine-similarity threshold ("match" when similarity >= threshold)
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
-        """(N, size, size, 3) uint8 aligned crops -> (N, D) float32 embeddings (not necessarily unit-norm)."""
+        """Descriptors of aligned crops.
+
+        Args:
+            crops: (N, size, size, 3) uint8 RGB crops aligned on ``template`` (one (size, size, 3) crop counts as N=1).
+
+        Returns:
+            (N, D) float32 embeddings (not necessarily unit-norm; compare with
+            :func:`models.embedding.cosine_similarity`).
+
+        Raises:
+            ImageError: crops of another shape or dtype (never converted silently).
+        """
         ...
 
 
@@ -171,56 +228,130 @@ class DifferentiableEmbedder(Protocol):
 
 @runtime_checkable
 class LandmarkDetector(Protocol):
+    """Dense face landmarks: ``landmarks(image, box) -> (468 or 478, 2)`` MediaPipe Face Mesh points."""
     name: str
 
     def landmarks(self, image: np.ndarray, box: np.ndarray | None = None) -> np.ndarray | None:
-        """(468 or 478, 2) Face Mesh points in ``image`` coordinates, or None when no mesh is found.
+        """Face Mesh points of one face.
 
-        ``box`` (x0, y0, x1, y1) restricts the search to one detected face.
+        Args:
+            image: (H, W, 3) RGB uint8.
+            box: (4,) x0, y0, x1, y1 in pixels restricting the search to one detected face; None to find the face.
+
+        Returns:
+            (468 or 478, 2) float64 (x, y) in ``image`` pixel coordinates (478 with the iris refinement), or None
+            when no mesh is found.
+
+        Raises:
+            ImageError: ``image`` is not an (H, W, 3) uint8 array.
         """
         ...
 
 
 @runtime_checkable
 class FaceParser(Protocol):
+    """Per-pixel face-part labels (CelebAMask-HQ's 19 classes): ``parse(image, landmarks) -> ParsingResult``.
+
+    ``approximate`` is True for geometric parsers, whose results must be presented as approximations.
+    """
     name: str
     approximate: bool
 
     def parse(self, image: np.ndarray, landmarks: np.ndarray | None = None) -> ParsingResult:
-        """Face-part labels for ``image`` (usually an aligned crop). Geometric parsers need ``landmarks``."""
+        """Face-part labels for ``image`` (usually an aligned crop).
+
+        Args:
+            image: (H, W, 3) RGB uint8.
+            landmarks: (468 or 478, 2) Face Mesh points in ``image`` pixels; geometric parsers need them (or find them
+                themselves), learned parsers ignore them.
+
+        Returns:
+            :class:`ParsingResult` with (H, W) labels at ``image``'s size.
+
+        Raises:
+            ImageError: not an RGB uint8 image, or too small to parse.
+        """
         ...
 
 
 @runtime_checkable
 class Inpainter(Protocol):
+    """Fills masked pixels: ``inpaint(image, mask, seed=...)``, keeping every pixel outside the mask bit-exact.
+
+    ``deterministic`` is False for sampled backends (their fills depend on ``seed``; equal seeds give equal fills).
+    """
     name: str
     deterministic: bool
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int | None = None) -> np.ndarray:
-        """Fill the pixels where ``mask`` is True; every pixel outside the mask is returned unchanged."""
+        """Fill the pixels where ``mask`` is True; every pixel outside the mask is returned unchanged.
+
+        Args:
+            image: (H, W, 3) RGB uint8.
+            mask: (H, W) bool, True where pixels are to be filled.
+            seed: random seed for sampled backends (None: the backend's default or fresh randomness).
+
+        Returns:
+            (H, W, 3) uint8 filled image (a copy when the mask is empty).
+
+        Raises:
+            ImageError: a bad image or mask, or a mask over the whole image for a backend that needs known pixels.
+        """
         ...
 
     def inpaint_batch(
         self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, seed: int | None = None
     ) -> list[np.ndarray]:
+        """``[inpaint(i, m, seed=seed) for i, m in zip(images, masks)]``, batched inside the backend where it can be.
+
+        Args:
+            images: N (H, W, 3) RGB uint8 images (sizes may differ).
+            masks: N (H, W) bool masks, one per image.
+            seed: as for :meth:`inpaint`; every image of the batch gets the noise a single call with this seed would.
+
+        Returns:
+            N filled (H, W, 3) uint8 images, in order.
+
+        Raises:
+            ImageError: different numbers of images and masks, or a bad image or mask.
+        """
         ...
 
 
 @runtime_checkable
 class SentenceEmbedder(Protocol):
+    """Sentence embeddings for retrieval: ``encode(sentences) -> (N, D)`` unit-norm vectors."""
     name: str
 
     def encode(self, sentences: Sequence[str]) -> np.ndarray:
-        """(N, D) float32 unit-norm embeddings."""
+        """Embed sentences.
+
+        Args:
+            sentences: N strings (one string counts as N=1).
+
+        Returns:
+            (N, D) float32 unit-norm embeddings (cosine similarity is their dot product).
+        """
         ...
 
 
 @runtime_checkable
 class QuestionAnswerer(Protocol):
+    """Extractive question answering: ``answer(question, context) -> [QAAnswer]``."""
     name: str
 
     def answer(
         self, question: str, context: str, *, top_k: int = 1, max_answer_len: int = 64
     ) -> list[QAAnswer]:
-        """The ``top_k`` best spans of ``context`` answering ``question``, best first."""
+        """The ``top_k`` best spans of ``context`` answering ``question``, best first.
+
+        Args:
+            question: the question.
+            context: the text the answer is extracted from.
+            top_k: the most spans to return.
+            max_answer_len: the longest span, in tokens.
+
+        Returns:
+            Up to ``top_k`` :class:`QAAnswer` (text, probability-like score in [0, 1], character offsets), best first.
+        """
         ...
