@@ -104,7 +104,7 @@ class Template:
 
     @property
     def eye_points(self) -> np.ndarray:
-        """(2, 2) eye positions on the crop (centre of each eye): (image-left eye, image-right eye)."""
+        """(2, 2) eye positions on the crop (centre of each eye): (image-left eye, image-right eye), in crop pixels."""
         if self.dlib_chip:
             p = self.points
             return np.array([(p[2] + p[3]) / 2, (p[0] + p[1]) / 2])
@@ -139,6 +139,17 @@ TEMPLATES: dict[str, Template] = {
 
 
 def get_template(template: str | Template) -> Template:
+    """The :class:`Template` named ``template`` (a Template is returned as is).
+
+    Args:
+        template: ``"arcface112"``, ``"dlib150"`` or a :class:`Template`.
+
+    Returns:
+        The template.
+
+    Raises:
+        ValueError: an unknown template name.
+    """
     if isinstance(template, Template):
         return template
     try:
@@ -162,8 +173,20 @@ def _as_points(points, n: int | None = None, what: str = "points") -> np.ndarray
 def estimate_similarity(src_pts, dst_pts) -> np.ndarray:
     """Least-squares similarity transform (rotation, uniform scale, translation) mapping ``src`` onto ``dst``.
 
-    Umeyama's closed form through scikit-image; no outlier rejection (five reliable points, every one counts).
-    Returns the 2x3 matrix for ``cv2.warpAffine``. Raises ValueError for degenerate points.
+    Umeyama's closed form through scikit-image (Umeyama, "Least-squares estimation of transformation parameters
+    between two point patterns", IEEE TPAMI 13(4), 1991); no outlier rejection (five reliable points, every one
+    counts).
+
+    Args:
+        src_pts: (N, 2) source points (x, y), N >= 2.
+        dst_pts: (N, 2) destination points, in the same order.
+
+    Returns:
+        (2, 3) float64 matrix for ``cv2.warpAffine`` (dst = M[:, :2] @ src + M[:, 2]).
+
+    Raises:
+        ValueError: wrong shapes, NaN or infinite values, fewer than two points, or degenerate (coincident or
+            collinear) points.
     """
     from skimage.transform import SimilarityTransform
 
@@ -187,7 +210,22 @@ def _invert(matrix: np.ndarray) -> np.ndarray:
 
 
 def alignment_matrix(points, template: str | Template = "arcface112") -> np.ndarray:
-    """The 2x3 image -> crop transform that puts ``points`` (the template's point set) on the template."""
+    """The 2x3 image -> crop transform that puts ``points`` (the template's point set) on the template.
+
+    For ``dlib150`` it reproduces dlib's chip geometry (``get_face_chip_details`` / ``extract_image_chip`` in
+    dlib/image_transforms/interpolation.h; see the module docstring).
+
+    Args:
+        points: (5, 2) the template's five points in image pixels, in ``point_names`` order.
+        template: template name or :class:`Template`.
+
+    Returns:
+        (2, 3) float64 image -> crop similarity matrix.
+
+    Raises:
+        ValueError: an unknown template, points of the wrong shape, degenerate points, or (``dlib150``) a face
+            so small that the whole chip spans under one image pixel.
+    """
     tpl = get_template(template)
     pts = _as_points(points, len(tpl.points), what=f"{tpl.name} points")
     if not tpl.dlib_chip:
@@ -210,11 +248,20 @@ def alignment_matrix(points, template: str | Template = "arcface112") -> np.ndar
 def resize_scaled(image: np.ndarray, scale: float, *, fast: bool = False) -> tuple[np.ndarray, float, float]:
     """Resize by about ``scale``: area interpolation down (no aliasing), bilinear up.
 
-    Returns ``(resized, sx, sy)`` where ``sx``, ``sy`` are the exact factors (resized = original * s in continuous
-    pixel coordinates, i.e. ``(x + 0.5) * s - 0.5`` for pixel-centre coordinates). Large reductions go through
-    OpenCV's fast integer-factor area path first, which may drop up to k-1 pixels at the right and bottom edges
-    (the returned factors account for it); ``fast`` does the remaining reduction, under 2x, bilinearly (for
-    detector inputs: a 1414x1264 photo to 640 px takes 2 ms instead of 13 ms with plain area resizing).
+    Large reductions go through OpenCV's fast integer-factor area path first, which may drop up to k-1 pixels at
+    the right and bottom edges (the returned factors account for it); ``fast`` does the remaining reduction, under
+    2x, bilinearly (for detector inputs: a 1414x1264 photo to 640 px takes 2 ms instead of 13 ms with plain area
+    resizing).
+
+    Args:
+        image: (H, W) or (H, W, C) array.
+        scale: output pixels per input pixel (1.0 returns the image unchanged, made contiguous).
+        fast: bilinear instead of area interpolation for the last, under-2x, reduction.
+
+    Returns:
+        ``(resized, sx, sy)``: the resized array (round(W * scale) x round(H * scale), at least 1 px) and the exact
+        factors, so that resized = original * s in continuous pixel coordinates, i.e. ``(x + 0.5) * s - 0.5`` for
+        pixel-centre coordinates.
     """
     import cv2
 
@@ -243,7 +290,14 @@ def resize_scaled(image: np.ndarray, scale: float, *, fast: bool = False) -> tup
 
 
 def matrix_scale(matrix: np.ndarray) -> float:
-    """Crop pixels per image pixel of a similarity matrix."""
+    """Crop pixels per image pixel of a similarity matrix.
+
+    Args:
+        matrix: (2, 3) (or (3, 3)) similarity matrix.
+
+    Returns:
+        sqrt(|det M[:2, :2]|), the uniform scale factor.
+    """
     return float(np.sqrt(abs(np.linalg.det(np.asarray(matrix)[:2, :2]))))
 
 
@@ -257,8 +311,22 @@ def warp_image(
 ) -> np.ndarray:
     """``cv2.warpAffine`` into a ``size`` x ``size`` crop without aliasing.
 
-    When the crop is much smaller than the face in the image, the covered region is first shrunk with area
-    interpolation (as dlib does with its image pyramid), then warped bilinearly at about one to one.
+    When the crop is much smaller than the face in the image (scale under 0.67), the covered region is first
+    shrunk with area interpolation (as dlib does with its image pyramid), then warped bilinearly at about one to
+    one.
+
+    Args:
+        image: (H, W) or (H, W, 3) array.
+        matrix: (2, 3) image -> crop matrix.
+        size: crop side in pixels.
+        border: ``"constant"``, ``"replicate"`` or ``"reflect"`` (OpenCV's BORDER_REFLECT_101) outside the image.
+        border_value: grey level of the constant border.
+
+    Returns:
+        (size, size[, 3]) crop of ``image``'s dtype.
+
+    Raises:
+        ValueError: an unknown ``border``.
     """
     import cv2
 
@@ -299,8 +367,20 @@ def align(
     *,
     border: str = "constant",
 ) -> AlignedFace:
-    """Warp ``image`` so that ``points`` (the template's five points, e.g. from :func:`keypoints_from_mesh`)
-    land on ``template``. Returns the crop and the image -> crop matrix."""
+    """Warp ``image`` so that ``points`` land on ``template``.
+
+    Args:
+        image: (H, W) or (H, W, 3) array, usually RGB uint8.
+        points: (5, 2) the template's five points in image pixels (e.g. from :func:`keypoints_from_mesh`).
+        template: template name or :class:`Template`.
+        border: as for :func:`warp_image`.
+
+    Returns:
+        :class:`AlignedFace` with the (size, size[, 3]) crop and the image -> crop matrix.
+
+    Raises:
+        ValueError: an empty or non-image array, an unknown template, or points that cannot be aligned.
+    """
     tpl = get_template(template)
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
         raise ValueError("image must be a non-empty (H, W) or (H, W, 3) array")
@@ -317,7 +397,21 @@ def align_face(
     detection: FaceDetection | None = None,
     border: str = "constant",
 ) -> AlignedFace:
-    """Align from Face Mesh points when given (the recommended, precise path), else from a detection's keypoints."""
+    """Align from Face Mesh points when given (the recommended, precise path), else from a detection's keypoints.
+
+    Args:
+        image: (H, W, 3) RGB uint8.
+        template: template name or :class:`Template`.
+        mesh: (468 or 478, 2) Face Mesh points in image pixels.
+        detection: a :class:`FaceDetection`, used when ``mesh`` is None.
+        border: as for :func:`warp_image`.
+
+    Returns:
+        :class:`AlignedFace`.
+
+    Raises:
+        ValueError: neither ``mesh`` nor ``detection`` given, or points that cannot be aligned.
+    """
     if mesh is not None:
         return align(image, keypoints_from_mesh(mesh, template), template, border=border)
     if detection is not None:
@@ -326,7 +420,19 @@ def align_face(
 
 
 def warp_mask(mask: np.ndarray, matrix_or_face, size: int | None = None) -> np.ndarray:
-    """Warp a bool (H, W) image mask into the crop with the same matrix (nearest neighbour)."""
+    """Warp an image mask into the crop with the same matrix (nearest neighbour).
+
+    Args:
+        mask: (H, W) bool (or 0/1) mask in image pixels.
+        matrix_or_face: an :class:`AlignedFace`, or a (2, 3) image -> crop matrix.
+        size: crop side in pixels; required with a bare matrix.
+
+    Returns:
+        (size, size) bool mask; False outside the image.
+
+    Raises:
+        ValueError: ``mask`` is not 2-d, or a bare matrix without ``size``.
+    """
     import cv2
 
     matrix, size = _matrix_and_size(matrix_or_face, size)
@@ -338,7 +444,17 @@ def warp_mask(mask: np.ndarray, matrix_or_face, size: int | None = None) -> np.n
 
 
 def warp_to_image(values: np.ndarray, matrix_or_face, image_shape, *, nearest: bool = False) -> np.ndarray:
-    """Map a crop-sized array (a heatmap, a mask) back onto the original image; outside the crop gives 0."""
+    """Map a crop-sized array (a heatmap, a mask) back onto the original image; outside the crop gives 0.
+
+    Args:
+        values: (size, size) array on the crop; bool arrays stay bool, float64 becomes float32.
+        matrix_or_face: an :class:`AlignedFace`, or its (2, 3) image -> crop matrix.
+        image_shape: the original image's shape (H, W[, ...]).
+        nearest: nearest-neighbour instead of bilinear interpolation (always nearest for bool).
+
+    Returns:
+        (H, W) array in original-image pixels.
+    """
     import cv2
 
     matrix = matrix_or_face.matrix if isinstance(matrix_or_face, AlignedFace) else matrix_or_face
@@ -368,9 +484,21 @@ def _matrix_and_size(matrix_or_face, size):
 def keypoints_from_mesh(mesh, template: str | Template = "arcface112", *, calibrated: bool = True) -> np.ndarray:
     """The template's five points read from 468 or 478 Face Mesh landmarks (image coordinates).
 
-    ``arcface112``: eye centres (iris centres when refined, else eye-corner midpoints), nose tip, mouth corners.
-    ``dlib150``: points 263, 362, 33, 133, 2 (dlib's eye corners and nose base), corrected for the mean offset
-    between Face Mesh and dlib's predictor on these points (``calibrated=False`` returns them raw).
+    ``arcface112``: eye centres (iris centres 468/473 when refined, else eye-corner midpoints), nose tip 1, mouth
+    corners 61/291. ``dlib150``: points 263, 362, 33, 133, 2 (dlib's eye corners and nose base), corrected for
+    the mean offset between Face Mesh and dlib's predictor on these points (``MESH5_IN_DLIB150`` ->
+    ``DLIB5_IN_DLIB150``, measured on 32 photos).
+
+    Args:
+        mesh: (468 or 478, 2) Face Mesh points in image pixels.
+        template: template name or :class:`Template`.
+        calibrated: apply that correction (``dlib150`` only); False returns the raw mesh points.
+
+    Returns:
+        (5, 2) float64 points in image pixels, in the template's ``point_names`` order.
+
+    Raises:
+        ValueError: not 468 or 478 finite points, or an unknown template.
     """
     tpl = get_template(template)
     pts = _as_points(mesh, what="mesh landmarks")
@@ -391,9 +519,22 @@ def keypoints_from_mesh(mesh, template: str | Template = "arcface112", *, calibr
 
 
 def keypoints_from_detection(det: FaceDetection, template: str | Template = "arcface112") -> np.ndarray:
-    """The template's five points from a detection: its keypoints for ``arcface112``; for ``dlib150`` dlib's own
-    five points when the detection carries them (``dlib-hog``), else predicted from the ArcFace keypoints
-    through a mean face (about 1-2 px of error per point on a 150 px chip)."""
+    """The template's five points from a detection.
+
+    ``arcface112``: the detection's keypoints. ``dlib150``: dlib's own five points when the detection carries them
+    (``dlib-hog``), else predicted from the ArcFace keypoints through a mean face (about 1-2 px of error per point
+    on a 150 px chip).
+
+    Args:
+        det: a :class:`FaceDetection` (or :class:`models.detection.DlibFaceDetection`).
+        template: template name or :class:`Template`.
+
+    Returns:
+        (5, 2) float64 points in image pixels, in the template's ``point_names`` order.
+
+    Raises:
+        ValueError: keypoints of the wrong shape or not finite, or an unknown template.
+    """
     tpl = get_template(template)
     if not tpl.dlib_chip:
         return _as_points(det.keypoints, 5, what="detection keypoints").copy()
@@ -407,7 +548,19 @@ _MEAN_FACE = {"arcface112": _ARCFACE112, "dlib150": DLIB5_IN_ARCFACE112}
 
 
 def convert_points(points, from_template: str, to_template: str) -> np.ndarray:
-    """Predict one template's point set from another's through the mean face (approximate)."""
+    """Predict one template's point set from another's through the mean face (approximate).
+
+    Args:
+        points: (5, 2) points of ``from_template`` in image pixels.
+        from_template: ``"arcface112"`` or ``"dlib150"``.
+        to_template: ``"arcface112"`` or ``"dlib150"``.
+
+    Returns:
+        (5, 2) float64 predicted points of ``to_template`` in image pixels.
+
+    Raises:
+        ValueError: an unknown template, or points of the wrong shape or degenerate.
+    """
     src_set, dst_set = _MEAN_FACE[get_template(from_template).name], _MEAN_FACE[get_template(to_template).name]
     pts = _as_points(points, 5)
     m = estimate_similarity(src_set, pts)

@@ -163,6 +163,7 @@ class FaceDetector(Protocol):
 
     Backends: :class:`models.detection.MediaPipeDetector` (BlazeFace), :class:`models.detection.DlibHogDetector`.
     """
+
     name: str
 
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
@@ -189,6 +190,7 @@ class FaceEmbedder(Protocol):
     ``"arcface112"``); ``input_size``, the crop side in pixels; ``threshold``, the default cosine-similarity
     threshold ("match" when similarity >= threshold).
     """
+
     name: str
     template: str  # the alignment template its crops must use, e.g. "dlib150" or "arcface112"
     input_size: int
@@ -229,6 +231,7 @@ class DifferentiableEmbedder(Protocol):
 @runtime_checkable
 class LandmarkDetector(Protocol):
     """Dense face landmarks: ``landmarks(image, box) -> (468 or 478, 2)`` MediaPipe Face Mesh points."""
+
     name: str
 
     def landmarks(self, image: np.ndarray, box: np.ndarray | None = None) -> np.ndarray | None:
@@ -254,6 +257,7 @@ class FaceParser(Protocol):
 
     ``approximate`` is True for geometric parsers, whose results must be presented as approximations.
     """
+
     name: str
     approximate: bool
 
@@ -280,6 +284,7 @@ class Inpainter(Protocol):
 
     ``deterministic`` is False for sampled backends (their fills depend on ``seed``; equal seeds give equal fills).
     """
+
     name: str
     deterministic: bool
 
@@ -321,6 +326,7 @@ class Inpainter(Protocol):
 @runtime_checkable
 class SentenceEmbedder(Protocol):
     """Sentence embeddings for retrieval: ``encode(sentences) -> (N, D)`` unit-norm vectors."""
+
     name: str
 
     def encode(self, sentences: Sequence[str]) -> np.ndarray:
@@ -338,6 +344,7 @@ class SentenceEmbedder(Protocol):
 @runtime_checkable
 class QuestionAnswerer(Protocol):
     """Extractive question answering: ``answer(question, context) -> [QAAnswer]``."""
+
     name: str
 
     def answer(
