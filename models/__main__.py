@@ -57,6 +57,14 @@ def _assemble_mpnet(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m models``: list the backends (table or ``--json``) or assemble MPNet.
+
+    Args:
+        argv: command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        Exit status: 0 done; 2 a FaceXError (bad input, arguments or configuration), printed as one line on stderr.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m models", description=__doc__.split("\n\n")[0],
         epilog="exit status: 0 done; 2 bad input, arguments or configuration (one line on stderr); 1 a bug. "

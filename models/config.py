@@ -53,6 +53,10 @@ class ModelConfig:
 
     ``qa`` is None by default: no SQuAD-tuned weights ship through the registries, so the chatbot answers
     from retrieved sentences unless a QA model is configured.
+
+    Raises:
+        ConfigError: (on construction) ``device`` not ``auto``/``cpu``/``cuda``, or ``threads`` not a whole
+            number of at least 1; ``FACEX_THREADS`` that is not a whole number.
     """
 
     detector: str = "mediapipe"
@@ -78,7 +82,17 @@ class ModelConfig:
 
     @classmethod
     def from_env(cls, **overrides) -> ModelConfig:
-        """Defaults, then ``FACEX_*`` environment variables, then explicit ``overrides``."""
+        """Defaults, then ``FACEX_*`` environment variables, then explicit ``overrides``.
+
+        Args:
+            **overrides: field values (``embedder="arcface"``, ``paths={...}``); None values are ignored.
+
+        Returns:
+            The configuration. ``FACEX_<CAPABILITY>=`` (empty) switches that capability off (None).
+
+        Raises:
+            ConfigError: an unknown key, or an invalid device or thread count.
+        """
         values: dict = {}
         paths: dict[str, str] = {}
         for cap in CAPABILITIES:
@@ -95,7 +109,17 @@ class ModelConfig:
         return cls(**values)
 
     def path_for(self, capability: str) -> str | None:
+        """The explicit file, folder or hub id configured for ``capability`` (``FACEX_<CAPABILITY>_PATH``), or None.
+
+        Args:
+            capability: one of ``CAPABILITIES`` (e.g. ``"embedder"``).
+        """
         return self.paths.get(capability)
 
     def options_for(self, capability: str) -> dict:
+        """A copy of the extra keyword options configured for ``capability``'s backend (empty when none).
+
+        Args:
+            capability: one of ``CAPABILITIES``.
+        """
         return dict(self.options.get(capability, {}))

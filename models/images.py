@@ -86,7 +86,15 @@ def to_rgb_uint8(array: np.ndarray, what: str = "array") -> np.ndarray:
 
 
 def downscale(image: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, float]:
-    """Shrink so the longer side is at most ``max_side`` (area interpolation). Returns (image, scale)."""
+    """Shrink so the longer side is at most ``max_side`` (area interpolation).
+
+    Args:
+        image: (H, W[, C]) array.
+        max_side: the longest side allowed, in pixels.
+
+    Returns:
+        ``(image, scale)``: the (possibly) shrunk image and output pixels per input pixel (1.0 when unchanged).
+    """
     h, w = image.shape[:2]
     scale = max_side / max(h, w)
     if scale >= 1.0:

