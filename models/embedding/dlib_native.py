@@ -28,7 +28,20 @@ def _dlib():
 
 
 class DlibNativeEmbedder(DlibWeightsEmbedder):
-    """``dlib.face_recognition_model_v1(path).compute_face_descriptor`` on 150x150 chips."""
+    """``dlib.face_recognition_model_v1(path).compute_face_descriptor`` on 150x150 chips: the cross-check.
+
+    Args:
+        model_path: the ``.dat`` file or its folder (default: the face_recognition_models package's copy).
+        config: model folder (default ``ModelConfig()``).
+        threshold: default cosine-similarity threshold (``DEFAULT_COSINE_THRESHOLD``, 0.92).
+        batch_size: chips per dlib call.
+
+    Raises:
+        ModelUnavailableError: dlib is not installed.
+        ModelNotFoundError: no ``.dat`` file found.
+        ModelFileError: dlib cannot read the file.
+        ConfigError: ``batch_size`` under 1.
+    """
 
     name = "dlib"
     description = DESCRIPTION
@@ -56,6 +69,11 @@ class DlibNativeEmbedder(DlibWeightsEmbedder):
 
     @classmethod
     def runtime_problem(cls, config: ModelConfig) -> str | None:
+        """Why dlib's own inference cannot run here (dlib not installed), or None.
+
+        Args:
+            config: the model configuration (unused).
+        """
         try:
             _dlib()
         except ModelUnavailableError as exc:
@@ -63,6 +81,17 @@ class DlibNativeEmbedder(DlibWeightsEmbedder):
         return None
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Descriptors of aligned crops.
+
+        Args:
+            crops: (N, 150, 150, 3) uint8 RGB crops aligned on ``dlib150`` (one (150, 150, 3) crop counts as N=1).
+
+        Returns:
+            (N, 128) float32 descriptors (dlib's ``compute_face_descriptor``; not unit-norm).
+
+        Raises:
+            ImageError: crops of another shape or dtype (never converted silently).
+        """
         crops = check_crops(crops, self.input_size, self.name)
         out = np.empty((len(crops), self.embedding_dim), dtype=np.float32)
         with self._lock:

