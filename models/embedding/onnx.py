@@ -63,6 +63,24 @@ class OnnxEmbedder:
     ``input_size`` only matter where the graph leaves them dynamic. Each crop is fed as
     ``(pixel - mean) / std`` in ``channel_order`` ("rgb" or "bgr"); ``mean``/``std`` are one number or three
     (in the fed channel order).
+
+    Args:
+        model_path: the ``.onnx`` file.
+        config: device and threads (default ``ModelConfig()``).
+        template: the alignment template the model expects (``"arcface112"`` or ``"dlib150"``).
+        mean: subtracted from 0-255 pixel values (one number or one per channel).
+        std: divisor after the mean (one number or one per channel; never zero).
+        channel_order: ``"rgb"`` or ``"bgr"``.
+        layout: ``"auto"`` (from the graph), ``"nchw"`` or ``"nhwc"``.
+        input_size: crop side in pixels where the graph leaves it dynamic (default: the template's size).
+        threshold: default cosine-similarity threshold.
+        batch_size: crops per run (a graph with a fixed batch dimension overrides it).
+        name: the backend name to show.
+
+    Raises:
+        ModelNotFoundError: no file at ``model_path``.
+        ConfigError: an invalid option, or a graph input that is not a square 4-d image.
+        ModelUnavailableError: onnxruntime is not installed; ModelFileError (a subclass) for an unloadable file.
     """
 
     name = "onnx"
@@ -141,12 +159,35 @@ class OnnxEmbedder:
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "onnx", **options) -> OnnxEmbedder:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (``FACEX_EMBEDDER_PATH`` when this backend is the configured embedder).
+            backend: the registered name (``onnx``).
+            **options: ``model_path``/``path`` and the constructor options.
+
+        Returns:
+            The embedder.
+
+        Raises:
+            ModelNotFoundError: no model path given or no file there.
+            ConfigError, ModelUnavailableError: as the constructor.
+        """
         explicit = configured_path(config, backend, options)
         path = resolve_model_path(backend, config, explicit=explicit, capability="embedder")
         return cls(path, config=config, **options)
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "onnx") -> ModelInfo:
+        """Whether onnxruntime is installed and the configured file exists, without loading it.
+
+        Args:
+            config: the model configuration.
+            backend: the registered name.
+
+        Returns:
+            :class:`ModelInfo`.
+        """
         explicit = configured_path(config, backend)
         try:
             _ort()
@@ -158,7 +199,15 @@ class OnnxEmbedder:
         return ModelInfo("embedder", backend, ok, explicit, detail=cls.description if ok else "file not found")
 
     def preprocess(self, crops: np.ndarray) -> np.ndarray:
-        """(N, size, size, 3) uint8 RGB -> the float32 blob the graph takes."""
+        """Crops as the float32 blob the graph takes.
+
+        Args:
+            crops: (N, size, size, 3) uint8 RGB.
+
+        Returns:
+            (N, 3, size, size) (NCHW) or (N, size, size, 3) (NHWC) float32 ``(pixel - mean) / std`` in
+            ``channel_order``.
+        """
         x = crops.astype(np.float32)
         if self.channel_order == "bgr":
             x = x[..., ::-1]
@@ -168,6 +217,17 @@ class OnnxEmbedder:
         return np.ascontiguousarray(x, dtype=np.float32)
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
+        """Descriptors of aligned crops.
+
+        Args:
+            crops: (N, input_size, input_size, 3) uint8 RGB crops aligned on ``template`` (one crop counts as N=1).
+
+        Returns:
+            (N, D) float32 embeddings as the graph outputs them (flattened per crop; not normalised here).
+
+        Raises:
+            ImageError: crops of another shape or dtype (never converted silently).
+        """
         crops = check_crops(crops, self.input_size, self.name)
         outs = []
         for start in range(0, len(crops), self.batch_size):
@@ -180,7 +240,17 @@ class OnnxEmbedder:
 
 
 def graph_normalises_input(model_path: str | Path) -> bool:
-    """insightface's test for MXNet-converted ArcFace graphs that subtract and scale the input themselves."""
+    """insightface's test for MXNet-converted ArcFace graphs that subtract and scale the input themselves.
+
+    Source: insightface ``model_zoo/arcface_onnx.py`` (``ArcFaceONNX.__init__``: Sub and Mul nodes among the
+    first eight).
+
+    Args:
+        model_path: the ``.onnx`` file.
+
+    Returns:
+        True when the first eight nodes include both a Sub (``_minus``) and a Mul (``_mul``) node: feed raw pixels.
+    """
     import onnx
 
     graph = onnx.load(str(model_path), load_external_data=False).graph
@@ -212,8 +282,22 @@ def _insightface_download(pack: str):
 
 
 def resolve_arcface_model(config: ModelConfig, pack: str = "buffalo_l", explicit: str | Path | None = None) -> Path:
-    """The recognition ``.onnx`` of an insightface pack: an explicit file or pack folder, else
-    ``config.model_dir/insightface/<pack>``, else (downloads allowed) insightface's model zoo."""
+    """The recognition ``.onnx`` of an insightface pack.
+
+    Args:
+        config: model folder and download permission.
+        pack: ``buffalo_l``, ``buffalo_m``, ``buffalo_s``, ``buffalo_sc`` or ``antelopev2`` (``ARCFACE_PACKS``).
+        explicit: the ``.onnx`` file or the pack folder; when it does not exist that is an error, not a fallback.
+
+    Returns:
+        The file: ``explicit``, else in ``config.model_dir/insightface/<pack>``, else (downloads allowed)
+        fetched from insightface's model zoo.
+
+    Raises:
+        ConfigError: an unknown pack.
+        ModelNotFoundError: not found and not downloadable.
+        ModelUnavailableError: a download was needed but insightface is not installed.
+    """
     if pack not in ARCFACE_PACKS:
         raise ConfigError(f"unknown ArcFace pack {pack!r}; choose one of {', '.join(ARCFACE_PACKS)}")
     filename = ARCFACE_PACKS[pack]
@@ -244,7 +328,26 @@ def resolve_arcface_model(config: ModelConfig, pack: str = "buffalo_l", explicit
 
 
 class ArcFaceEmbedder(OnnxEmbedder):
-    """insightface ArcFace recognition model (e.g. buffalo_l's w600k_r50, antelopev2's glintr100): 512-d."""
+    """insightface ArcFace recognition model (e.g. buffalo_l's w600k_r50, antelopev2's glintr100): 512-d.
+
+    Source: Deng et al., "ArcFace: Additive Angular Margin Loss for Deep Face Recognition", CVPR 2019; the
+    preprocessing is insightface's ``ArcFaceONNX.get_feat`` (module docstring). Licence: non-commercial research
+    only.
+
+    Args:
+        model_path: the recognition ``.onnx`` file.
+        config: device and threads.
+        pack: the pack's name, for the description.
+        normalisation: ``"auto"`` (detect MXNet graphs that normalise inside), ``"arcface"`` ((x - 127.5) / 127.5)
+            or ``"none"`` (raw 0-255 pixels).
+        threshold: default cosine-similarity threshold (``ARCFACE_COSINE_THRESHOLD``, 0.3).
+        batch_size: crops per run.
+
+    Raises:
+        ConfigError: an unknown ``normalisation``, or a graph input that is not a square 4-d image.
+        ModelNotFoundError: no file at ``model_path``.
+        ModelUnavailableError: onnxruntime is not installed; ModelFileError (a subclass) for an unloadable file.
+    """
 
     name = "arcface"
     description = "ArcFace (insightface ONNX) face recognition"
@@ -275,6 +378,20 @@ class ArcFaceEmbedder(OnnxEmbedder):
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "arcface", **options) -> ArcFaceEmbedder:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (``FACEX_EMBEDDER_PATH``: the ``.onnx`` file or its pack folder).
+            backend: the registered name (``arcface``).
+            **options: ``pack`` (default ``buffalo_l``), ``model_path``/``path`` and the constructor options.
+
+        Returns:
+            The embedder.
+
+        Raises:
+            ConfigError, ModelNotFoundError, ModelUnavailableError: see :func:`resolve_arcface_model` and the
+                constructor.
+        """
         explicit = configured_path(config, backend, options)
         pack = options.pop("pack", "buffalo_l")
         path = resolve_arcface_model(config, pack, explicit)
@@ -282,6 +399,15 @@ class ArcFaceEmbedder(OnnxEmbedder):
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "arcface") -> ModelInfo:
+        """Whether the pack's recognition file is in place (or downloadable), without loading it.
+
+        Args:
+            config: the model configuration.
+            backend: the registered name.
+
+        Returns:
+            :class:`ModelInfo` (``extra``: template ``arcface112``, input size 112 when found).
+        """
         pack = config.options_for("embedder").get("pack", "buffalo_l") if config.embedder == backend else "buffalo_l"
         explicit = configured_path(config, backend)
         filename = ARCFACE_PACKS.get(pack, "?")
