@@ -14,7 +14,19 @@ _METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 
 class OpenCVInpainter(BaseInpainter):
-    """``cv2.inpaint`` with the TELEA or NS method; ``radius`` is the neighbourhood each filled pixel looks at."""
+    """``cv2.inpaint`` with the TELEA or NS method; deterministic, a few milliseconds, no weights.
+
+    Sources: Telea, "An Image Inpainting Technique Based on the Fast Marching Method", J. Graphics Tools 9(1),
+    2004; Bertalmio, Bertozzi and Sapiro, "Navier-Stokes, Fluid Dynamics, and Image and Video Inpainting", CVPR
+    2001.
+
+    Args:
+        method: ``"telea"`` or ``"ns"``.
+        radius: the neighbourhood each filled pixel looks at, in pixels (positive).
+
+    Raises:
+        ConfigError: an unknown method or a radius that is not positive.
+    """
 
     deterministic = True
 
@@ -29,6 +41,19 @@ class OpenCVInpainter(BaseInpainter):
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "telea", **options) -> OpenCVInpainter:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (unused: no weights).
+            backend: ``"telea"`` or ``"ns"``.
+            **options: ``radius``.
+
+        Returns:
+            The inpainter.
+
+        Raises:
+            ConfigError: an unknown option, method, or a radius that is not positive.
+        """
         unknown = set(options) - {"radius"}
         if unknown:
             raise ConfigError(f"unknown options for the {backend} inpainter: {sorted(unknown)}")
@@ -36,6 +61,15 @@ class OpenCVInpainter(BaseInpainter):
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "telea") -> ModelInfo:
+        """Whether this backend can run here and where it loads from, without loading it.
+
+        Args:
+            config: the model configuration (unused).
+            backend: the registered name (``telea`` or ``ns``).
+
+        Returns:
+            :class:`ModelInfo` for ``python -m models``.
+        """
         label = {"telea": "Telea fast-marching", "ns": "Navier-Stokes"}.get(backend, backend)
         return ModelInfo(
             "inpainter", backend, True, f"opencv {cv2.__version__}", licence="Apache-2.0 (OpenCV)",

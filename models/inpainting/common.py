@@ -22,7 +22,18 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 
 def check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
-    """An (H, W, 3) uint8 array, or ImageError saying what is wrong."""
+    """The image itself when it is an (H, W, 3) uint8 array.
+
+    Args:
+        image: the array to check.
+        what: how messages name it.
+
+    Returns:
+        ``image`` unchanged.
+
+    Raises:
+        ImageError: not a numpy array, not uint8, not (H, W, 3), or empty; the message says which.
+    """
     if not isinstance(image, np.ndarray):
         raise ImageError(f"{what} must be a numpy array, not {type(image).__name__}")
     if image.dtype != np.uint8:
@@ -35,7 +46,19 @@ def check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
 
 
 def check_mask(mask: np.ndarray, shape: tuple[int, ...], what: str = "mask") -> np.ndarray:
-    """A bool (H, W) mask matching ``shape``; integer 0/1 (or 0/255) masks are accepted and turned into bool."""
+    """A bool (H, W) mask matching ``shape``; integer 0/1 (or 0/255) masks are accepted and turned into bool.
+
+    Args:
+        mask: (H, W) or (H, W, 1) bool or integer array (nonzero = True).
+        shape: the image's shape (H, W[, C]).
+        what: how messages name it.
+
+    Returns:
+        (H, W) bool mask.
+
+    Raises:
+        ImageError: not an array, another size than the image, or a float/other dtype.
+    """
     if not isinstance(mask, np.ndarray):
         raise ImageError(f"{what} must be a numpy array, not {type(mask).__name__}")
     if mask.ndim == 3 and mask.shape[2] == 1:
@@ -52,14 +75,34 @@ def check_mask(mask: np.ndarray, shape: tuple[int, ...], what: str = "mask") -> 
 
 
 def paste_back(original: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``filled`` inside ``mask``, ``original`` everywhere else (bit-exact)."""
+    """``filled`` inside ``mask``, ``original`` everywhere else (bit-exact).
+
+    Args:
+        original: (H, W, 3) uint8 image.
+        filled: (H, W, 3) the backend's fill (cast to uint8).
+        mask: (H, W) bool, True where ``filled`` is taken.
+
+    Returns:
+        (H, W, 3) uint8.
+
+    Raises:
+        RuntimeError: ``filled`` has another shape (a backend bug).
+    """
     if filled.shape != original.shape:
         raise RuntimeError(f"inpainting returned shape {filled.shape} for an image of shape {original.shape}")
     return np.where(mask[..., None], filled.astype(np.uint8, copy=False), original)
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an RGB uint8 image to ``size`` = (width, height): area filter when shrinking, cubic when growing."""
+    """Resize an RGB uint8 image: area filter when shrinking, cubic when growing.
+
+    Args:
+        image: (H, W, 3) uint8.
+        size: (width, height) in pixels.
+
+    Returns:
+        (height, width, 3) uint8 (``image`` itself when the size already matches).
+    """
     w, h = size
     if (image.shape[1], image.shape[0]) == (w, h):
         return image
@@ -68,7 +111,15 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a bool mask so that every output pixel touching a hole stays a hole (never shrinks the hole)."""
+    """Resize a bool mask so that every output pixel touching a hole stays a hole (never shrinks the hole).
+
+    Args:
+        mask: (H, W) bool.
+        size: (width, height) in pixels.
+
+    Returns:
+        (height, width) bool (``mask`` itself when the size already matches).
+    """
     w, h = size
     if (mask.shape[1], mask.shape[0]) == (w, h):
         return mask
@@ -76,10 +127,23 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:
+    """Round and clip float pixel values to 0-255 uint8.
+
+    Args:
+        values: array of pixel values on the 0-255 scale.
+
+    Returns:
+        uint8 array of the same shape.
+    """
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
 def is_hub_id(value: str) -> bool:
+    """Whether ``value`` looks like a Hugging Face hub id (``owner/name``) and is not an existing local path.
+
+    Args:
+        value: a path or hub id.
+    """
     return bool(_HUB_ID.match(value)) and not Path(value).expanduser().exists()
 
 
@@ -92,7 +156,18 @@ def resolve_pretrained(
 ) -> Path:
     """A local folder holding a Hugging Face model: ``explicit`` path, ``model_dir/default_subdir``, or a download.
 
-    ``explicit`` may itself be a hub id; it is downloaded only when ``config.allow_downloads``.
+    Args:
+        config: model folder and download permission.
+        hub_id: the model's hub id, downloaded only when ``config.allow_downloads``.
+        explicit: a local folder, or itself a hub id (then ``model_dir/<its name>`` is looked at first).
+        default_subdir: the folder under ``config.model_dir``.
+
+    Returns:
+        The folder.
+
+    Raises:
+        ModelNotFoundError: not found locally and downloads are not allowed (the message names
+            ``FACEX_INPAINTER_PATH``).
     """
     if explicit is not None and is_hub_id(str(explicit)):
         hub_id, explicit = str(explicit), None
@@ -108,7 +183,18 @@ def resolve_pretrained(
 
 
 def describe_source(config: ModelConfig, *, hub_id: str, explicit: str | None, default_subdir: str) -> tuple[bool, str, str]:
-    """(available, source, detail) for ``describe()`` without loading anything."""
+    """(available, source, detail) for ``describe()`` without loading anything.
+
+    Args:
+        config: model folder and download permission.
+        hub_id: the default model's hub id.
+        explicit: a configured local folder or hub id, or None.
+        default_subdir: the folder under ``config.model_dir``.
+
+    Returns:
+        ``(available, source, detail)``: whether it can be loaded (locally, or by download when allowed), the
+        folder or hub id, and a note ("" when nothing to add).
+    """
     if explicit and not is_hub_id(str(explicit)):
         path = Path(explicit).expanduser()
         if path.is_dir():
@@ -158,7 +244,22 @@ class BaseInpainter:
         return image, mask
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int | None = None, **kwargs) -> np.ndarray:
-        """Fill the pixels where ``mask`` is True; every pixel outside the mask is returned unchanged."""
+        """Fill the pixels where ``mask`` is True; every pixel outside the mask is returned unchanged.
+
+        Args:
+            image: (H, W, 3) RGB uint8.
+            mask: (H, W) bool (or integer 0/1) mask, True where pixels are to be filled.
+            seed: random seed for sampled backends (None: the backend's default or fresh randomness).
+            **kwargs: backend options per call (e.g. PatchMatch's ``source_mask``).
+
+        Returns:
+            (H, W, 3) uint8: the fill inside the mask, ``image`` bit-exact outside (a copy when the mask is empty).
+
+        Raises:
+            ImageError: a bad image or mask, or a mask over the whole image for a backend that needs known pixels
+                (``allows_full_mask`` False).
+            ConfigError: keyword arguments the backend does not take.
+        """
         image, mask = self._check(image, mask)
         if not mask.any():
             return image.copy()
@@ -168,7 +269,21 @@ class BaseInpainter:
     def inpaint_batch(
         self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, seed: int | None = None, **kwargs
     ) -> list[np.ndarray]:
-        """``[inpaint(i, m, seed=seed) for i, m in ...]``; batched inside the backend where it can be."""
+        """``[inpaint(i, m, seed=seed) for i, m in ...]``; batched inside the backend where it can be.
+
+        Args:
+            images: N (H, W, 3) RGB uint8 images (sizes may differ).
+            masks: N masks, one per image.
+            seed: as for :meth:`inpaint`.
+            **kwargs: a list/tuple holds one value per image; anything else is shared by all.
+
+        Returns:
+            N filled (H, W, 3) uint8 images, in order.
+
+        Raises:
+            ImageError: different numbers of images and masks, or a bad image or mask.
+            ConfigError: a per-image option list of the wrong length, or options the backend does not take.
+        """
         images, masks = list(images), list(masks)
         if len(images) != len(masks):
             raise ImageError(f"got {len(images)} images but {len(masks)} masks")

@@ -81,6 +81,22 @@ class _DiffusersInpainter(BaseInpainter):
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str | None = None, **options):
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: model folder, downloads, device and threads (``FACEX_INPAINTER_PATH``: a diffusers folder or hub
+                id).
+            backend: the registered name (default: the class's ``name``).
+            **options: ``model_path`` and the constructor options (``OPTIONS``).
+
+        Returns:
+            The inpainter with its pipeline loaded on :func:`models.runtime.torch_device`.
+
+        Raises:
+            ConfigError: an unknown option or a value out of range, or ``FACEX_DEVICE=cuda`` without CUDA.
+            ModelUnavailableError: torch or diffusers is not installed.
+            ModelNotFoundError: no model folder found and downloads are not allowed.
+        """
         backend = backend or cls.name
         _check_options(options, cls.OPTIONS, backend)
         _require_diffusers()
@@ -92,6 +108,15 @@ class _DiffusersInpainter(BaseInpainter):
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str | None = None) -> ModelInfo:
+        """Whether this backend can run here and where it loads from, without loading it.
+
+        Args:
+            config: the model configuration.
+            backend: the registered name (default: the class's ``name``).
+
+        Returns:
+            :class:`ModelInfo` for ``python -m models``.
+        """
         available, source, detail = describe_source(
             config,
             hub_id=cls.HUB_ID,
@@ -109,8 +134,22 @@ class _DiffusersInpainter(BaseInpainter):
 class RePaintInpainter(_DiffusersInpainter):
     """diffusers ``RePaintPipeline`` over an unconditional DDPM UNet (e.g. ``google/ddpm-ema-celebahq-256``).
 
+    Source: Lugmayr et al., "RePaint: Inpainting using Denoising Diffusion Probabilistic Models", CVPR 2022.
     RePaint conditions every reverse step on the known pixels and re-noises ("jumps back") to harmonise the fill
-    with them; ``num_inference_steps``, ``jump_length`` and ``jump_n_sample`` are its schedule (paper: 250 / 10 / 10).
+    with them.
+
+    Args:
+        pipeline: a ``RePaintPipeline`` (see :meth:`load_pipeline`).
+        device: ``"cpu"`` or ``"cuda"``.
+        num_inference_steps: reverse steps (paper: 250).
+        jump_length: steps per jump back (paper: 10).
+        jump_n_sample: resamplings per jump (paper: 10).
+        eta: DDIM-style noise weight in [0, 1].
+        batch_size: images per pipeline call.
+        source: where the pipeline was loaded from, for the record.
+
+    Raises:
+        ConfigError: a schedule value or ``batch_size`` under 1, or ``eta`` outside [0, 1].
     """
 
     name = "repaint"
@@ -164,8 +203,18 @@ class RePaintInpainter(_DiffusersInpainter):
 
     @classmethod
     def load_pipeline(cls, path: Path):
-        """A ``RePaintPipeline`` from a diffusers folder: pipeline layout (``unet/``, ``scheduler/``) or a bare
-        UNet folder with ``config.json`` (as the google/ddpm-* repositories keep it)."""
+        """A ``RePaintPipeline`` from a local diffusers folder.
+
+        Args:
+            path: pipeline layout (``unet/``, ``scheduler/``) or a bare UNet folder with ``config.json`` (as the
+                google/ddpm-* repositories keep it); the DDPM's own scheduler config supplies the beta schedule.
+
+        Returns:
+            The pipeline (on the CPU).
+
+        Raises:
+            ModelNotFoundError: no ``unet/config.json`` or ``config.json`` in ``path``.
+        """
         from diffusers import RePaintPipeline, RePaintScheduler, UNet2DModel
 
         path = Path(path)
@@ -223,8 +272,25 @@ class RePaintInpainter(_DiffusersInpainter):
 class StableDiffusionInpainter(_DiffusersInpainter):
     """diffusers ``StableDiffusionInpaintPipeline`` (a 9-channel inpainting UNet, e.g. SD-1.5-inpainting).
 
-    SD decodes the whole frame through its VAE, which alters known pixels slightly; the base class pastes the
-    original back outside the mask. ``prompt`` steers the fill (default: a neutral face description).
+    Source: Rombach et al., "High-Resolution Image Synthesis with Latent Diffusion Models", CVPR 2022. SD decodes
+    the whole frame through its VAE, which alters known pixels slightly; the base class pastes the original back
+    outside the mask.
+
+    Args:
+        pipeline: a ``StableDiffusionInpaintPipeline`` (see :meth:`load_pipeline`).
+        device: ``"cpu"`` or ``"cuda"``.
+        prompt: steers the fill (default: a neutral face description).
+        negative_prompt: used when ``guidance_scale`` > 1.
+        num_inference_steps: denoising steps.
+        guidance_scale: classifier-free guidance weight.
+        strength: in (0, 1]; 1 starts the masked area from pure noise.
+        size: working side in pixels, a multiple of the model's latent step (default: the UNet's native size).
+        batch_size: images per pipeline call.
+        source: where the pipeline was loaded from, for the record.
+
+    Raises:
+        ConfigError: steps or ``batch_size`` under 1, ``strength`` outside (0, 1], or a ``size`` the model cannot
+            take.
     """
 
     name = "sd-inpaint"
@@ -284,6 +350,18 @@ class StableDiffusionInpainter(_DiffusersInpainter):
 
     @classmethod
     def load_pipeline(cls, path: Path):
+        """A ``StableDiffusionInpaintPipeline`` from a local diffusers folder (no safety checker).
+
+        Args:
+            path: a folder with ``model_index.json``.
+
+        Returns:
+            The pipeline (on the CPU).
+
+        Raises:
+            ModelNotFoundError: no ``model_index.json`` in ``path``.
+            ConfigError: the UNet is not a 9-channel inpainting UNet.
+        """
         from diffusers import StableDiffusionInpaintPipeline
 
         path = Path(path)

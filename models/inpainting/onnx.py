@@ -70,7 +70,7 @@ class _Port:
         self.size = (int(hw[1]), int(hw[0])) if all(_is_int(v) for v in hw) else None  # (width, height)
 
     def pack(self, array: np.ndarray) -> np.ndarray:
-        """(H, W, C) -> the port's 4-d (or 3-d) batch of one."""
+        """(H, W, C) -> the port's 4-d (or 3-d) batch of one, in its dtype (uint8, float16 or float32)."""
         if self.layout == "NCHW":
             out = array.transpose(2, 0, 1)[None]
         elif self.layout == "NHWC":
@@ -82,11 +82,31 @@ class _Port:
         return np.ascontiguousarray(out.astype(np.float16 if self.float16 else np.float32))
 
     def unpack(self, array: np.ndarray) -> np.ndarray:
+        """The port's batch of one -> (H, W, C) (or (H, W) for a 3-d port)."""
         array = np.asarray(array)[0]
         return array.transpose(1, 2, 0) if self.layout == "NCHW" else array
 
 
 class OnnxInpainter(BaseInpainter):
+    """A feed-forward inpainting network exported to ONNX (LaMa, MI-GAN): image + mask -> image.
+
+    Layouts, sizes and value ranges are read from the graph (module docstring); the seed is ignored.
+    Sources: Suvorov et al., "Resolution-robust Large Mask Inpainting with Fourier Convolutions" (LaMa), WACV
+    2022; Sargsyan et al., "MI-GAN: A Simple Baseline for Image Inpainting on Mobile Devices", ICCV 2023.
+
+    Args:
+        session: an onnxruntime session with two inputs (image, mask) and the filled image as first output.
+        name: the backend name.
+        mask_convention: ``"hole"`` (1 on pixels to fill) or ``"known"`` (1 on pixels to keep).
+        input_range: float image input range: ``"0-1"``, ``"0-255"`` or ``"-1-1"``.
+        output_range: float output range, or ``"auto"`` (judged from the values).
+        pad_multiple: dynamic-size graphs get the image reflect-padded to a multiple of this (pixels).
+        source: the file, for the record.
+
+    Raises:
+        ConfigError: an invalid option, or a graph whose inputs are not an image and a mask.
+    """
+
     deterministic = True  # a feed-forward network: the seed is ignored
 
     def __init__(
@@ -136,6 +156,22 @@ class OnnxInpainter(BaseInpainter):
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "lama", **options) -> OnnxInpainter:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: model folder, downloads, device and threads (``FACEX_INPAINTER_PATH``: the ``.onnx`` file or a
+                folder holding one).
+            backend: ``"lama"`` or ``"migan"`` (sets the default ``mask_convention``).
+            **options: ``model_path``, ``mask_convention``, ``input_range``, ``output_range``, ``pad_multiple``.
+
+        Returns:
+            The inpainter.
+
+        Raises:
+            ConfigError: an unknown option or value, or an unsuitable graph.
+            ModelNotFoundError: no file found (LaMa is downloaded only when allowed), or not a loadable ONNX file.
+            ModelUnavailableError: onnxruntime is not installed.
+        """
         allowed = {"model_path", "mask_convention", "input_range", "output_range", "pad_multiple"}
         unknown = set(options) - allowed
         if unknown:
@@ -172,6 +208,15 @@ class OnnxInpainter(BaseInpainter):
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "lama") -> ModelInfo:
+        """Whether this backend can run here and where it loads from, without loading it.
+
+        Args:
+            config: the model configuration.
+            backend: the registered name (``lama`` or ``migan``).
+
+        Returns:
+            :class:`ModelInfo` for ``python -m models``.
+        """
         explicit = config.options_for("inpainter").get("model_path") or config.path_for("inpainter")
         path = Path(explicit).expanduser() if explicit else config.model_dir / _DEFAULT_FILES.get(backend, "")
         licence = {"lama": "Apache-2.0 (LaMa)", "migan": "MIT (MI-GAN)"}.get(backend, "")

@@ -42,11 +42,21 @@ def _library():
 
 
 class PatchMatchInpainter(BaseInpainter):
-    """``inpaint(image, mask, *, seed=None, source_mask=None)``.
+    """PatchMatch fills through ``pypatchmatch``: ``inpaint(image, mask, *, seed=None, source_mask=None)``.
 
-    ``patch_size`` is the patch *radius* the library compares ((2r+1)^2 pixels); 3 keeps skin texture fine and
-    runs in tens of milliseconds on a 256 px face. ``workers``: threads filling a batch at once (default: one
-    per CPU core, at most 8).
+    Source: Barnes et al., "PatchMatch: A Randomized Correspondence Algorithm for Structural Image Editing",
+    SIGGRAPH 2009. ``inpaint``'s ``source_mask`` ((H, W) bool, True where pixels may be copied from) restricts
+    the source; an ImageError is raised when it leaves no known pixel to copy from.
+
+    Args:
+        patch_size: the patch *radius* the library compares ((2r+1)^2 pixels), 1-32; 3 keeps skin texture fine
+            and runs in tens of milliseconds on a 256 px face.
+        seed: the default seed for ``seed=None`` calls.
+        workers: threads filling a batch at once (default: one per CPU core, at most 8).
+
+    Raises:
+        ConfigError: ``patch_size`` or ``workers`` out of range.
+        ModelUnavailableError: pypatchmatch or its native library is missing.
     """
 
     deterministic = False  # seed-dependent; reproducible for a fixed seed
@@ -67,6 +77,20 @@ class PatchMatchInpainter(BaseInpainter):
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "patchmatch", **options) -> PatchMatchInpainter:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (unused: no weights).
+            backend: the registered name (``patchmatch``).
+            **options: ``patch_size``, ``seed``, ``workers``.
+
+        Returns:
+            The inpainter.
+
+        Raises:
+            ConfigError: an unknown option or a value out of range.
+            ModelUnavailableError: pypatchmatch or its native library is missing.
+        """
         unknown = set(options) - {"patch_size", "seed", "workers"}
         if unknown:
             raise ConfigError(f"unknown options for the patchmatch inpainter: {sorted(unknown)}")
@@ -74,6 +98,15 @@ class PatchMatchInpainter(BaseInpainter):
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "patchmatch") -> ModelInfo:
+        """Whether this backend can run here and where it loads from, without loading it.
+
+        Args:
+            config: the model configuration (unused).
+            backend: the registered name.
+
+        Returns:
+            :class:`ModelInfo` for ``python -m models``.
+        """
         try:
             lib = _library()
         except ModelUnavailableError as exc:
