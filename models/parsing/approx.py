@@ -122,12 +122,14 @@ class _ColourModel:
 
     @classmethod
     def fit(cls, samples: np.ndarray) -> _ColourModel:
+        """The model of (M, 3) Lab samples: per-channel median and 1.4826 x MAD (floored), lightness scale x 1.5."""
         median = np.median(samples, axis=0)
         spread = 1.4826 * np.median(np.abs(samples - median), axis=0)
         scale = np.maximum(spread, np.array([10.0, 3.0, 3.0])) * np.array([1.5, 1.0, 1.0])
         return cls(median.astype(np.float32), scale.astype(np.float32))
 
     def distance(self, lab: np.ndarray) -> np.ndarray:
+        """(...,) scaled Euclidean distance of (..., 3) Lab values from the median."""
         d = (lab - self.median) / self.scale
         return np.sqrt((d * d).sum(-1))
 
@@ -154,10 +156,12 @@ class _HeadFrame:
 
     @property
     def width(self) -> float:
+        """The face oval's width in image pixels."""
         return 2 * self.half_w
 
     @classmethod
     def from_landmarks(cls, points: np.ndarray, topo: dict) -> _HeadFrame:
+        """The frame of (468 or 478, 2) Face Mesh points; ValueError when both eyes coincide."""
         left_eye = points[topo["subject_left_eye"]].mean(0)
         right_eye = points[topo["subject_right_eye"]].mean(0)
         across = left_eye - right_eye
@@ -184,6 +188,7 @@ class _HeadFrame:
         )  # fmt: skip
 
     def to_image(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """(..., 2) image (x, y) of face-frame coordinates ``s`` and ``t``."""
         s, t = np.asarray(s, np.float64)[..., None], np.asarray(t, np.float64)[..., None]
         return self.centre + s * self.half_w * self.across + t * self.half_h * self.up
 
@@ -242,9 +247,23 @@ class ApproximateParser:
 
     ``parse`` takes landmarks from the caller (or runs Face Mesh itself when given none), segments the frame at
     most at ``work_size`` px on the longer side, judges colours at most at ``analysis_size`` px over a window
-    around the head, and draws the landmark polygons at the input's full resolution. Known limits: hair with the skin's colour that differs from the
-    crown's can still pass for skin (and then for ears); glasses are not labelled (``eye_g`` stays empty), nor
-    are hats, earrings or necklaces.
+    around the head, and draws the landmark polygons at the input's full resolution. Known limits: hair with the
+    skin's colour that differs from the crown's can still pass for skin (and then for ears); glasses are not
+    labelled (``eye_g`` stays empty), nor are hats, earrings or necklaces.
+
+    Args:
+        model_selection: MediaPipe selfie segmentation model, 0 (general) or 1 (landscape).
+        threshold: person probability above which a pixel is the person, in (0, 1).
+        work_size: longest side, in pixels, of the frame the segmenter sees.
+        hair_reach: how far hair may reach from the face's centre line, in face-oval half-widths.
+        skin_tolerance: skin-colour distance (robust z-score in Lab) under which a pixel is skin-like.
+        ear_min_fraction: smallest ear piece kept, as a fraction of a typical ear's area.
+        hair_contrast: smallest skin-colour distance of the crown's colour for a separate hair-colour model.
+        analysis_size: longest side, in pixels, of the window around the head where colours are judged.
+        hair_tolerance: hair-colour distance under which a pixel is hair-like.
+
+    Raises:
+        ConfigError: ``model_selection`` not 0 or 1, or ``threshold`` outside (0, 1).
     """
 
     name = "approx"
@@ -282,6 +301,19 @@ class ApproximateParser:
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "approx", **options: Any) -> ApproximateParser:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (unused: the weights ship in the mediapipe wheel).
+            backend: the registered name (``approx``).
+            **options: the constructor options.
+
+        Returns:
+            The parser (MediaPipe graphs are created on first use).
+
+        Raises:
+            ConfigError: an unknown option or a value out of range.
+        """
         try:
             return cls(**options)
         except TypeError as exc:
@@ -289,6 +321,15 @@ class ApproximateParser:
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "approx") -> ModelInfo:
+        """Whether this backend can run here and where it loads from, without loading it.
+
+        Args:
+            config: the model configuration (unused).
+            backend: the registered name.
+
+        Returns:
+            :class:`ModelInfo` for ``python -m models``.
+        """
         import importlib.util
 
         available = importlib.util.find_spec("mediapipe") is not None
@@ -335,11 +376,20 @@ class ApproximateParser:
     # -- parsing
 
     def parse(self, image: np.ndarray, landmarks: np.ndarray | None = None) -> ApproximateParsingResult:
-        """Approximate labels for ``image`` at its own size; ``landmarks`` are (468 or 478, 2) Face Mesh points in
-        its pixel coordinates.
+        """Approximate CelebAMask-HQ labels for ``image`` at its own size.
 
-        Without ``landmarks`` the parser runs Face Mesh itself; when no face is found the result is all
-        background, with the reason in ``notes["face"]``.
+        Args:
+            image: (H, W, 3) RGB uint8, at least 8 x 8 pixels.
+            landmarks: (468 or 478, 2) Face Mesh points in ``image`` pixels; None runs Face Mesh here.
+
+        Returns:
+            :class:`ApproximateParsingResult`: (H, W) uint8 labels indexing ``CELEBAMASK_CLASSES``,
+            ``approximate=True``, and ``notes`` saying why parts are absent (e.g. ``{"l_ear": "covered by hair"}``).
+            When no face is found, every pixel is background and ``notes["face"]`` says so.
+
+        Raises:
+            ImageError: not an RGB uint8 array, or smaller than 8 x 8 pixels.
+            ValueError: landmarks of another shape, with NaN or infinite values, or degenerate (both eyes at one point).
         """
         image = check_image(image)
         h, w = image.shape[:2]

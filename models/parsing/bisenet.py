@@ -75,8 +75,21 @@ class BiSeNetParser:
     ) -> BiSeNetParser:
         """Build from configuration (``path`` option, else ``FACEX_PARSER_PATH``, else the model folder).
 
+        Args:
+            config: the model configuration (model folder, downloads, device, threads).
+            backend: the registered name (``bisenet``).
+            path: the ``.pth``/``.onnx`` file, its folder, or a hub repository ``owner/name``.
+            repo_id: the hub repository to download from when downloads are allowed.
+            filename: the weight file's name (default ``79999_iter.pth``).
+            **options: none are accepted.
+
+        Returns:
+            The parser with its weights loaded.
+
         Raises:
-            ConfigError: unknown options. ModelNotFoundError / ModelUnavailableError: see :func:`bisenet_path`.
+            ConfigError: unknown options.
+            ModelNotFoundError: see :func:`~models.parsing.bisenet_loader.bisenet_path`.
+            ModelUnavailableError: the file cannot be loaded as a 19-class BiSeNet.
         """
         if options:
             raise ConfigError(f"unknown options for the bisenet parser: {sorted(options)}")
@@ -84,7 +97,15 @@ class BiSeNetParser:
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "bisenet") -> ModelInfo:
-        """Whether the weights are in place, without loading them."""
+        """Whether the weights are in place, without loading them.
+
+        Args:
+            config: the model configuration (``FACEX_PARSER_PATH`` or the model folder).
+            backend: the registered name.
+
+        Returns:
+            :class:`ModelInfo`.
+        """
         explicit = config.path_for("parser")
         where = Path(explicit).expanduser() if explicit else config.model_dir / BISENET_SUBDIR / BISENET_FILE
         try:
@@ -104,10 +125,12 @@ class BiSeNetParser:
             image: (H, W, 3) RGB uint8.
 
         Returns:
-            (19, 512, 512) float32 class scores for ``image`` resized to the network's input.
+            (19, 512, 512) float32 class scores for ``image`` resized to the network's input (PIL bilinear,
+            ImageNet normalisation, as face-parsing.PyTorch's own evaluation).
 
         Raises:
-            ImageError: not an RGB uint8 image. ModelUnavailableError: an ONNX export with the wrong output.
+            ImageError: not an RGB uint8 image, or smaller than 8 x 8 pixels.
+            ModelUnavailableError: an ONNX export with the wrong output.
         """
         from PIL import Image
 
@@ -139,7 +162,12 @@ class BiSeNetParser:
             landmarks: accepted for the protocol and ignored.
 
         Returns:
-            ParsingResult with (H, W) uint8 labels indexing ``CELEBAMASK_CLASSES``, ``approximate=False``.
+            ParsingResult with (H, W) uint8 labels indexing ``CELEBAMASK_CLASSES`` (argmax of :meth:`logits`, resized
+            by nearest neighbour), ``approximate=False``.
+
+        Raises:
+            ImageError: not an RGB uint8 image, or smaller than 8 x 8 pixels.
+            ModelUnavailableError: an ONNX export with the wrong output.
         """
         image = check_image(image)
         labels = self.logits(image).argmax(0).astype(np.uint8)

@@ -21,8 +21,14 @@ BISENET_INPUT = 512
 def find_bisenet_file(path: Path) -> Path:
     """``path`` itself when it is a file, else the one BiSeNet weight file in the folder ``path``.
 
+    Args:
+        path: a weight file or a folder.
+
+    Returns:
+        ``79999_iter.pth``, ``bisenet.onnx`` or ``79999_iter.onnx`` in the folder, else its single .pth/.onnx file.
+
     Raises:
-        ModelNotFoundError: the folder holds no ``79999_iter.pth`` and not exactly one .pth/.onnx file.
+        ModelNotFoundError: the folder holds none of those and not exactly one .pth/.onnx file.
     """
     if path.is_file():
         return path
@@ -39,8 +45,19 @@ def find_bisenet_file(path: Path) -> Path:
 
 
 def bisenet_path(config: ModelConfig, path: str | Path | None, repo_id: str | None, filename: str) -> Path:
-    """The weight file to load: ``path``, else ``FACEX_PARSER_PATH``, else ``<model dir>/bisenet/<filename>``;
-    downloaded from ``repo_id`` only when downloads are allowed.
+    """The weight file to load: ``path``, else ``FACEX_PARSER_PATH``, else ``<model dir>/bisenet/<filename>``.
+
+    An explicit ``owner/name`` that is no local path is taken as a hub repository; anything is downloaded (with
+    ``huggingface_hub``) only when downloads are allowed.
+
+    Args:
+        config: the model configuration.
+        path: an explicit file, folder or hub repository id.
+        repo_id: the hub repository to download from.
+        filename: the weight file's name.
+
+    Returns:
+        The weight file (see :func:`find_bisenet_file`).
 
     Raises:
         ModelNotFoundError: nothing found locally and no download allowed (or possible).
@@ -84,6 +101,13 @@ def bisenet_path(config: ModelConfig, path: str | Path | None, repo_id: str | No
 def load_onnx(path: Path, config: ModelConfig):
     """An onnxruntime session for a BiSeNet ONNX export.
 
+    Args:
+        path: the ``.onnx`` file.
+        config: device and threads.
+
+    Returns:
+        ``onnxruntime.InferenceSession``.
+
     Raises:
         ModelUnavailableError: the file is not a loadable ONNX model (corrupt, truncated, another format).
     """
@@ -96,11 +120,17 @@ def load_onnx(path: Path, config: ModelConfig):
 def load_torch(path: Path, config: ModelConfig):
     """The BiSeNet network with the state dict at ``path`` loaded, in eval mode, and its torch device.
 
+    Args:
+        path: a face-parsing.PyTorch state dict (``79999_iter.pth``; ``module.`` prefixes and a ``state_dict``
+            wrapper are accepted).
+        config: device and threads.
+
     Returns:
         (network, device) where device is "cpu" or "cuda".
 
     Raises:
         ModelUnavailableError: unreadable file, not a 19-class face-parsing.PyTorch BiSeNet state dict.
+        ConfigError: ``FACEX_DEVICE=cuda`` where torch cannot use CUDA.
     """
     import torch
 

@@ -154,12 +154,27 @@ def _bisenet_classes():  # noqa: C901 - a lazy factory of the small nn.Module cl
 
 
 def build_bisenet(n_classes: int = 19):
-    """An untrained face-parsing.PyTorch BiSeNet in eval mode (parameter names as in the original)."""
+    """An untrained face-parsing.PyTorch BiSeNet in eval mode (parameter names as in the original).
+
+    Source: Yu et al., "BiSeNet", ECCV 2018 (module docstring).
+
+    Args:
+        n_classes: output classes (19 for CelebAMask-HQ).
+
+    Returns:
+        ``torch.nn.Module``: (N, 3, H, W) ImageNet-normalised RGB -> (N, n_classes, H, W) logits.
+    """
     return _bisenet_classes()(n_classes).eval()
 
 
 def clean_state_dict(state: Any) -> dict:
     """The parameter dict of a checkpoint: unwraps ``{"state_dict": ...}`` and DataParallel's ``module.`` prefix.
+
+    Args:
+        state: what ``torch.load`` returned.
+
+    Returns:
+        ``{parameter name: tensor}``.
 
     Raises:
         ModelUnavailableError: ``state`` holds no dict of parameters.

@@ -23,6 +23,12 @@ CLASS_INDEX = {name: i for i, name in enumerate(CELEBAMASK_CLASSES)}
 def check_image(image: Any) -> np.ndarray:
     """The RGB uint8 (H, W, 3) array a parser accepts, contiguous; ImageError for anything else.
 
+    Args:
+        image: the input to check.
+
+    Returns:
+        (H, W, 3) uint8, C-contiguous.
+
     Raises:
         ImageError: not an RGB uint8 array, or smaller than 8 x 8 pixels.
     """
