@@ -73,8 +73,19 @@ def _softmax_masked(logits: np.ndarray, keep: np.ndarray) -> np.ndarray:
 def best_spans(
     start_probs: np.ndarray, end_probs: np.ndarray, valid: np.ndarray, top_k: int, max_answer_len: int
 ) -> list[tuple[int, int, float]]:
-    """The ``top_k`` token spans (start, end, p_start * p_end) with start <= end < start + max_answer_len, both
-    on ``valid`` tokens, best first."""
+    """The ``top_k`` token spans by p(start) * p(end), best first.
+
+    Args:
+        start_probs: (T,) start probabilities over the window's tokens.
+        end_probs: (T,) end probabilities.
+        valid: (T,) bool, True on tokens a span may start or end on (the context's).
+        top_k: the most spans to return.
+        max_answer_len: the longest span, in tokens.
+
+    Returns:
+        Up to ``top_k`` ``(start, end, score)`` with start <= end < start + max_answer_len, both on ``valid``
+        tokens, score = p_start * p_end > 0; best first.
+    """
     scores = np.outer(start_probs, end_probs)
     # keep start <= end and end - start + 1 <= max_answer_len
     scores = np.tril(np.triu(scores), max_answer_len - 1)
@@ -91,7 +102,24 @@ def best_spans(
 
 
 class HFQuestionAnswerer:
-    """``answer(question, context, top_k=1, max_answer_len=64) -> [QAAnswer]``, best first."""
+    """Extractive QA with a Hugging Face ``AutoModelForQuestionAnswering`` and our own span decoding.
+
+    ``answer(question, context, top_k=1, max_answer_len=64) -> [QAAnswer]``, best first (decoding: module
+    docstring; reference model: BERT-large fine-tuned on SQuAD, Devlin et al., NAACL 2019).
+
+    Args:
+        model: the question-answering model.
+        tokenizer: its fast tokenizer (offset mappings are needed).
+        device: ``"cpu"`` or ``"cuda"``.
+        max_length: window length in tokens (capped by the model's and tokenizer's limits).
+        doc_stride: overlap between windows in tokens, in [0, max_length / 2).
+        max_question_len: the longest question accepted, in tokens.
+        batch_size: windows per forward pass.
+        source: where the model was loaded from, for the record.
+
+    Raises:
+        ConfigError: a slow tokenizer, or an option out of range.
+    """
 
     name = "hf"
 
@@ -128,6 +156,22 @@ class HFQuestionAnswerer:
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "hf", **options) -> HFQuestionAnswerer:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (``FACEX_QA_PATH``: a folder saved with ``save_pretrained``, or a hub id
+                used only when downloads are allowed).
+            backend: the registered name (``hf``).
+            **options: ``model_path``, ``max_length``, ``doc_stride``, ``max_question_len``, ``batch_size``.
+
+        Returns:
+            The question answerer.
+
+        Raises:
+            ConfigError: an unknown option or a value out of range, or ``FACEX_DEVICE=cuda`` without CUDA.
+            ModelNotFoundError: no model found, or it cannot be loaded as a question-answering model.
+            ModelUnavailableError: transformers is not installed.
+        """
         unknown = set(options) - _OPTIONS
         if unknown:
             raise ConfigError(f"unknown options for the QA model: {sorted(unknown)}; use {sorted(_OPTIONS)}")
@@ -149,6 +193,15 @@ class HFQuestionAnswerer:
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "hf") -> ModelInfo:
+        """Whether a QA model is in place (or downloadable), without loading it.
+
+        Args:
+            config: the model configuration.
+            backend: the registered name.
+
+        Returns:
+            :class:`ModelInfo`.
+        """
         explicit = config.options_for("qa").get("model_path") or config.path_for("qa")
         try:
             target, local = _locate(config, explicit)
@@ -244,5 +297,17 @@ class HFQuestionAnswerer:
         return [QAAnswer(text=context[s:e], score=float(score), start=s, end=e) for (s, e), score in ranked]
 
     def answer_many(self, question: str, contexts: Sequence[str], **kwargs) -> list[list[QAAnswer]]:
-        """``answer`` for each context (e.g. the full context, then a retrieved sub-context)."""
+        """``answer`` for each context (e.g. the full context, then a retrieved sub-context).
+
+        Args:
+            question: the question.
+            contexts: the texts to answer from.
+            **kwargs: ``top_k``, ``max_answer_len``.
+
+        Returns:
+            One list of :class:`QAAnswer` per context, in order.
+
+        Raises:
+            QAInputError: as :meth:`answer`.
+        """
         return [self.answer(question, c, **kwargs) for c in contexts]

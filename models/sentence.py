@@ -46,6 +46,9 @@ def mpnet_part_paths() -> list[Path] | None:
     """The five installed zip pieces in order, or None when any part package is missing.
 
     Found through ``importlib.util.find_spec`` (the part packages hold data only; nothing is imported).
+
+    Returns:
+        Paths of ``all-mpnet-base-v2.zip.001`` ... ``.005``, or None.
     """
     pieces: list[Path] = []
     for n in range(1, MPNET_PARTS + 1):
@@ -80,12 +83,23 @@ def _find_model_dir(root: Path) -> Path | None:
 
 
 def assemble_mpnet(dest: Path, pieces: Sequence[Path] | None = None) -> Path:
-    """Concatenate the split zip ``pieces`` (default: the installed part wheels) in order and extract the model
-    into ``dest`` once; return ``dest``. The registry zip keeps the model under a top folder
-    ``all-mpnet-base-v2/``; that folder's content becomes ``dest``.
+    """Build the all-mpnet-base-v2 folder from the split zip pieces, once.
 
-    Extraction goes to a temporary folder beside ``dest`` and is renamed into place, so an interrupted run
-    leaves no half-written model behind. An existing model in ``dest`` is reused as is.
+    The pieces are concatenated in order and extracted; the registry zip keeps the model under a top folder
+    ``all-mpnet-base-v2/``, whose content becomes ``dest``. Extraction goes to a temporary folder beside ``dest``
+    and is renamed into place, so an interrupted run leaves no half-written model behind. An existing model in
+    ``dest`` is reused as is.
+
+    Args:
+        dest: the target folder.
+        pieces: the zip pieces in order (default: the installed part wheels, :func:`mpnet_part_paths`).
+
+    Returns:
+        The model folder (``dest``, or the model found inside an existing ``dest``).
+
+    Raises:
+        ModelNotFoundError: the part wheels are not installed, a piece is missing, or the pieces do not form a
+            valid zip holding a sentence-transformers model.
     """
     dest = Path(dest).expanduser()
     if dest.exists() and (found := _find_model_dir(dest)) is not None:
@@ -175,7 +189,17 @@ def _locate(config: ModelConfig, backend: str, explicit: str | None, *, assemble
 
 
 class SentenceTransformerEmbedder:
-    """``encode(sentences) -> (N, D)`` unit-norm float32 embeddings from a sentence-transformers model."""
+    """``encode(sentences) -> (N, D)`` unit-norm float32 embeddings from a sentence-transformers model.
+
+    Models: all-MiniLM-L6-v2 (384-d) or all-mpnet-base-v2 (768-d) (Reimers and Gurevych, "Sentence-BERT",
+    EMNLP 2019).
+
+    Args:
+        model: a loaded ``SentenceTransformer``.
+        name: the backend name (``minilm`` or ``mpnet``).
+        source: where it was loaded from, for the record.
+        batch_size: sentences per forward pass.
+    """
 
     def __init__(self, model, *, name: str, source: str = "", batch_size: int = 32) -> None:
         self.model = model
@@ -187,6 +211,21 @@ class SentenceTransformerEmbedder:
 
     @classmethod
     def from_config(cls, config: ModelConfig, backend: str = "minilm", **options) -> SentenceTransformerEmbedder:
+        """Build from configuration (the registry's entry point).
+
+        Args:
+            config: the model configuration (``FACEX_SENTENCE_PATH``; downloads only when allowed).
+            backend: ``"minilm"`` or ``"mpnet"``.
+            **options: ``model_path``, ``batch_size``.
+
+        Returns:
+            The embedder (MPNet is assembled from the split wheels on first use when they are installed).
+
+        Raises:
+            ConfigError: an unknown backend or option, or ``FACEX_DEVICE=cuda`` without CUDA.
+            ModelNotFoundError: no model found and downloads are not allowed.
+            ModelUnavailableError: sentence-transformers is not installed.
+        """
         if backend not in HUB_IDS:
             raise ConfigError(f"unknown sentence model {backend!r}; choose one of {', '.join(HUB_IDS)}")
         unknown = set(options) - {"model_path", "batch_size"}
@@ -208,6 +247,15 @@ class SentenceTransformerEmbedder:
 
     @classmethod
     def describe(cls, config: ModelConfig, backend: str = "minilm") -> ModelInfo:
+        """Where the model would load from, without loading or assembling it.
+
+        Args:
+            config: the model configuration.
+            backend: ``"minilm"`` or ``"mpnet"``.
+
+        Returns:
+            :class:`ModelInfo`.
+        """
         explicit = config.options_for("sentence").get("model_path") or config.path_for("sentence")
         try:
             _, source = _locate(config, backend, explicit, assemble=False)
@@ -217,6 +265,17 @@ class SentenceTransformerEmbedder:
         return ModelInfo("sentence", backend, True, source, licence=_LICENCE, detail=label)
 
     def encode(self, sentences: Sequence[str]) -> np.ndarray:
+        """Embed sentences.
+
+        Args:
+            sentences: N strings (one string counts as N=1).
+
+        Returns:
+            (N, D) float32 unit-norm embeddings (D = 384 for MiniLM, 768 for MPNet); (0, D) for no sentences.
+
+        Raises:
+            ConfigError: an element is not a string.
+        """
         if isinstance(sentences, str):
             sentences = [sentences]
         sentences = list(sentences)
