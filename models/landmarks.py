@@ -113,6 +113,21 @@ class FaceMeshLandmarks:
 
     The graph is created on first use and reused; a lock serialises calls (one instance can be shared between
     Streamlit sessions).
+
+    Source: Kartynnik et al., "Real-time Facial Surface Geometry from Monocular Video on Mobile GPUs", CVPR
+    Workshops 2019 (Face Mesh); Grishchenko et al., "Attention Mesh", 2020 (the iris-refined 478-point model).
+
+    Args:
+        refine: the iris refinement (478 points) instead of 468.
+        margin: crop margin on each side of the box, as a fraction of the box size, in [0, 2].
+        work_size: the crop's longer side in pixels when the mesh runs (at least 128).
+        min_score: Face Mesh's own detection confidence threshold.
+        detector: the face detector used when no box is given (default: a ``MediaPipeDetector``, created on
+            first use).
+
+    Raises:
+        ModelUnavailableError: mediapipe is not installed.
+        ConfigError: ``margin`` or ``work_size`` out of range.
     """
 
     name = "mediapipe"

@@ -255,7 +255,15 @@ def _build_modules():  # noqa: C901 - a lazy factory of small nn.Module classes;
             return torch.relu(padded_add(self.body(x), self.shortcut(x)))
 
     class DlibFaceResNet(nn.Module):
-        """Input: (N, 3, H, W) float RGB pixel values in [0, 255]. Output: (N, D) descriptors."""
+        """dlib's face-recognition ResNet: (N, 3, H, W) float RGB pixel values in [0, 255] -> (N, D) descriptors.
+
+        Args:
+            network: the parsed ``.dat`` (:func:`models.embedding.dlib_format.read_dlib_network`).
+
+        Raises:
+            DlibFormatError: not an RGB input layer, or a layer layout other than dlib's ResNet (stem, residual
+                blocks, global average pool, fc).
+        """
 
         def __init__(self, network: DlibNetwork):
             super().__init__()
