@@ -223,9 +223,33 @@ class DifferentiableEmbedder(Protocol):
 
     name: str
 
-    def to_tensor(self, crops: np.ndarray): ...
+    def to_tensor(self, crops: np.ndarray):
+        """Crops as the differentiable path's input tensor.
 
-    def forward_tensor(self, x): ...
+        Args:
+            crops: (N, size, size, 3) uint8 RGB crops aligned on the embedder's template.
+
+        Returns:
+            (N, 3, size, size) float32 torch tensor, pixel values in [0, 255], on the embedder's device.
+
+        Raises:
+            ImageError: crops of another shape or dtype.
+        """
+        ...
+
+    def forward_tensor(self, x):
+        """Differentiable embeddings.
+
+        Args:
+            x: (N, 3, size, size) float torch tensor, RGB pixel values in [0, 255], on the embedder's device.
+
+        Returns:
+            (N, D) torch tensor equal to ``embed``'s output; gradients w.r.t. ``x`` flow.
+
+        Raises:
+            ImageError: a tensor of another shape.
+        """
+        ...
 
 
 @runtime_checkable
