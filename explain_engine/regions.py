@@ -312,3 +312,13 @@ def outline_image(image: np.ndarray, regions: Regions, *, labels: bool = True, t
             cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), text_t + 1, cv2.LINE_AA)
             cv2.putText(out, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, region_colour(name), text_t, cv2.LINE_AA)
     return out
+
+
+def drop_regions(regions: Regions, reasons: dict[str, str]) -> Regions:
+    """A copy of ``regions`` with the regions named in ``reasons`` ({name: why}) moved from ``masks`` to ``absent``
+    (e.g. regions the quality stage found covered or outside the photo)."""
+    masks = {n: m for n, m in regions.masks.items() if n not in reasons}
+    absent = dict(regions.absent)
+    absent.update({n: r for n, r in reasons.items() if n in regions.masks})
+    return Regions(masks=masks, absent=absent, approximate=tuple(a for a in regions.approximate if a in masks),
+                   region_set=regions.region_set)
