@@ -4,7 +4,11 @@
 
 load → detect (largest face; count and warnings) → Face Mesh landmarks on that face → similarity alignment from
 mesh keypoints onto the face model's template → landmarks in crop coordinates → parsing of the crop → region
-masks. Perturbed crops are embedded directly with ``embed``: faces are never re-detected after a perturbation.
+masks → quality (``explain_engine.quality``: refuse, warn or pass; regions the pixels do not show become absent).
+Perturbed crops are embedded directly with ``embed``: faces are never re-detected after a perturbation.
+
+``prepare`` is the one place every entry point (verify, explain, evaluate, the app) gets a photo from, so all of
+them judge a photo's quality the same way.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class PreparedFace:
     landmarks_crop: np.ndarray | None  # the same points in crop coordinates
     parsing: ParsingResult | None = None
     regions: Any = None  # explain_engine.regions.Regions (masks in crop coordinates), None when not built
+    quality: Any = None  # explain_engine.quality.PhotoQuality, None when the quality stage is off
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -73,6 +78,8 @@ class FacePipeline:
         region_set: str = "coarse",
         min_face_pixels: int = MIN_FACE_PIXELS,
         small_face_pixels: int = SMALL_FACE_PIXELS,
+        quality: bool = True,
+        quality_policy: str | Path | None = None,
     ) -> None:
         from models import registry
 
@@ -82,6 +89,10 @@ class FacePipeline:
         self.region_set = region_set
         self.min_face_pixels = min_face_pixels
         self.small_face_pixels = small_face_pixels
+        self.quality_enabled = bool(quality)
+        self.quality_policy_path = quality_policy
+        self._quality_policy = None
+        self._quality_detector: Any = None
         self.load_timings: dict[str, float] = {}
         self.detector = self._timed("load_detector", registry.create, "detector", self.config)
         self.embedder = self._timed("load_embedder", registry.create, "embedder", self.config)
@@ -110,6 +121,30 @@ class FacePipeline:
 
             self._parser = self._timed("load_parser", registry.create, "parser", self.config)
         return self._parser
+
+    @property
+    def quality_policy(self):
+        if self._quality_policy is None:
+            from explain_engine.quality import load_policy
+
+            self._quality_policy = load_policy(self.quality_policy_path)
+        return self._quality_policy
+
+    @property
+    def quality_detect(self):
+        """The detector the quality stage re-detects aligned crops with: BlazeFace short range, whatever detector
+        finds faces in photos (its thresholds were measured with that one); None when MediaPipe is missing."""
+        if self._quality_detector is None:
+            from models import registry
+            from models.errors import FaceXError
+
+            try:
+                self._quality_detector = self._timed(
+                    "load_quality_detector", registry.create, "detector", self.config, "mediapipe-short", tiles=False
+                )
+            except (FaceXError, ImportError):
+                self._quality_detector = False
+        return self._quality_detector.detect if self._quality_detector else None
 
     @property
     def model_name(self) -> str:
@@ -175,7 +210,9 @@ class FacePipeline:
         if mesh is not None:
             keypoints = alignment.keypoints_from_mesh(mesh, template)
         else:
-            if regions:
+            # with the quality stage on, verify and explain refuse alike (face_landmarks) instead of verify deciding
+            # on the detector's five points while explain refuses
+            if regions and not self.quality_enabled:
                 raise NoFaceError(
                     f"{name}: a face was found but its landmarks could not be placed (turned away, covered or "
                     "blurred); the regions cannot be explained: use a clearer, more frontal photo"
@@ -198,8 +235,33 @@ class FacePipeline:
             warnings=warnings,
             timings=timings,
         )
-        if regions:
+        if regions and mesh is not None:
             self.add_regions(prepared, region_set)
+        if self.quality_enabled:
+            self.check_quality(prepared)
+        if regions and mesh is None:  # a policy that lets a photo without landmarks through still has no regions
+            raise NoFaceError(f"{name}: face landmarks could not be placed, so the regions cannot be explained")
+        return prepared
+
+    def check_quality(self, prepared: PreparedFace) -> PreparedFace:
+        """Run the quality stage on a prepared photo: raise QualityError on a refusal; on a warning add the warning;
+        drop the regions the pixels do not show (outside the photo, covered) to ``regions.absent``."""
+        from explain_engine import quality as q
+
+        t0 = time.perf_counter()
+        policy = self.quality_policy
+        prepared.quality = q.assess(
+            prepared.image, prepared.landmarks, prepared.aligned, name=prepared.name,
+            landmarks_crop=prepared.landmarks_crop, parsing=prepared.parsing, regions=prepared.regions,
+            detect=self.quality_detect, policy=policy,
+        )
+        prepared.timings["quality"] = time.perf_counter() - t0
+        q.enforce(prepared.quality, policy)
+        text = q.warning_text(prepared.quality, policy)
+        if text:
+            prepared.warnings.append(text)
+        if prepared.regions is not None:
+            prepared.regions = q.apply_visibility(prepared.regions, prepared.quality, policy)
         return prepared
 
     def add_regions(self, prepared: PreparedFace, region_set: str | None = None) -> PreparedFace:

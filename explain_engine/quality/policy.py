@@ -69,12 +69,19 @@ class QualityPolicy:
         return float(self.covered.get(base, self.covered.get("default", 1.0)))
 
     def refusal_message(self, photo: str, component) -> str:
+        """One line: the photo, the refusing component, its value, the limit it crossed and what it means."""
         rule = self.components[component.name]
-        value = "not measured" if component.value is None else f"{component.value:.3g} {rule.unit}".strip()
-        bound = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in rule.bounds().items() if k.startswith("refuse"))
-        why = rule.texts.get("refuse", "")
+        value = "not measured" if component.value is None else f"{component.value:.3g}"
+        v = component.value
+        if v is None:
+            limit = "it must be measured"
+        elif rule.refuse_below is not None and v < rule.refuse_below:
+            limit = f"at least {rule.refuse_below:g} needed"
+        else:
+            limit = f"at most {rule.refuse_above:g} allowed"
         return self.texts["refusal"].format(photo=photo, label=rule.label, name=component.name, value=value,
-                                            bound=bound or "policy", why=why).strip()
+                                            unit=rule.unit.split(" (")[0], limit=limit,
+                                            why=rule.texts.get("refuse", rule.label)).strip()
 
 
 def load_policy(path: str | Path | None = None) -> QualityPolicy:
