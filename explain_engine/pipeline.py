@@ -95,6 +95,11 @@ class FacePipeline:
         self._quality_detector: Any = None
         self.load_timings: dict[str, float] = {}
         self.detector = self._timed("load_detector", registry.create, "detector", self.config)
+        # a reference quality backend (FACEX_QUALITY=ofiq) is created up front, so a missing one fails at once
+        self.quality_reference = (
+            self._timed("load_quality", registry.create, "quality", self.config)
+            if self.quality_enabled and self.config.quality else None
+        )
         self.embedder = self._timed("load_embedder", registry.create, "embedder", self.config)
         self._landmarks = None
         self._parser = None
@@ -255,6 +260,12 @@ class FacePipeline:
             landmarks_crop=prepared.landmarks_crop, parsing=prepared.parsing, regions=prepared.regions,
             detect=self.quality_detect, policy=policy,
         )
+        if self.quality_reference is not None:
+            prepared.quality.reference = {
+                "backend": getattr(self.quality_reference, "name", str(self.config.quality)),
+                "version": getattr(self.quality_reference, "version", None),
+                "measures": self.quality_reference.measure(prepared.image),
+            }
         prepared.timings["quality"] = time.perf_counter() - t0
         q.enforce(prepared.quality, policy)
         text = q.warning_text(prepared.quality, policy)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from models.errors import ConfigError
 
-CAPABILITIES = ("detector", "embedder", "landmarks", "parser", "inpainter", "sentence", "qa")
+CAPABILITIES = ("detector", "embedder", "landmarks", "parser", "inpainter", "sentence", "qa", "quality")
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -66,6 +66,7 @@ class ModelConfig:
     inpainter: str = "telea"
     sentence: str = "minilm"
     qa: str | None = None
+    quality: str | None = None  # reference quality measures beside the built-in ones (``ofiq``); None: built-in only
     paths: dict[str, str] = field(default_factory=dict)  # capability -> explicit file, folder or hub id
     options: dict[str, dict] = field(default_factory=dict)  # capability -> extra keyword options for its backend
     model_dir: Path = field(default_factory=lambda: Path(os.environ.get("FACEX_MODEL_DIR", "~/.cache/facex/models")).expanduser())

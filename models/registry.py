@@ -53,6 +53,9 @@ BACKENDS: dict[str, dict[str, str]] = {
     "qa": {
         "hf": "models.qa:HFQuestionAnswerer",
     },
+    "quality": {
+        "ofiq": "models.ofiq:OfiqQuality",
+    },
 }
 
 

@@ -74,6 +74,7 @@ class PhotoQuality:
     components: list[Component]
     visibility: dict[str, RegionVisibility] = field(default_factory=dict)
     timing_ms: float = 0.0
+    reference: dict | None = None  # a reference backend's own figures (e.g. OFIQ), recorded, not judged
 
     def component(self, name: str) -> Component | None:
         return next((c for c in self.components if c.name == name), None)
@@ -94,7 +95,7 @@ class PhotoQuality:
     def to_dict(self) -> dict:
         return {"outcome": self.outcome, "components": [c.to_dict() for c in self.components],
                 "visibility": {n: v.to_dict() for n, v in self.visibility.items()},
-                "timing_ms": round(float(self.timing_ms), 2)}
+                "timing_ms": round(float(self.timing_ms), 2), "reference": self.reference}
 
 
 # ---------------------------------------------------------------------------------------------------------------

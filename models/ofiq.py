@@ -1,0 +1,132 @@
+"""OFIQ (Open Source Face Image Quality, the reference implementation of ISO/IEC 29794-5) as an optional quality
+backend, through the ``python-ofiq`` bindings (``pip install python-ofiq``; Linux x86_64 / macOS arm64 wheels).
+
+OFIQ's learned models and configuration (about 400 MB: ADNet landmarks, BiSeNet face parsing, head pose, the
+unified-quality model, ``ofiq_config.jaxn``) are a separate download from the EU-LISA / BSI servers. They are looked
+for in ``FACEX_QUALITY_PATH``, then ``OFIQ_DATA_DIR``, then ``<FACEX_MODEL_DIR>/ofiq``, then ``~/.ofiq/data``: a
+folder holding ``ofiq_config.jaxn`` and ``models/``. Without them the backend reports "not found" like the other
+reference models; with ``FACEX_ALLOW_DOWNLOADS=1`` it runs ``ofiq.setup()`` into ``<FACEX_MODEL_DIR>/ofiq``.
+
+Select it with ``FACEX_QUALITY=ofiq``. Its measures (OFIQ's own scalar 0-100 scores and raw values) are recorded
+beside this project's quality components as reference figures (``quality.<photo>.reference``); the pass / warn /
+refuse policy stays the project's own, whose thresholds were measured for its offline measures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.base import ModelInfo
+from models.config import ModelConfig
+from models.errors import ConfigError, ImageError, ModelNotFoundError, ModelUnavailableError
+
+OFIQ_LICENCE = "MIT (OFIQ and python-ofiq); OFIQ's models: see the OFIQ-Project README (BSI / EU-LISA)"
+CONFIG_FILE = "ofiq_config.jaxn"
+
+
+def _candidates(config: ModelConfig) -> list[Path]:
+    out: list[Path] = []
+    if explicit := config.path_for("quality"):
+        out.append(Path(explicit).expanduser())
+    if env := os.environ.get("OFIQ_DATA_DIR"):
+        out.append(Path(env).expanduser())
+    out += [config.model_dir / "ofiq", Path("~/.ofiq/data").expanduser()]
+    return out
+
+
+def find_data_dir(config: ModelConfig) -> Path | None:
+    """The first candidate folder that holds OFIQ's configuration and models, or None."""
+    for path in _candidates(config):
+        if (path / CONFIG_FILE).is_file() and (path / "models").is_dir():
+            return path
+    return None
+
+
+class OfiqQuality:
+    """OFIQ's quality vector of a photo: ``measure(image) -> {measure: {"scalar": 0-100, "raw": float} | None}``.
+
+    Not thread-safe in OFIQ itself; a lock serialises calls so that one instance can be shared.
+    """
+
+    name = "ofiq"
+
+    def __init__(self, data_dir: str | Path):
+        if importlib.util.find_spec("ofiq") is None:
+            raise ModelUnavailableError("OFIQ needs the python-ofiq package: pip install python-ofiq")
+        import ofiq
+
+        self.data_dir = Path(data_dir)
+        try:
+            self._ofiq = ofiq.OFIQ(str(self.data_dir))
+        except ofiq.OFIQError as exc:
+            raise ModelUnavailableError(f"OFIQ could not start from {self.data_dir}: {exc}") from None
+        self.version = str(getattr(ofiq, "__ofiq_version__", ""))
+        self._errors = (ofiq.OFIQError,)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, backend: str = "ofiq", **options: Any) -> OfiqQuality:
+        if backend != "ofiq":
+            raise ConfigError(f"unknown quality backend {backend!r}")
+        if options:
+            raise ConfigError(f"the ofiq quality backend takes no options, got {sorted(options)}")
+        if importlib.util.find_spec("ofiq") is None:
+            raise ModelUnavailableError("OFIQ needs the python-ofiq package: pip install python-ofiq")
+        path = find_data_dir(config)
+        if path is None and config.allow_downloads:
+            path = _download(config.model_dir / "ofiq")
+        if path is None:
+            where = ", ".join(str(p) for p in _candidates(config))
+            raise ModelNotFoundError(
+                f"model OFIQ not found (looked for {CONFIG_FILE} and models/ in {where}); set FACEX_QUALITY_PATH "
+                "to OFIQ's data folder or allow downloads with FACEX_ALLOW_DOWNLOADS=1"
+            )
+        return cls(path)
+
+    @classmethod
+    def describe(cls, config: ModelConfig, backend: str = "ofiq") -> ModelInfo:
+        installed = importlib.util.find_spec("ofiq") is not None
+        path = find_data_dir(config)
+        if not installed:
+            detail = "python-ofiq is not installed (pip install python-ofiq)"
+        elif path is None:
+            detail = f"not found: OFIQ's data folder ({CONFIG_FILE} + models/) is a separate download"
+        else:
+            detail = "ISO/IEC 29794-5 reference quality measures (recorded as reference figures)"
+        return ModelInfo("quality", backend, installed and path is not None,
+                         str(path or _candidates(config)[0]), licence=OFIQ_LICENCE, detail=detail)
+
+    def measure(self, image: np.ndarray) -> dict[str, dict | None]:
+        """OFIQ's measures of an RGB uint8 (H, W, 3) photo; None for a measure OFIQ could not compute, and an
+        empty dict when OFIQ finds no face."""
+        image = np.ascontiguousarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ImageError(f"OFIQ needs an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
+        with self._lock:
+            try:
+                out = self._ofiq.vector_quality(image, True)
+            except self._errors:
+                return {}
+        return {str(k): (None if v is None else {"scalar": float(v["scalar"]), "raw": float(v["raw"])})
+                for k, v in out.items()}
+
+
+def _download(target: Path) -> Path | None:
+    import ofiq
+
+    target.mkdir(parents=True, exist_ok=True)
+    old = os.environ.get("OFIQ_DATA_DIR")
+    os.environ["OFIQ_DATA_DIR"] = str(target)
+    try:
+        return Path(ofiq.setup())
+    finally:
+        if old is None:
+            os.environ.pop("OFIQ_DATA_DIR", None)
+        else:
+            os.environ["OFIQ_DATA_DIR"] = old
