@@ -99,6 +99,8 @@ class Verification:
     pic_meaning: str = PIC_MEANING
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    quality: dict | None = None  # {"a": ..., "b": ...}: explain_engine.quality.PhotoQuality.to_dict() per photo
+    outside_calibration: bool = False  # a photo's quality outcome is warn: no confidence may be worded as certain
 
     @property
     def is_match(self) -> bool:
@@ -222,9 +224,12 @@ class Engine:
     def verification_from(
         self, face_a: PreparedFace, face_b: PreparedFace, embeddings: np.ndarray, warnings: list[str], timings: dict
     ) -> Verification:
+        from explain_engine.quality import pair_record
+
         similarity = cosine(embeddings[0], embeddings[1])
         decision, confidence, pic = self.decide(similarity)
         t = self.threshold
+        quality, outside = pair_record(face_a.quality, face_b.quality)
         return Verification(
             decision=decision,
             similarity=similarity,
@@ -239,6 +244,8 @@ class Engine:
             calibration=self.calibration_summary(),
             warnings=list(warnings),
             timings=dict(timings),
+            quality=quality,
+            outside_calibration=outside,
         )
 
     def calibration_summary(self) -> dict | None:

@@ -154,6 +154,10 @@ class Explanation:
                 "area_b": area_b,
                 "approximate": name in approx,
             }
+            for side, face in (("a", self.face_a), ("b", self.face_b)):  # region visibility from the pixels
+                vis = face.quality.visibility.get(name) if getattr(face, "quality", None) is not None else None
+                row[f"visible_fraction_{side}"] = None if vis is None else round(float(vis.visible_fraction), 4)
+                row[f"covered_{side}"] = None if vis is None else bool(vis.covered)
             if present:
                 for m, levels in self._levels.items():
                     res = self.arrays.results[m]
@@ -235,6 +239,8 @@ class Explanation:
             "model_description": v.model_description,
             "calibration": calibration,
             "faces_found": dict(v.faces_found),
+            "quality": v.quality,
+            "outside_calibration": bool(v.outside_calibration),
             "images": {"a": self.face_a.image_record(), "b": self.face_b.image_record()},
             "perturbation": a.fill_name or self.perturbation,
             "methods": self.methods,

@@ -11,6 +11,8 @@ from explain_engine.quality.core import (
     QualityError,
     RegionVisibility,
     apply_visibility,
+    caveat,
+    pair_record,
     assess,
     enforce,
     judge,
@@ -19,5 +21,6 @@ from explain_engine.quality.core import (
 )
 from explain_engine.quality.policy import QualityPolicy, load_policy
 
-__all__ = ["Component", "PhotoQuality", "QualityError", "QualityPolicy", "RegionVisibility", "apply_visibility", "assess",
-           "enforce", "judge", "load_policy", "measure_face", "warning_text"]
+__all__ = ["Component", "PhotoQuality", "QualityError", "QualityPolicy", "RegionVisibility", "apply_visibility", "assess", "caveat",
+           "enforce", "judge", "load_policy", "measure_face", "pair_record",
+           "warning_text"]

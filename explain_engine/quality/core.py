@@ -314,3 +314,17 @@ def warning_text(quality: PhotoQuality, policy: QualityPolicy | None = None) -> 
     policy = policy or load_policy()
     names = ", ".join(policy.components[c.name].label for c in quality.warning if c.name in policy.components)
     return policy.texts["warning"].format(photo=quality.name, components=names)
+
+
+def pair_record(quality_a: PhotoQuality | None, quality_b: PhotoQuality | None) -> tuple[dict | None, bool]:
+    """The record's ``quality`` section ({"a": ..., "b": ...}) and its ``outside_calibration`` flag (True when
+    either photo's outcome is warn: every wording of a confidence must then say it is not a certainty)."""
+    if quality_a is None and quality_b is None:
+        return None, False
+    section = {side: q.to_dict() for side, q in (("a", quality_a), ("b", quality_b)) if q is not None}
+    return section, any(q is not None and not q.calibrated for q in (quality_a, quality_b))
+
+
+def caveat(policy: QualityPolicy | None = None) -> str:
+    """The sentence every confidence wording adds when the input is outside the calibration."""
+    return (policy or load_policy()).texts.get("caveat", "")

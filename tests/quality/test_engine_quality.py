@@ -1,0 +1,103 @@
+"""The quality stage through the engine and the CLI: verify and explain agree, a refusal is one line with exit 2 and
+nothing written, a warning flags the record (``outside_calibration``) and every confidence wording, and the record
+carries the quality components and the per-region visibility facts."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from explain_engine.quality import QualityError, degrade
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from explain_engine.__main__ import _engine
+    from explain_engine.engine import EngineConfig
+
+    return _engine(EngineConfig(methods=("s0",)))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, astronaut, astro_landmarks):
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("quality_images")
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+    variant = cv2.warpAffine(flipped, np.float32([[1, 0, 6], [0, 1, -4]]), (512, 512), borderMode=cv2.BORDER_REFLECT)
+    images = {
+        "astronaut": astronaut,
+        "variant": variant,
+        "upside_down": degrade.rotate(astronaut, 180),
+        "cut": degrade.cut_below_nose(astronaut, astro_landmarks),
+        "glasses": degrade.dark_glasses(astronaut, astro_landmarks),
+        "cartoon": degrade.cartoon_face(),
+    }
+    out = {}
+    for name, image in images.items():
+        out[name] = root / f"{name}.png"
+        Image.fromarray(image).save(out[name])
+    return out
+
+
+@pytest.mark.parametrize("bad", ["upside_down", "glasses", "cartoon"])
+def test_verify_and_explain_refuse_alike(engine, files, bad):
+    with pytest.raises(QualityError) as v:
+        engine.verify(files["astronaut"], files[bad])
+    with pytest.raises(QualityError) as e:
+        engine.explain(files["astronaut"], files[bad])
+    assert v.value.component == e.value.component
+    assert str(v.value) == str(e.value)
+
+
+def test_cli_refusal_is_one_line_exit_2_and_writes_nothing(engine, files, tmp_path, capsys):
+    from explain_engine.__main__ import main
+
+    out = tmp_path / "never"
+    rc = main(["explain", str(files["astronaut"]), str(files["upside_down"]), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert not out.exists()
+    assert any("in_plane_orientation" in line and "upside_down.png" in line for line in err)
+    rc = main(["verify", str(files["astronaut"]), str(files["cartoon"])])
+    err = capsys.readouterr().err
+    assert rc == 2 and "photographic" in err
+
+
+def test_cut_photo_gives_a_flagged_decision_with_mouth_and_chin_absent(engine, files, tmp_path, capsys):
+    from explain_engine.__main__ import main
+
+    v = engine.verify(files["astronaut"], files["cut"])
+    assert v.outside_calibration and v.quality["b"]["outcome"] == "warn" and v.quality["a"]["outcome"] == "pass"
+    assert "not a certainty" in v.statement()
+    out = tmp_path / "cut"
+    assert main(["explain", str(files["astronaut"]), str(files["cut"]), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "caution:" in printed and "not a certainty" in printed
+    d = json.loads((out / "explanation.json").read_text())
+    assert d["outside_calibration"] is True
+    comp = {c["name"]: c for c in d["quality"]["b"]["components"]}
+    assert comp["face_cut_off"]["outcome"] == "warn"
+    assert set(comp["face_cut_off"]) == {"name", "value", "unit", "outcome", "threshold", "source"}
+    assert comp["face_cut_off"]["threshold"]["warn_below"] > comp["face_cut_off"]["value"]
+    rows = {r["name"]: r for r in d["regions"]}
+    for region in ("mouth", "chin"):
+        assert rows[region]["present"] is False
+        assert rows[region]["visible_fraction_b"] < 0.5 and rows[region]["visible_fraction_a"] == 1.0
+        assert "outside the photo" in d["absent_regions"][region]
+    assert rows["eyes"]["present"] and rows["eyes"]["covered_a"] is False and rows["eyes"]["covered_b"] is False
+    assert "mouth" not in {r["region"] for r in d["table"]}
+    assert any("calibrated" in w for w in d["warnings"])
+
+
+def test_clean_pair_passes_and_is_not_flagged(engine, files):
+    v = engine.verify(files["astronaut"], files["variant"])
+    assert v.outside_calibration is False
+    assert v.quality["a"]["outcome"] == v.quality["b"]["outcome"] == "pass"
+    assert "not a certainty" not in v.statement()
+    names = [c["name"] for c in v.quality["a"]["components"]]
+    assert {"head_pose_yaw", "in_plane_orientation", "photographic", "eyes_occlusion"} <= set(names)
+    assert v.quality["a"]["timing_ms"] < 1000
