@@ -191,7 +191,7 @@ def decision_summary(record: dict | ExplanationRecord) -> dict:
         "pic": r.pic_score,
         "confidence_meaning": render.score_meaning(r.confidence_meaning),
         "pic_meaning": render.score_meaning(r.pic_meaning),
-        "plain": render.plain_words(r.confidence, r.pic_score),
+        "plain": render.plain_words(r.confidence, r.pic_score, outside_calibration=r.outside_calibration),
         "statements": [
             text
             for text in (

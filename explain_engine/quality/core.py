@@ -29,6 +29,12 @@ class QualityError(FaceXError):
         self.component = component
         self.quality = quality
 
+    def to_dict(self) -> dict:
+        """What the app and the chat need to answer "why was this photo refused?": the photo, the refusing
+        component, the one-line message and every component of the photo."""
+        return {"photo": getattr(self.quality, "name", None), "outcome": "refuse", "component": self.component,
+                "message": str(self), "quality": self.quality.to_dict() if self.quality is not None else None}
+
 
 @dataclass
 class Component:

@@ -101,3 +101,13 @@ def test_clean_pair_passes_and_is_not_flagged(engine, files):
     names = [c["name"] for c in v.quality["a"]["components"]]
     assert {"head_pose_yaw", "in_plane_orientation", "photographic", "eyes_occlusion"} <= set(names)
     assert v.quality["a"]["timing_ms"] < 1000
+
+
+def test_app_card_words_a_flagged_confidence_as_not_certain():
+    import streamlit_app
+
+    record = {"decision": "match", "similarity": 0.97, "threshold": 0.93, "margin": 0.04, "confidence": 0.99,
+              "pic_score": 0.99, "warnings": []}
+    assert "not a certainty" not in streamlit_app.decision_summary(record)["plain"]
+    flagged = streamlit_app.decision_summary({**record, "outside_calibration": True})["plain"]
+    assert "very sure" in flagged and "not a certainty" in flagged and flagged.endswith(".")

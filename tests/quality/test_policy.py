@@ -83,3 +83,13 @@ def test_broken_policy_files_are_config_errors(tmp_path, monkeypatch):
                       "texts: {refusal: 'x', warning: '{photo}: {components}'}\n")
     monkeypatch.setenv("FACEX_QUALITY_POLICY", str(custom))
     assert list(load_policy().components) == ["sharpness"]
+
+
+def test_refusal_carries_what_the_chat_needs():
+    policy = load_policy()
+    q = PhotoQuality(name="p.png", outcome="refuse", components=judge({"photographic": 0.0}, policy))
+    with pytest.raises(QualityError) as info:
+        enforce(q, policy)
+    d = info.value.to_dict()
+    assert d["component"] == "photographic" and d["photo"] == "p.png" and d["outcome"] == "refuse"
+    assert d["quality"]["components"][0]["outcome"] == "refuse" and "drawing" in d["message"]
