@@ -111,3 +111,30 @@ def test_app_card_words_a_flagged_confidence_as_not_certain():
     assert "not a certainty" not in streamlit_app.decision_summary(record)["plain"]
     flagged = streamlit_app.decision_summary({**record, "outside_calibration": True})["plain"]
     assert "very sure" in flagged and "not a certainty" in flagged and flagged.endswith(".")
+
+
+def test_quality_sentences_answer_the_chat_questions(engine, files):
+    from explain_engine.quality.words import sentences
+
+    v = engine.verify(files["astronaut"], files["cut"])
+    said = dict(sentences(v.quality, {"a": "astronaut.png", "b": "cut.png"}))
+    assert "outside what the face model was calibrated on" in said["quality.b"]
+    assert "inside what the face model was calibrated on" in said["quality.a"]
+    assert "cut off" in said["quality.b.face_cut_off"] and "flagged below 0.95" in said["quality.b.face_cut_off"]
+    assert "the eyes are visible" in said["quality.a.eyes_occlusion"]
+    assert "photograph of a real face" in said["quality.b.photographic"]
+    assert dict(sentences(None)) == {"quality": "No quality check was recorded for this comparison."}
+    e = engine.explain(files["astronaut"], files["cut"])
+    said = dict(sentences(e.to_dict()["quality"]))
+    assert "not compared" in said["visibility.b.mouth"] and "outside the photo" in said["visibility.b.mouth"]
+    assert "100% inside the frame, not covered" in said["visibility.a.eyes"]
+
+
+def test_refusal_sentences(engine, files):
+    from explain_engine.quality.words import sentences
+
+    with pytest.raises(QualityError) as info:
+        engine.verify(files["astronaut"], files["glasses"])
+    d = info.value.to_dict()
+    said = dict(sentences({"b": d["quality"]}))
+    assert "refused" in said["quality.b"] and "eyes are covered" in said["quality.b.eyes_occlusion"]

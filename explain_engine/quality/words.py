@@ -1,0 +1,79 @@
+"""Plain-English sentences over a record's ``quality`` section, for the chat and the decision card.
+
+Every word comes from ``prompts/quality_policy.yaml`` (component labels, pass / warn / refuse texts, sentence
+templates); this module only fills them in. The chat answers "are the eyes visible?", "is part of the face
+hidden?", "is the photo good enough?" and "why was this photo refused?" from these sentences.
+"""
+
+from __future__ import annotations
+
+from explain_engine.quality.policy import QualityPolicy, load_policy
+
+
+def _num(v) -> str:
+    return "not measured" if v is None else f"{float(v):.3g}"
+
+
+def _limit(threshold: dict, outcome: str) -> str:
+    words = {"refuse_below": "refused below", "warn_below": "flagged below", "warn_above": "flagged above",
+             "refuse_above": "refused above"}
+    keys = [k for k in threshold if k.startswith(outcome)] if outcome in ("warn", "refuse") else list(threshold)
+    return ", ".join(f"{words[k]} {threshold[k]:g}" for k in keys if k in words) or "no limit"
+
+
+def sentences(quality: dict | None, photos: dict | None = None, policy: QualityPolicy | None = None
+              ) -> list[tuple[str, str]]:
+    """[(id, sentence)] for a record's ``quality`` section ({"a": {...}, "b": {...}}).
+
+    Args:
+        quality: the section as written in explanation.json (``PhotoQuality.to_dict()`` per photo), or None.
+        photos: {"a": name, "b": name} for the sentences (default "A" / "B").
+        policy: the policy whose words to use (default: the shipped one).
+
+    Returns:
+        ids ``quality.<side>`` (the photo's outcome), ``quality.<side>.<component>`` (every component: its pass,
+        warn or refuse text with value and limit) and ``visibility.<side>.<region>``.
+    """
+    policy = policy or load_policy()
+    t = policy.texts.get("sentences", {})
+    outcomes = policy.texts.get("outcomes", {})
+    if not quality:
+        return [("quality", t.get("none", ""))]
+    out: list[tuple[str, str]] = []
+    for side in ("a", "b"):
+        q = quality.get(side)
+        if not q:
+            continue
+        s = side.upper()
+        photo = (photos or {}).get(side) or s
+        out.append((f"quality.{side}", t["photo"].format(side=s, photo=photo,
+                                                          outcome_text=outcomes.get(q.get("outcome"), q.get("outcome")))))
+        for c in q.get("components", []):
+            rule = policy.components.get(c["name"])
+            if rule is None:
+                continue
+            outcome = c.get("outcome")
+            unit = rule.unit.split(" (")[0]
+            if outcome in ("warn", "refuse"):
+                text = rule.texts.get(outcome) or rule.label
+                out.append((f"quality.{side}.{c['name']}", t["component"].format(
+                    side=s, text=text, label=rule.label, value=_num(c.get("value")), unit=unit,
+                    limit=_limit(c.get("threshold") or {}, outcome))))
+            elif outcome == "pass":
+                out.append((f"quality.{side}.{c['name']}", t["component_pass"].format(
+                    side=s, text=rule.texts.get("pass", rule.label), label=rule.label, value=_num(c.get("value")),
+                    unit=unit)))
+        reasons = policy.texts.get("absent_reasons", {})
+        for region, v in (q.get("visibility") or {}).items():
+            name = region.replace("_", " ")
+            code = v.get("absent_reason")
+            if code:
+                share = {"outside_photo": v.get("visible_fraction"), "covered_flat": v.get("flat_fraction"),
+                         "covered_parser": v.get("parser_disagreement")}.get(code) or 0.0
+                reason = reasons.get(code, code).format(region=name, percent=100 * share)
+                out.append((f"visibility.{side}.{region}", t["region_absent"].format(region=name, side=s,
+                                                                                      reason=reason)))
+            else:
+                out.append((f"visibility.{side}.{region}", t["region_visible"].format(
+                    region=name, side=s, inside=100 * float(v.get("visible_fraction") or 0.0))))
+    return out
