@@ -103,6 +103,11 @@ class Region(_Open):
     area_b: Number | None = None
     approximate: bool = False
     absent_reason: str | None = None
+    # region visibility from the pixels (explain_engine.quality): share of the mask inside each photo, and covered
+    visible_fraction_a: Number | None = None
+    visible_fraction_b: Number | None = None
+    covered_a: bool | None = None
+    covered_b: bool | None = None
 
     @model_validator(mode="after")
     def _present_has_numbers(self) -> Region:
@@ -194,7 +199,9 @@ class ExplanationRecord(_Open):
     versions: dict[str, str]
     created: str
     # sections added by later versions of the tool (None when not computed)
-    quality: Section | None = None
+    quality: Section | None = None  # {"a"|"b": PhotoQuality.to_dict()} (explain_engine.quality)
+    # a photo's quality outcome is warn: no confidence may be worded as certain (prompts/quality_policy.yaml caveat)
+    outside_calibration: bool = False
     evidence: Section | None = None
     robustness: Section | None = None
     digest: str | None = None
