@@ -417,6 +417,7 @@ def build_context(
     for i, warning in enumerate(explanation.get("warnings") or []):
         if text := fill(general["warning"], {"warning": str(warning)}):
             sentences.append(Sentence(f"warning.{i}", text, "fact"))
+    sentences.extend(quality_sentences(explanation, sentences))
     for region in explanation["regions"]:
         sentences.extend(region_sentences(explanation, region, prompts, fields))
     for method in explanation["methods"]:
@@ -431,6 +432,33 @@ def build_context(
         methods = (fact["id"][2:],) if fact["id"][2:] in vocab["methods"] else ()
         sentences.append(Sentence(fact["id"], fact["text"], "knowledge", (), methods))
     return Context(sentences, explanation, fields, Path(base_dir) if base_dir else None, record=record)
+
+
+_QUALITY_REGIONS = {"eyes_occlusion": ("eyes",), "mouth_occlusion": ("mouth",)}
+
+
+def quality_sentences(explanation: dict, sentences: list[Sentence]) -> list[Sentence]:
+    """The record's quality facts (explain_engine.quality.words, worded in prompts/quality_policy.yaml); when the
+    record says ``outside_calibration``, the confidence sentence already built gets the caveat that it is not a
+    certainty."""
+    from dataclasses import replace
+
+    from explain_engine.quality import caveat
+    from explain_engine.quality.words import sentences as quality_words
+
+    if explanation.get("outside_calibration"):
+        for i, sentence in enumerate(sentences):
+            if sentence.id == "confidence":
+                sentences[i] = replace(sentence, text=f"{sentence.text.rstrip('.')}; but {caveat()}.")
+    if not explanation.get("quality"):
+        return []
+    names = {side: (explanation.get("images") or {}).get(side, {}).get("name") for side in ("a", "b")}
+    out = []
+    for sid, text in quality_words(explanation["quality"], names):
+        component = sid.split(".")[-1]
+        regions = (component,) if sid.startswith("visibility.") else _QUALITY_REGIONS.get(component, ())
+        out.append(Sentence(sid, text, "fact", regions))
+    return out
 
 
 def summarize(explanation: dict) -> dict:

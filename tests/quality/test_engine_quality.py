@@ -138,3 +138,19 @@ def test_refusal_sentences(engine, files):
     d = info.value.to_dict()
     said = dict(sentences({"b": d["quality"]}))
     assert "refused" in said["quality.b"] and "eyes are covered" in said["quality.b.eyes_occlusion"]
+
+
+def test_chat_context_carries_quality_facts_and_the_caveat(engine, files):
+    from chatbot.context import build_context
+    from prompts import load_prompts
+
+    prompts = load_prompts()
+    e = engine.explain(files["astronaut"], files["cut"])
+    ctx = build_context(e.to_dict(), prompts)
+    ids = {s.id: s for s in ctx.sentences}
+    assert "not a certainty" in ids["confidence"].text
+    assert "cut off" in ids["quality.b.face_cut_off"].text
+    assert ids["visibility.b.mouth"].regions == ("mouth",) and "not compared" in ids["visibility.b.mouth"].text
+    assert ids["quality.a.eyes_occlusion"].regions == ("eyes",)
+    clean = build_context(engine.explain(files["astronaut"], files["variant"]).to_dict(), prompts)
+    assert "not a certainty" not in next(s for s in clean.sentences if s.id == "confidence").text
