@@ -21,11 +21,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explain_engine.pipeline import FacePipeline  # noqa: E402
-from explain_engine.quality import assess, load_policy  # noqa: E402
-from explain_engine.quality import measures as M  # noqa: E402
-from models import registry  # noqa: E402
-from models.images import load_image  # noqa: E402
+from explain_engine.pipeline import FacePipeline
+from explain_engine.quality import assess, load_policy
+from explain_engine.quality import measures as M
+from models import registry
+from models.images import load_image
 
 FACES = Path(os.environ.get("FACEX_FACES_DIR", ROOT.parent / "shared" / "faces"))
 

@@ -24,10 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explain_engine.pipeline import FacePipeline  # noqa: E402
-from explain_engine.quality import assess, degrade, load_policy, measure_face  # noqa: E402
-from models.errors import FaceXError  # noqa: E402
-from models.images import load_image  # noqa: E402
+from explain_engine.pipeline import FacePipeline
+from explain_engine.quality import assess, degrade, load_policy, measure_face
+from models.errors import FaceXError
+from models.images import load_image
 
 FACES = Path(os.environ.get("FACEX_FACES_DIR", ROOT.parent / "shared" / "faces"))
 

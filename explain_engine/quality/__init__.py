@@ -11,12 +11,12 @@ from explain_engine.quality.core import (
     QualityError,
     RegionVisibility,
     apply_visibility,
-    caveat,
-    pair_record,
     assess,
+    caveat,
     enforce,
     judge,
     measure_face,
+    pair_record,
     warning_text,
 )
 from explain_engine.quality.policy import QualityPolicy, load_policy

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import cv2
 import numpy as np
@@ -65,7 +64,7 @@ class RegionVisibility:
     absent_reason: str | None  # a code ("outside_photo" | "covered_flat" | "covered_parser") or None
 
     def to_dict(self) -> dict:
-        r = lambda v: None if v is None else round(float(v), 4)  # noqa: E731
+        r = lambda v: None if v is None else round(float(v), 4)
         return {"visible_fraction": r(self.visible_fraction), "flat_fraction": r(self.flat_fraction),
                 "parser_disagreement": r(self.parser_disagreement), "covered": bool(self.covered),
                 "absent_reason": self.absent_reason}
@@ -164,7 +163,7 @@ def measure_face(
     # texture and colours at the photo's own resolution: an up-sampled small face is smooth, not drawn
     scale = float(np.sqrt(abs(np.linalg.det(np.asarray(aligned.matrix)[:2, :2]))))
     if scale > 1.05:
-        n = max(16, int(round(size[0] / scale)))
+        n = max(16, round(float(size[0] / scale)))
         small = cv2.resize(crop, (n, n), interpolation=cv2.INTER_AREA)
         small_face = cv2.resize(face.astype(np.uint8), (n, n), interpolation=cv2.INTER_NEAREST).astype(bool)
         values["photographic"] = M.photo_texture(M.luminance(small), small_face)
@@ -249,7 +248,7 @@ def judge_visibility(vis: dict[str, dict], policy: QualityPolicy) -> dict[str, R
         reason = None
         if visible < policy.min_visible_fraction:
             reason = "outside_photo"
-        elif flat == flat and flat > policy.covered_flat_fraction(name):
+        elif math.isfinite(flat) and flat > policy.covered_flat_fraction(name):
             reason = "covered_flat"
         elif dis is not None and dis > policy.max_parser_disagreement:
             reason = "covered_parser"

@@ -36,8 +36,8 @@ def dark_glasses(image: np.ndarray, landmarks: np.ndarray, colour=(18, 18, 22)) 
         c = eye.mean(axis=0)
         width = float(np.linalg.norm(eye[0] - eye[8]))
         angle = float(np.degrees(np.arctan2(*(pts[263] - pts[33])[::-1])))
-        axes = (int(round(0.85 * width)), int(round(0.55 * width)))
-        cv2.ellipse(out, (int(round(c[0])), int(round(c[1]))), axes, angle, 0, 360, colour, -1, cv2.LINE_AA)
+        axes = (round(float(0.85 * width)), round(float(0.55 * width)))
+        cv2.ellipse(out, (round(float(c[0])), round(float(c[1]))), axes, angle, 0, 360, colour, -1, cv2.LINE_AA)
     return out
 
 
@@ -73,7 +73,7 @@ def cut_below_nose(image: np.ndarray, landmarks: np.ndarray, margin: float = 0.0
     """The photo cut just below the nose (``margin`` face heights below the nose base): mouth and chin are lost."""
     pts = np.asarray(landmarks, dtype=np.float64)
     face_h = float(np.linalg.norm(pts[CHIN] - pts[10]))
-    y = int(round(pts[NOSE_BASE, 1] + margin * face_h))
+    y = round(float(pts[NOSE_BASE, 1] + margin * face_h))
     return np.ascontiguousarray(image[: max(1, y)])
 
 
@@ -87,7 +87,7 @@ def noise(image: np.ndarray, sd: float, seed: int = 0) -> np.ndarray:
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    _, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
@@ -102,7 +102,7 @@ def cartoon_face(size: int = 512, skin=(250, 205, 160), eyes=(40, 40, 40), backg
     rng = np.random.default_rng(seed)
     img = np.full((size, size, 3), background, np.uint8)
     s = size / 512
-    jitter = lambda v: int(round(v * s + rng.uniform(-4, 4) * s))  # noqa: E731
+    jitter = lambda v: round(float(v * s + rng.uniform(-4, 4) * s))
     cx, cy = jitter(256), jitter(270)
     cv2.ellipse(img, (cx, cy), (jitter(150), jitter(195)), 0, 0, 360, skin, -1, cv2.LINE_AA)
     dark = tuple(int(c * 0.55) for c in skin)
@@ -118,5 +118,16 @@ def cartoon_face(size: int = 512, skin=(250, 205, 160), eyes=(40, 40, 40), backg
     return img
 
 
-__all__ = ["rotate", "dark_glasses", "face_mask", "darken", "brighten", "cut_below_nose", "blur", "noise", "jpeg",
-           "downscale", "cartoon_face"]
+__all__ = [
+    "blur",
+    "brighten",
+    "cartoon_face",
+    "cut_below_nose",
+    "dark_glasses",
+    "darken",
+    "downscale",
+    "face_mask",
+    "jpeg",
+    "noise",
+    "rotate",
+]

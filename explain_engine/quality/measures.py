@@ -172,7 +172,7 @@ def upright_scores(crop: np.ndarray, detect: Detect, pad: float = 0.25, angles: 
     mesh was placed askew, at 90 or 270). Four BlazeFace short-range runs on a 225 px image take about 2-8 ms in
     all on 2 CPU cores (``benchmarks/bench_quality.py``).
     """
-    p = int(round(pad * crop.shape[0]))
+    p = round(float(pad * crop.shape[0]))
     padded = cv2.copyMakeBorder(np.ascontiguousarray(crop), p, p, p, p, cv2.BORDER_REPLICATE)
     scores: dict[int, float] = {}
     for angle in angles:
