@@ -275,8 +275,21 @@ def assess(
     detect: M.Detect | None = None,
     policy: QualityPolicy | None = None,
 ) -> PhotoQuality:
-    """Measure and judge one photo (see :func:`measure_face` for the arguments). Never raises for quality: a
-    refusal is the returned outcome; :func:`enforce` turns it into a :class:`QualityError`."""
+    """Measure and judge one photo against the policy (ISO/IEC 29794-5 components as OFIQ names them, plus
+    orientation and photograph-or-drawing; thresholds and their sources in ``prompts/quality_policy.yaml``).
+
+    Args:
+        image: (H, W, 3) uint8 RGB photo as loaded; landmarks: (468|478, 2) Face Mesh points in photo pixels or
+            None; aligned: ``models.base.AlignedFace`` ((S, S, 3) crop, 2x3 photo->crop matrix).
+        name: the photo's display name (for messages).
+        landmarks_crop, parsing, regions, detect: see :func:`measure_face`.
+        policy: the policy to judge by (default: :func:`load_policy`).
+
+    Returns:
+        :class:`PhotoQuality`: every component judged (policy order), the worst outcome, per-region visibility and
+        the time taken (ms). Never raises for quality: a refusal is the returned outcome; :func:`enforce` turns it
+        into a :class:`QualityError`.
+    """
     t0 = time.perf_counter()
     policy = policy or load_policy()
     values, vis = measure_face(image, landmarks, aligned, landmarks_crop=landmarks_crop, parsing=parsing,
@@ -287,7 +300,18 @@ def assess(
 
 
 def enforce(quality: PhotoQuality, policy: QualityPolicy | None = None) -> PhotoQuality:
-    """Raise :class:`QualityError` (one line, naming the component) when ``quality`` is refused; else return it."""
+    """Raise on a refused photo; return it unchanged otherwise.
+
+    Args:
+        quality: a judged photo (:func:`assess`); policy: for the message's words (default: the shipped one).
+
+    Returns:
+        ``quality`` when its outcome is pass or warn.
+
+    Raises:
+        QualityError: the outcome is refuse; the one-line message names the first refusing component in the
+            policy's order, its value and the limit it crossed (``.component``, ``.quality``, ``.to_dict()``).
+    """
     if quality.outcome != "refuse":
         return quality
     policy = policy or load_policy()
@@ -296,8 +320,17 @@ def enforce(quality: PhotoQuality, policy: QualityPolicy | None = None) -> Photo
 
 
 def apply_visibility(regions, quality: PhotoQuality, policy: QualityPolicy | None = None):
-    """``regions`` with every region the pixels do not show (``quality.visibility``: mostly outside the photo, or
-    covered) moved to ``absent`` with its reason, so that it is neither filled nor ranked. Returns a new Regions."""
+    """Drop the regions the pixels do not show.
+
+    Args:
+        regions: ``explain_engine.regions.Regions`` of the crop; quality: the photo's :class:`PhotoQuality` (its
+            ``visibility``); policy: for the reasons' words (``texts.absent_reasons``).
+
+    Returns:
+        A new Regions in which every region less than ``visibility.min_visible_fraction`` inside the photo, or
+        covered (flat beyond its ``covered_flat_fraction``, or labelled foreign by a learned parser), is moved from
+        ``masks`` to ``absent`` with its reason, so that it is neither filled nor ranked. ``regions`` is unchanged.
+    """
     from explain_engine.regions import drop_regions
 
     policy = policy or load_policy()
