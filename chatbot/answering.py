@@ -259,6 +259,8 @@ class Chatbot:
                 part = sid.split(".", 1)[1]
                 if r not in self.present:
                     out.append(f"region.{r}.absent")
+                    if part == "summary":  # why it is absent, from the quality stage's visibility facts
+                        out.append(f"region.{r}.visibility")
                 else:
                     out.append(f"region.{r}.{part}")
             return out

@@ -455,8 +455,9 @@ def quality_sentences(explanation: dict, sentences: list[Sentence]) -> list[Sent
     names = {side: (explanation.get("images") or {}).get(side, {}).get("name") for side in ("a", "b")}
     out = []
     for sid, text in quality_words(explanation["quality"], names):
-        component = sid.split(".")[-1]
-        regions = (component,) if sid.startswith("visibility.") else _QUALITY_REGIONS.get(component, ())
+        part = sid.split(".")
+        regions = ((part[-1],) if part[0] == "visibility" else (part[1],) if part[0] == "region"
+                   else _QUALITY_REGIONS.get(part[-1], ()))
         out.append(Sentence(sid, text, "fact", regions))
     return out
 

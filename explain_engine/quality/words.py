@@ -31,8 +31,10 @@ def sentences(quality: dict | None, photos: dict | None = None, policy: QualityP
         policy: the policy whose words to use (default: the shipped one).
 
     Returns:
-        ids ``quality.<side>`` (the photo's outcome), ``quality.<side>.<component>`` (every component: its pass,
-        warn or refuse text with value and limit) and ``visibility.<side>.<region>``.
+        ids ``quality.<side>`` (the photo's outcome), ``quality.<side>.issues`` (its warn/refuse texts in one
+        sentence), ``quality.<side>.<component>`` (every component: its pass, warn or refuse text with value and
+        limit), ``visibility.<side>.<region>``, ``region.<region>.visibility`` (both photos in one sentence) and
+        ``quality.hidden`` (which regions are hidden, covered or cut off, or that none is).
     """
     policy = policy or load_policy()
     t = policy.texts.get("sentences", {})
@@ -40,6 +42,8 @@ def sentences(quality: dict | None, photos: dict | None = None, policy: QualityP
     if not quality:
         return [("quality", t.get("none", ""))]
     out: list[tuple[str, str]] = []
+    hidden: list[str] = []
+    per_region: dict[str, list[str]] = {}
     for side in ("a", "b"):
         q = quality.get(side)
         if not q:
@@ -63,6 +67,10 @@ def sentences(quality: dict | None, photos: dict | None = None, policy: QualityP
                 out.append((f"quality.{side}.{c['name']}", t["component_pass"].format(
                     side=s, text=rule.texts.get("pass", rule.label), label=rule.label, value=_num(c.get("value")),
                     unit=unit)))
+        issues = [policy.components[c["name"]].texts.get(c["outcome"], c["name"]) for c in q.get("components", [])
+                  if c.get("outcome") in ("warn", "refuse") and c["name"] in policy.components]
+        out.append((f"quality.{side}.issues", t["issues"].format(side=s, issues="; ".join(issues)) if issues
+                    else t["no_issues"].format(side=s)))
         reasons = policy.texts.get("absent_reasons", {})
         for region, v in (q.get("visibility") or {}).items():
             name = region.replace("_", " ")
@@ -73,7 +81,15 @@ def sentences(quality: dict | None, photos: dict | None = None, policy: QualityP
                 reason = reasons.get(code, code).format(region=name, percent=100 * share)
                 out.append((f"visibility.{side}.{region}", t["region_absent"].format(region=name, side=s,
                                                                                       reason=reason)))
+                hidden.append(t["hidden_item"].format(side=s, region=name, reason=reason))
+                per_region.setdefault(region, []).append(t["region_part_absent"].format(side=s, reason=reason))
             else:
-                out.append((f"visibility.{side}.{region}", t["region_visible"].format(
-                    region=name, side=s, inside=100 * float(v.get("visible_fraction") or 0.0))))
+                inside = 100 * float(v.get("visible_fraction") or 0.0)
+                out.append((f"visibility.{side}.{region}", t["region_visible"].format(region=name, side=s,
+                                                                                       inside=inside)))
+                per_region.setdefault(region, []).append(t["region_part_visible"].format(side=s, inside=inside))
+    for region, parts in per_region.items():
+        out.append((f"region.{region}.visibility", t["region_both"].format(region=region.replace("_", " "),
+                                                                            parts="; ".join(parts))))
+    out.append(("quality.hidden", t["hidden"].format(items="; ".join(hidden)) if hidden else t["nothing_hidden"]))
     return out

@@ -154,3 +154,22 @@ def test_chat_context_carries_quality_facts_and_the_caveat(engine, files):
     assert ids["quality.a.eyes_occlusion"].regions == ("eyes",)
     clean = build_context(engine.explain(files["astronaut"], files["variant"]).to_dict(), prompts)
     assert "not a certainty" not in next(s for s in clean.sentences if s.id == "confidence").text
+
+
+def test_chat_answers_the_quality_questions(engine, files):
+    from chatbot import Chatbot
+    from models import registry
+    from models.config import ModelConfig
+
+    embedder = registry.create("sentence", ModelConfig(sentence="minilm", qa=None))
+    bot = Chatbot(engine.explain(files["astronaut"], files["cut"]).to_dict(), embedder=embedder)
+    hidden = bot.answer("Is part of the face hidden?").text
+    assert "mouth" in hidden and "chin" in hidden and "outside the photo" in hidden
+    good = bot.answer("Is the photo good enough?").text
+    assert "outside what the face model was calibrated on" in good and "cut off" in good
+    eyes = bot.answer("Are the eyes visible?").text
+    assert "100% inside the frame and not covered" in eyes
+    mouth = bot.answer("Is the mouth visible?").text
+    assert "outside the photo" in mouth
+    sure = bot.answer("How confident is the system?").text
+    assert "not a certainty" in sure
