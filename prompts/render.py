@@ -115,9 +115,23 @@ def card_headline(decision: str) -> str:
     return statements()["card"]["headline"][decision]
 
 
-def plain_words(confidence: float | None, pic: float | None) -> str:
-    """The decision card's "In plain words: ..." sentence."""
-    return statements()["card"]["plain"].format(confidence_words=confidence_words(confidence), pic_words=pic_words(pic))
+def caveat() -> str:
+    """The clause every confidence wording adds when the input is outside what the face model was calibrated on."""
+    return statements()["verification"]["caveat"]
+
+
+def _caveat_suffix(verification: Any) -> str:
+    if not _get(verification, "outside_calibration", False):
+        return ""
+    return statements()["verification"]["caveat_suffix"].format(caveat=caveat())
+
+
+def plain_words(confidence: float | None, pic: float | None, *, outside_calibration: bool = False) -> str:
+    """The decision card's "In plain words: ..." sentence (with the caveat when the input is outside the
+    calibration: a photo's quality outcome is warn)."""
+    key = "plain_caveat" if outside_calibration else "plain"
+    return statements()["card"][key].format(confidence_words=confidence_words(confidence), pic_words=pic_words(pic),
+                                            caveat=caveat())
 
 
 def verification_sentence(verification: Any) -> str:
@@ -136,7 +150,7 @@ def verification_sentence(verification: Any) -> str:
         margin=float(_get(verification, "margin")),
         confidence=words["confidence"].format(value=confidence) if confidence is not None else "",
         pic=words["pic"].format(value=pic) if pic is not None else "",
-    )
+    ) + _caveat_suffix(verification)
 
 
 def scores_sentence(verification: Any) -> str | None:
@@ -146,7 +160,7 @@ def scores_sentence(verification: Any) -> str | None:
         return None
     return statements()["verification"]["scores"].format(
         confidence=confidence, pic=pic, confidence_level=confidence_level(confidence)["word"]
-    )
+    ) + _caveat_suffix(verification)
 
 
 # --- strength and counterfactual -------------------------------------------------------------------------------------

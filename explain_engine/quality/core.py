@@ -363,6 +363,9 @@ def pair_record(quality_a: PhotoQuality | None, quality_b: PhotoQuality | None) 
     return section, any(q is not None and not q.calibrated for q in (quality_a, quality_b))
 
 
-def caveat(policy: QualityPolicy | None = None) -> str:
-    """The sentence every confidence wording adds when the input is outside the calibration."""
-    return (policy or load_policy()).texts.get("caveat", "")
+def caveat() -> str:
+    """The clause every confidence wording adds when the input is outside the calibration (worded in
+    ``prompts/statements.yaml``, rendered by ``prompts.render.caveat`` for the CLI, the card and the chat alike)."""
+    from prompts.render import caveat as rendered
+
+    return rendered()

@@ -76,7 +76,7 @@ def test_cut_photo_gives_a_flagged_decision_with_mouth_and_chin_absent(engine, f
     out = tmp_path / "cut"
     assert main(["explain", str(files["astronaut"]), str(files["cut"]), "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "caution:" in printed and "not a certainty" in printed
+    assert "not a certainty" in printed
     d = json.loads((out / "explanation.json").read_text())
     assert d["outside_calibration"] is True
     comp = {c["name"]: c for c in d["quality"]["b"]["components"]}
@@ -103,14 +103,19 @@ def test_clean_pair_passes_and_is_not_flagged(engine, files):
     assert v.quality["a"]["timing_ms"] < 1000
 
 
-def test_app_card_words_a_flagged_confidence_as_not_certain():
+def test_card_cli_and_verify_word_a_flagged_confidence_as_not_certain(engine, files):
     import streamlit_app
+    from prompts import render
 
-    record = {"decision": "match", "similarity": 0.97, "threshold": 0.93, "margin": 0.04, "confidence": 0.99,
-              "pic_score": 0.99, "warnings": []}
-    assert "not a certainty" not in streamlit_app.decision_summary(record)["plain"]
-    flagged = streamlit_app.decision_summary({**record, "outside_calibration": True})["plain"]
-    assert "very sure" in flagged and "not a certainty" in flagged and flagged.endswith(".")
+    flagged = engine.explain(files["astronaut"], files["cut"]).to_dict()
+    clean = engine.explain(files["astronaut"], files["variant"]).to_dict()
+    assert flagged["outside_calibration"] and not clean["outside_calibration"]
+    plain = streamlit_app.decision_summary(flagged)["plain"]
+    assert "not a certainty" in plain and plain.endswith(".")
+    assert "not a certainty" not in streamlit_app.decision_summary(clean)["plain"]
+    for sentence in (render.verification_sentence(flagged), render.scores_sentence(flagged)):
+        assert sentence.endswith(render.caveat())
+    assert render.caveat() not in render.verification_sentence(clean) + render.scores_sentence(clean)
 
 
 def test_quality_sentences_answer_the_chat_questions(engine, files):
