@@ -3,7 +3,7 @@
     python -m explain_engine explain A.jpg B.jpg --out DIR [--methods s0,s1] [--perturbation inpaint|black|blur|mean]
                                                 [--inpainter telea|ns|patchmatch|...] [--samples K] [--region-set fine]
     python -m explain_engine verify A.jpg B.jpg [--json]
-    python -m explain_engine calibrate PAIRS.csv --root DIR [--out FILE] [--fmr 0.001]
+    python -m explain_engine calibrate PAIRS.csv --root DIR [--out DIR|FILE.json] [--fmr 0.001] [--calibrator kde]
     python -m explain_engine evaluate ...          (the evaluation tools; see ``evaluate --help``)
 
 Exit status: 0 done; 2 bad input or arguments (no face, unreadable file, a number out of range, an output path
@@ -215,16 +215,22 @@ def _versions() -> dict:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from explain_engine.calibration import fit_calibration
+    from explain_engine.calibration import (
+        calibration_output_paths,
+        describe_calibration,
+        fit_calibration,
+        plot_calibration,
+    )
     from explain_engine.engine import EngineConfig
 
     pairs_path = Path(args.pairs)
     root = Path(args.root) if args.root else pairs_path.parent
     pairs = read_pairs(pairs_path, root)
-    if args.out:
-        check_output_file(args.out)  # before any model loads
+    if args.out:  # a folder (calibration.json and the plots) or a .json file; checked before any model loads
+        check_output_file(calibration_output_paths(args.out, "")[0])
     engine = _engine(EngineConfig(models=_model_config(args)))
-    out = check_output_file(args.out or f"calibration-{engine.model_name}.json")  # before the photos are embedded
+    json_path, folder, prefix = calibration_output_paths(args.out, engine.model_name)
+    check_output_file(json_path)  # before the photos are embedded
     with tqdm(total=1, disable=args.quiet, file=sys.stderr, desc="embedding photos") as bar:
 
         def progress(done: int, total: int) -> None:
@@ -246,6 +252,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         fitted_on=fitted_on,
         fmr=args.fmr,
         rule=args.rule,
+        calibrator=args.calibrator,
         name=args.name or f"{engine.model_name} on {pairs_path.parent.name or pairs_path.name}/{pairs_path.name}",
         notes=" ".join(filter(None, [NUMBERS_ONLY_NOTE, IN_SAMPLE_NOTE, args.notes])),
         provenance={
@@ -260,18 +267,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             "versions": _versions(),
         },
     )
-    with staged_file(out) as partial:  # written whole or not at all
+    cal.evaluation["plots"] = plot_calibration(cal, folder, prefix)
+    cal.check_usable()
+    with staged_file(json_path) as partial:  # written whole or not at all
         cal.save(partial)
-    p = cal.cscore
-    print(f"model {cal.model}: {len(genuine)} genuine, {len(impostor)} impostor pairs")
-    print(f"threshold {cal.threshold:.4f} ({cal.threshold_rule}); accuracy {cal.accuracy:.4f}")
-    print(f"EER {cal.eer:.4f} at {cal.eer_threshold:.4f}; threshold at FMR {cal.fmr_target:g}: {cal.threshold_at_fmr:.4f}")
+    for line in describe_calibration(cal):
+        print(line, file=sys.stderr if line.startswith("warning:") else sys.stdout)
     print(f"genuine mean {genuine.mean():.4f} (min {genuine.min():.4f}); impostor mean {impostor.mean():.4f} (max {impostor.max():.4f})")
-    print(
-        f"C-score logistic: L={p['L']:.4f} d0={p['d0']:.4f} k={p['k']:.2f} b={p['b']:.4f} "
-        f"({p['bins_used']} of {p['bins']} bins used, rmse {p['rmse']:.3f})"
-    )
-    print(f"wrote {out}")
+    plots = ", ".join(cal.evaluation["plots"].values())
+    print(f"wrote {json_path} and the plots in {folder}: {plots}")
     return 0
 
 
@@ -318,10 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("calibrate", help="fit threshold, EER, C-score and PIC densities from labelled pairs")
+    p = sub.add_parser("calibrate", help="fit threshold, EER, C-score, PIC densities and the likelihood ratio from labelled pairs; "
+        "write Cllr, FMR/FNMR with 95%% intervals, Tippett, ECE and DET plots")
     p.add_argument("pairs", help="CSV with columns img_a, img_b, label (1 = same person)")
     p.add_argument("--root", help="folder the image paths are relative to (default: the CSV's folder)")
-    p.add_argument("--out", help="calibration JSON to write (default: calibration-<model>.json)")
+    p.add_argument("--out", help="folder for calibration.json and the plots, or a .json file name (plots beside it; "
+                   "default: calibration-<model>.json)")
+    p.add_argument("--calibrator", choices=("logistic", "kde"),
+                   help="LR calibrator (default: the one with the lower cross-validated Cllr)")
     p.add_argument("--fmr", type=RATE, default=0.001, help="false-match rate in (0, 1) for the second threshold")
     p.add_argument("--rule", choices=("accuracy", "fmr"), default="accuracy", help="which threshold decides")
     p.add_argument("--fitted-on", dest="fitted_on", help="description of the pairs, stored in the file")
