@@ -267,7 +267,10 @@ def format_lr(lr: float) -> str:
 
 
 def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%" if value < 0.999 else f"{100 * value:.2f}%"
+    """A percentage that never rounds up to 100% (floor at the last digit shown)."""
+    digits = 1 if value < 0.999 else 2
+    scale = 10**digits
+    return f"{math.floor(100 * value * scale) / scale:.{digits}f}%"
 
 
 def _rate(value: float) -> str:
@@ -392,10 +395,10 @@ def probability_text(value: float | None, decision: str, calibration: dict | Non
     if info is None:
         return "not available"
     if info["floor"] is None:
-        return w["probability"]["capped"].format(floor_pct="n/a", n=0, kind=info["kind"], perfect="100%")
+        return w["probability"]["none"].format(kind=info["kind"])
     if info["capped"]:
         return w["probability"]["capped"].format(
-            floor_pct=_pct(info["floor"]), n=info["n"], kind=info["kind"], perfect="100%"
+            floor_pct=_pct(info["floor"]), n=info["n"], kind=info["kind"], perfect="certainty"
         )
     return w["probability"]["plain"].format(pct=_pct(info["shown"]))
 
