@@ -50,6 +50,7 @@ CV_FOLDS = 5  # stratified folds for the cross-validated Cllr that chooses the c
 CV_SEED = 0
 EXACT_POINTS = 1024  # evaluate a calibrator exactly at up to this many scores at once; beyond, on a grid
 GRID_POINTS = 1024
+SCORE_DECIMALS = 7  # similarities are stored (and fitted) with 7 decimals
 MIN_PAIRS_PER_CLASS = 10  # fewer genuine or impostor pairs: calibrate refuses (nothing it fits would be usable)
 SMALL_SET_PAIRS = 100  # fewer per class: the calibration is written with a loud warning stored in it
 ELUB_SOURCE = (
@@ -804,7 +805,9 @@ def fit_calibration(
         ConfigError: fewer than MIN_PAIRS_PER_CLASS pairs of either kind, constant scores, or a result that would
             not be usable (checked by loading it back).
     """
-    g, i = _as_scores(genuine, "genuine"), _as_scores(impostor, "impostor")
+    # everything is fitted on the similarities exactly as the file stores them, so that a loaded file refits the same
+    g = np.round(_as_scores(genuine, "genuine"), SCORE_DECIMALS)
+    i = np.round(_as_scores(impostor, "impostor"), SCORE_DECIMALS)
     found_warnings = size_warnings(g.size, i.size)
     if np.ptp(g) == 0 or np.ptp(i) == 0:
         raise ConfigError("the genuine and the impostor similarities must each take at least two distinct values")
@@ -834,8 +837,8 @@ def fit_calibration(
         fmr_target=float(fmr),
         threshold_at_fmr=t_fmr,
         cscore=fit_cscore(g, i, threshold),
-        genuine_scores=[round(float(v), 7) for v in g],
-        impostor_scores=[round(float(v), 7) for v in i],
+        genuine_scores=[float(v) for v in g],
+        impostor_scores=[float(v) for v in i],
         fitted_on=fitted_on,
         name=name,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
