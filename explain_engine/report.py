@@ -97,8 +97,14 @@ def html_to_pdf(html_path: Path, pdf_path: Path, timeout: float = PDF_TIMEOUT_S)
     return None
 
 
+def _missing(value: Any) -> bool:
+    import jinja2
+
+    return value is None or isinstance(value, jinja2.Undefined)
+
+
 def _fmt(value: Any, spec: str) -> str:
-    if value is None:
+    if _missing(value):
         return "n/a"
     try:
         return format(float(value), spec)
@@ -107,7 +113,7 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
+    if _missing(value):
         return ""
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -226,7 +232,10 @@ def render_report_html(
             case_specific=bool(case_specific), quality=record.get("quality"),
             identical_inputs=any("identical" in str(w) for w in record.get("warnings") or []),
         )
-    cal_block = dict(record.get("calibration") or {})
+    cal_block = {**((evidence or {}).get("calibration") or {}), **(record.get("calibration") or {})}
+    for key in ("cllr", "cllr_min"):  # the evidence's figures where the record's calibration block lacks them
+        if cal_block.get(key) is None and ((evidence or {}).get("calibration") or {}).get(key) is not None:
+            cal_block[key] = evidence["calibration"][key]
     if case_specific is None:
         case_specific = bool(((evidence or {}).get("calibration") or {}).get("case_specific"))
     decision = record.get("decision", "n/a")
