@@ -954,14 +954,14 @@ def describe_calibration(cal: Calibration) -> list[str]:
         f"model {cal.model}: {cal.n_genuine} genuine, {cal.n_impostor} impostor pairs",
         f"threshold {cal.threshold:.4f} ({cal.threshold_rule}); accuracy {cal.accuracy:.4f} (in-sample)",
         f"EER {cal.eer:.4f} at {cal.eer_threshold:.4f}; threshold at FMR {cal.fmr_target:g}: {cal.threshold_at_fmr:.4f}",
-        f"FMR at the threshold {fmr['value']:.4f} ({fmr['errors']} of {fmr['n']}; 95% CI {fmr['ci95'][0]:.4f}-"
+        (f"FMR at the threshold {fmr['value']:.4f} ({fmr['errors']} of {fmr['n']}; 95% CI {fmr['ci95'][0]:.4f}-"
         f"{fmr['ci95'][1]:.4f}); FNMR {fnmr['value']:.4f} ({fnmr['errors']} of {fnmr['n']}; 95% CI "
-        f"{fnmr['ci95'][0]:.4f}-{fnmr['ci95'][1]:.4f}) (Clopper-Pearson)",
+        f"{fnmr['ci95'][0]:.4f}-{fnmr['ci95'][1]:.4f}) (Clopper-Pearson)"),
         f"LR calibrator: {lr['calibrator']} ({lr['selection']}; cross-validated Cllr: {cands}; {lr['library']})",
-        f"LR bounds (ELUB): log10 LR in [{b['log10_lower']:.2f}, {b['log10_upper']:.2f}], i.e. LR from "
-        f"1/{10 ** -b['log10_lower']:.0f} to {10 ** b['log10_upper']:.0f}",
-        f"Cllr {ev['cllr']:.4f} (cross-validated), Cllr_min {ev['cllr_min']:.4f}, Cllr_cal {ev['cllr_cal']:.4f}; "
-        f"in-sample Cllr {ev['cllr_in_sample']:.4f}",
+        (f"LR bounds (ELUB): log10 LR in [{b['log10_lower']:.2f}, {b['log10_upper']:.2f}], i.e. LR from "
+        f"1/{10 ** -b['log10_lower']:.0f} to {10 ** b['log10_upper']:.0f}"),
+        (f"Cllr {ev['cllr']:.4f} (cross-validated), Cllr_min {ev['cllr_min']:.4f}, Cllr_cal {ev['cllr_cal']:.4f}; "
+        f"in-sample Cllr {ev['cllr_in_sample']:.4f}"),
     ]
     p = cal.cscore
     lines.append(

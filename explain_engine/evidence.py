@@ -366,7 +366,7 @@ def calibration_statement(evidence: dict, words: dict | None = None) -> str | No
     if not cal:
         return None
     lo, hi = evidence["log10_lr_bounds"]
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
     return w["calibration"].format(
         name=cal["name"], kind=w["calibration_kinds"]["case" if cal.get("case_specific") else "shipped"],
         n_genuine=cal["n_genuine"], n_impostor=cal["n_impostor"], calibrator=cal["calibrator"],

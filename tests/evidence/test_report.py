@@ -98,7 +98,7 @@ def cal():
 
 @pytest.fixture(scope="module")
 def report(explanation_folder, cal):
-    folder, record, (a, b) = explanation_folder
+    folder, _record, (a, b) = explanation_folder
     conversation = [{"role": "user", "text": "What is the likelihood ratio?"},
                     {"role": "assistant", "text": "About <b>90</b> times"}]
     files = write_report(folder, image_a=a, image_b=b, calibration=cal, case_specific=True,
