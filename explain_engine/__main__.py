@@ -92,7 +92,8 @@ def _engine_config(args: argparse.Namespace):
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedder", help="face model backend (default: dlib-torch, or FACEX_EMBEDDER)")
     p.add_argument("--detector", help="face detector backend (default: mediapipe)")
-    p.add_argument("--calibration", help="calibration JSON (default: the one shipped for the face model)")
+    p.add_argument("--calibration", help="calibration JSON, e.g. fitted by `calibrate` on reference pairs of the "
+                   "case's kind (default: the one shipped for the face model); the report names which was used")
     p.add_argument("--threshold", type=THRESHOLD,
                    help="explicit cosine-similarity threshold in [-1, 1] (overrides calibration)")
     p.add_argument("--verbose", action="store_true", help="also show third-party log lines (MediaPipe, TF Lite)")
@@ -132,6 +133,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         explanation = _compute_explanation(args, tqdm)
         try:
             explanation.save(stage)
+            report = _write_report(args, stage) if args.report else None
         except OSError as exc:  # a full disk, a folder removed under us: the staging folder is dropped
             raise OutputError(f"--out {args.out}: writing failed ({exc.strerror or exc}); nothing was written") from None
     from explain_engine.record import RECORD_FILE, load_record
@@ -142,7 +144,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
     n_images = sum(len(v) for k, v in d["heatmaps"].items() if k != "legend") + 3  # + legend, two outlined crops
     print(f"wrote {out / RECORD_FILE}, {n_images} images and table.csv")
     print(f"SHA-256 digest of the record's content: {d['digest']}")
+    if report is not None:
+        pdf = f" and {out / 'report.pdf'}" if report.pdf else f" (no PDF: {report.pdf_skipped})"
+        print(f"wrote {out / 'report.html'}{pdf}")
     return 0
+
+
+def _write_report(args: argparse.Namespace, folder: Path):
+    """report.html (+ report.pdf) of the explanation just saved in ``folder``, naming the calibration used."""
+    from explain_engine.report import write_report
+
+    engine = _engine(_engine_config(args))  # the same cached models; its calibration and settings
+    return write_report(
+        folder, image_a=args.image_a, image_b=args.image_b, settings=engine.config.to_dict(),
+        calibration=engine.calibration, case_specific=bool(args.calibration),
+    )
 
 
 def _compute_explanation(args: argparse.Namespace, tqdm):
@@ -159,12 +175,12 @@ def _compute_explanation(args: argparse.Namespace, tqdm):
 
 
 def engine_summary(d: dict) -> str:
-    """The CLI's summary of one explanation record; the sentences come from prompts.render (as in the app and chat)."""
+    """The CLI's summary of one explanation record: the LR statement first, then the decision and the honest
+    scores (explain_engine.evidence), then the regions, strength and counterfactual (prompts.render)."""
+    from explain_engine.evidence import decision_lines
     from prompts import render
 
-    lines = [render.verification_sentence({**d, "confidence": None, "pic_score": None})]
-    if scores := render.scores_sentence(d):
-        lines.append(scores)
+    lines = decision_lines(d)  # the LR statement first, then the decision and honest scores
     lines.append(f"most important region: {d['most_important_region']}; least: {d['least_important_region']}")
     if strength := render.strength_sentence(d.get("strength"), similarity=d["similarity"], threshold=d["threshold"]):
         lines.append(strength)
@@ -312,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="S1: stop when a step changes the similarity by less (0 or more)")
     p.add_argument("--seed", type=SEED, help="random seed (0 to 2^32-1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html (self-contained case report) and report.pdf (needs Chromium)")
     _add_model_options(p)
     p.set_defaults(func=cmd_explain)
 

@@ -99,6 +99,7 @@ class Verification:
     pic_meaning: str = PIC_MEANING
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    evidence: dict | None = None  # the LR, its verbal equivalent, error rates, conclusiveness (explain_engine.evidence)
 
     @property
     def is_match(self) -> bool:
@@ -108,10 +109,10 @@ class Verification:
         return asdict(self)
 
     def statement(self) -> str:
-        """One line: decision, similarity vs threshold, margin, scores (words: prompts/statements.yaml)."""
-        from prompts.render import verification_sentence
+        """The LR statement first (propositions' form), then the decision at the threshold with honest scores."""
+        from explain_engine.evidence import decision_lines
 
-        return verification_sentence(self)
+        return "\n".join(decision_lines(self.to_dict()))
 
 
 def _fingerprint(image: np.ndarray) -> str:
@@ -222,9 +223,19 @@ class Engine:
     def verification_from(
         self, face_a: PreparedFace, face_b: PreparedFace, embeddings: np.ndarray, warnings: list[str], timings: dict
     ) -> Verification:
+        from explain_engine.evidence import compute_evidence, similarity_jitter
+
         similarity = cosine(embeddings[0], embeddings[1])
         decision, confidence, pic = self.decide(similarity)
         t = self.threshold
+        t_jitter = time.perf_counter()
+        jitter = similarity_jitter(face_a.crop, face_b.crop, self.pipeline.embed)
+        evidence = compute_evidence(
+            similarity, t, self.calibration, decision=decision, case_specific=bool(self.config.calibration),
+            identical_inputs=any("images are identical" in w for w in warnings), score_sd=jitter["sd"],
+        )
+        evidence["jitter"] = jitter
+        timings = {**timings, "jitter": time.perf_counter() - t_jitter}
         return Verification(
             decision=decision,
             similarity=similarity,
@@ -239,6 +250,7 @@ class Engine:
             calibration=self.calibration_summary(),
             warnings=list(warnings),
             timings=dict(timings),
+            evidence=evidence,
         )
 
     def calibration_summary(self) -> dict | None:

@@ -420,3 +420,77 @@ def evidence_lines(evidence: dict | None, words: dict | None = None) -> list[str
             if text:
                 lines.append(text)
     return lines
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the similarity's own spread
+
+
+JITTER_SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1), (2, 0), (-2, 0), (0, 2), (0, -2))  # px, A one way and B the other
+
+
+def similarity_jitter(crop_a, crop_b, embed, shifts=JITTER_SHIFTS) -> dict:
+    """The similarity's spread under small alignment changes: both aligned crops shifted by 1-2 px in opposite
+    directions (as in the stability check of :mod:`explain_engine.attribution.stability`), re-embedded in one batch.
+
+    Args:
+        crop_a, crop_b: (H, W, 3) uint8 aligned face crops.
+        embed: callable, list of crops -> (n, d) embeddings.
+        shifts: (dx, dy) pixel shifts; A is shifted by (dx, dy) and B by (-dx, -dy).
+
+    Returns:
+        {"sd": standard deviation (ddof=1) of the shifted similarities, "n": len(shifts), "min", "max",
+        "shifts_px": the largest shift}.
+    """
+    import numpy as np
+
+    from explain_engine.attribution.stability import shift_image
+
+    crops = []
+    for dx, dy in shifts:
+        crops += [shift_image(crop_a, dx, dy), shift_image(crop_b, -dx, -dy)]
+    e = np.asarray(embed(crops), dtype=np.float64)
+    e /= np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    sims = np.sum(e[0::2] * e[1::2], axis=1)
+    return {
+        "sd": float(np.std(sims, ddof=1)) if sims.size > 1 else 0.0, "n": int(sims.size),
+        "min": float(sims.min()), "max": float(sims.max()), "shifts_px": int(max(max(abs(x), abs(y)) for x, y in shifts)),
+    }  # fmt: skip
+
+
+def decision_lines(record: dict, words: dict | None = None) -> list[str]:
+    """What verify / explain print and the card shows, in order: the LR statement, its verbal equivalent, whether it
+    is conclusive, then the decision at the threshold and the C-score / PIC-score held to what the calibration set
+    resolves.
+
+    Args:
+        record: a verification or explanation record (decision, similarity, threshold, margin, confidence,
+            pic_score, calibration, evidence).
+    """
+    w = words or load_words()
+    evidence = record.get("evidence")
+    lines = [lr_statement(evidence, w)]
+    if evidence:
+        verbal = None
+        if evidence.get("log10_lr") is not None and "identical_inputs" not in evidence.get("inconclusive_reasons", []):
+            verbal = verbal_statement(evidence, w)
+        lines += [t for t in (verbal, cap_statement(evidence, w), conclusiveness_statement(evidence, w)) if t]
+    lines.append(w["decision"].format(
+        threshold=record["threshold"], decision=record["decision"], similarity=record["similarity"],
+        margin=record["margin"],
+    ))
+    cal = record.get("calibration") or {}
+    infos = [honest_probability(record.get(k), record["decision"], cal) for k in ("confidence", "pic_score")]
+    if "identical_inputs" in ((evidence or {}).get("inconclusive_reasons") or []):
+        lines.append(w["scores_identical"])
+    elif record.get("confidence") is None and record.get("pic_score") is None:
+        lines.append(w["no_scores"])
+    elif all(i is not None and i["capped"] and i["floor"] is not None for i in infos):
+        i = infos[0]
+        lines.append(w["scores_capped"].format(floor_pct=_pct(i["floor"]), n=i["n"], kind=i["kind"]))
+    else:
+        lines.append(w["scores"].format(
+            cscore=probability_text(record.get("confidence"), record["decision"], cal, w),
+            pic=probability_text(record.get("pic_score"), record["decision"], cal, w),
+        ))
+    return lines

@@ -234,6 +234,7 @@ class Explanation:
             "model": v.model,
             "model_description": v.model_description,
             "calibration": calibration,
+            "evidence": getattr(v, "evidence", None),
             "faces_found": dict(v.faces_found),
             "images": {"a": self.face_a.image_record(), "b": self.face_b.image_record()},
             "perturbation": a.fill_name or self.perturbation,

@@ -177,3 +177,26 @@ def test_probability_floor_is_what_n_error_free_pairs_resolve():
 def test_format_lr():
     assert ev.format_lr(380.2) == "380" and ev.format_lr(1 / 37.0) == "1/37" and ev.format_lr(2.04) == "2"
     assert ev.format_lr(12345) == "12,000" and ev.format_lr(0.5) == "1/2"
+
+
+def _record(cal, similarity, **kw):
+    decision = "match" if similarity >= cal.threshold else "non-match"
+    e = ev.compute_evidence(similarity, cal.threshold, cal, decision=decision, **kw)
+    return {"decision": decision, "similarity": similarity, "threshold": cal.threshold,
+            "margin": similarity - cal.threshold, "confidence": 1.0, "pic_score": 1.0, "calibration": cal.summary(),
+            "evidence": e}
+
+
+def test_decision_lines_lead_with_the_lr_then_the_decision(cal):
+    lines = ev.decision_lines(_record(cal, 0.99))
+    assert LR_FORM.match(lines[0])
+    k = next(n for n, line in enumerate(lines) if line.startswith("At the threshold"))
+    assert k > 0 and "the decision is match" in lines[k]
+    assert "each 99.6% or more" in lines[-1] and "1200 impostor calibration pairs" in lines[-1]
+    for line in lines:
+        assert not OVERSTATED.search(line), line
+
+
+def test_identical_inputs_give_no_scores(cal):
+    lines = ev.decision_lines(_record(cal, 1.0, identical_inputs=True))
+    assert lines[0].startswith("No likelihood ratio") and lines[-1].startswith("No C-score or PIC-score")
