@@ -857,63 +857,6 @@ def fit_calibration(
 # the labelled pairs file and the `calibrate` output
 
 
-def read_pairs_csv(path: str | Path, root: str | Path) -> list[tuple[Path, Path, int]]:
-    """Read a labelled pairs CSV (columns img_a, img_b, label; 1 = same person, 0 = different people).
-
-    A spreadsheet's "CSV UTF-8" (with a byte-order mark) reads the same as plain UTF-8.
-
-    Args:
-        path: the CSV file.
-        root: the folder the image paths in it are relative to.
-
-    Returns:
-        [(photo A, photo B, label)], in file order.
-
-    Raises:
-        ImageError: the file does not exist or is a folder.
-        FaceXError: the file is not UTF-8 text CSV (e.g. a binary file), lacks the columns, has a label other than
-            0/1, or lists no pairs.
-    """
-    import csv
-
-    from models.errors import FaceXError, ImageError
-
-    path, root = Path(path), Path(root)
-    if not path.exists():
-        raise ImageError(f"{path}: pairs file not found")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not a pairs CSV file")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            text = fh.read()
-    except UnicodeDecodeError:
-        raise FaceXError(f"{path}: not a text CSV file (it is not UTF-8 text; is it a binary or spreadsheet file?)") from None
-    except OSError as exc:
-        raise FaceXError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if "\x00" in text:
-        raise FaceXError(f"{path}: not a text CSV file (it contains NUL bytes; is it a binary file?)")
-    try:
-        reader = csv.DictReader(text.splitlines())
-        need = {"img_a", "img_b", "label"}
-        fields = [f.strip() for f in (reader.fieldnames or [])]
-        if not need <= set(fields):
-            raise FaceXError(f"{path}: needs the columns img_a, img_b, label (1 = same person, 0 = different)")
-        reader.fieldnames = fields
-        rows = []
-        for line, r in enumerate(reader, start=2):
-            label = (r.get("label") or "").strip()
-            if label not in ("0", "1"):
-                raise FaceXError(f"{path}, line {line}: label must be 0 or 1, not {r.get('label')!r}")
-            if not r.get("img_a") or not r.get("img_b"):
-                raise FaceXError(f"{path}, line {line}: img_a and img_b must both name a photo")
-            rows.append((root / r["img_a"].strip(), root / r["img_b"].strip(), int(label)))
-    except csv.Error as exc:
-        raise FaceXError(f"{path}: not a readable CSV file ({exc})") from None
-    if not rows:
-        raise FaceXError(f"{path}: no pairs listed")
-    return rows
-
-
 def calibration_output_paths(out: str | Path | None, model: str) -> tuple[Path, Path, str]:
     """Where ``calibrate --out`` writes: (calibration JSON, plots folder, plot file prefix).
 
