@@ -266,7 +266,7 @@ def format_lr(lr: float) -> str:
     return f"1/{float(f'{inv:.2g}'):,.0f}" if inv >= 10 else f"1/{inv:.2g}"
 
 
-def _pct(value: float) -> str:
+def percent_floor(value: float) -> str:
     """A percentage that never rounds up to 100% (floor at the last digit shown)."""
     digits = 1 if value < 0.999 else 2
     scale = 10**digits
@@ -398,9 +398,9 @@ def probability_text(value: float | None, decision: str, calibration: dict | Non
         return w["probability"]["none"].format(kind=info["kind"])
     if info["capped"]:
         return w["probability"]["capped"].format(
-            floor_pct=_pct(info["floor"]), n=info["n"], kind=info["kind"], perfect="certainty"
+            floor_pct=percent_floor(info["floor"]), n=info["n"], kind=info["kind"], perfect="certainty"
         )
-    return w["probability"]["plain"].format(pct=_pct(info["shown"]))
+    return w["probability"]["plain"].format(pct=percent_floor(info["shown"]))
 
 
 def evidence_lines(evidence: dict | None, words: dict | None = None) -> list[str]:
@@ -487,7 +487,7 @@ def decision_lines(record: dict, words: dict | None = None) -> list[str]:
         lines.append(w["no_scores"])
     elif all(i is not None and i["capped"] and i["floor"] is not None for i in infos):
         i = infos[0]
-        lines.append(w["scores_capped"].format(floor_pct=_pct(i["floor"]), n=i["n"], kind=i["kind"]))
+        lines.append(w["scores_capped"].format(floor_pct=percent_floor(i["floor"]), n=i["n"], kind=i["kind"]))
     else:
         lines.append(w["scores"].format(
             cscore=probability_text(record.get("confidence"), record["decision"], cal, w),

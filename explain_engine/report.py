@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,11 +53,35 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def data_uri(path: str | Path) -> str:
-    """A ``data:`` URI with the file's bytes (base64), typed by its extension (PNG when unknown)."""
+def data_uri(path: str | Path, content: bytes | None = None) -> str:
+    """A ``data:`` URI with the file's bytes (base64; ``content`` instead of reading ``path``), typed by its
+    extension (PNG when unknown)."""
     path = Path(path)
     mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    data = path.read_bytes() if content is None else content
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+class _Files:
+    """The explanation's files by name, from a folder or from memory ({name: bytes or a callable returning them},
+    e.g. ``Explanation.files()``), so that the app renders a report without writing anything to disk."""
+
+    def __init__(self, source: str | Path | Mapping[str, Any]) -> None:
+        self.folder = None if isinstance(source, Mapping) else Path(source)
+        self.mapping = source if isinstance(source, Mapping) else None
+
+    def read(self, name: Any) -> bytes | None:
+        if not isinstance(name, str) or not name:
+            return None
+        if self.folder is not None:
+            path = self.folder / name
+            return path.read_bytes() if path.is_file() else None
+        value = self.mapping.get(name)
+        return value() if callable(value) else value
+
+    def uri(self, name: Any) -> str | None:
+        content = self.read(name)
+        return None if content is None else data_uri(name, content)
 
 
 def find_chromium() -> str | None:
@@ -120,8 +145,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _input_info(side: str, path: str | Path | None, record: dict) -> dict:
+def _input_info(side: str, path: str | Path | tuple[str, bytes] | None, record: dict) -> dict:
     image = (record.get("images") or {}).get(side) or {}
+    if isinstance(path, tuple):  # (name, bytes) of an upload, hashed in memory, or (name, its SHA-256 hex)
+        name, content = path
+        digest = content if isinstance(content, str) else hashlib.sha256(content).hexdigest()
+        return {"name": name, "sha256": digest, "faces": (record.get("faces_found") or {}).get(side, "")}
     if path is not None:
         p = Path(path)
         return {"name": str(p), "sha256": sha256_file(p), "faces": (record.get("faces_found") or {}).get(side, "")}
@@ -152,8 +181,9 @@ def _quality_rows(record: dict) -> list[dict]:
     return rows
 
 
-def _maps(record: dict, folder: Path) -> list[dict]:
+def _maps(record: dict, files: _Files) -> list[dict]:
     """Every method's region maps (record["heatmaps"] and any other method -> {key: PNG} sections) as data URIs."""
+    source = files
     sections = dict(record.get("heatmaps") or {})
     for key in ("pixel_maps", "maps"):
         extra = record.get(key)
@@ -166,9 +196,9 @@ def _maps(record: dict, folder: Path) -> list[dict]:
         keys = [k for k in MAP_KEYS if k in files] + [k for k in files if k not in MAP_KEYS and "blend" not in k]
         images = []
         for k in keys:
-            name = files.get(k)
-            if isinstance(name, str) and (folder / name).is_file():
-                images.append({"key": k, "uri": data_uri(folder / name), "caption": MAP_CAPTIONS.get(k, k)})
+            uri = source.uri(files.get(k))
+            if uri is not None:
+                images.append({"key": k, "uri": uri, "caption": MAP_CAPTIONS.get(k, k)})
         if images:
             out.append({"method": method, "label": method.upper().replace("_", " "), "images": images})
     return out
@@ -199,10 +229,10 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
 
 def render_report_html(
     record: dict,
-    folder: Path,
+    folder: str | Path | Mapping[str, Any],
     *,
-    image_a: str | Path | None = None,
-    image_b: str | Path | None = None,
+    image_a: str | Path | tuple[str, bytes] | None = None,
+    image_b: str | Path | tuple[str, bytes] | None = None,
     settings: dict | None = None,
     conversation: list[dict] | None = None,
     calibration=None,
@@ -212,8 +242,9 @@ def render_report_html(
 
     Args:
         record: explanation.json as a dict.
-        folder: the folder holding the record's PNG files.
-        image_a, image_b: the input files (their SHA-256 is computed here); None: taken from the record if stored.
+        folder: the folder holding the record's PNG files, or {name: bytes | callable} (``Explanation.files()``).
+        image_a, image_b: the input files, or (name, bytes) of uploads (their SHA-256 is computed here), or
+            (name, SHA-256 hex); None: taken from the record if stored.
         settings: the run's settings (e.g. EngineConfig.to_dict()); default the record's "settings"/"config".
         conversation: [{"role": "user" | "assistant", "text": ...}] from the app.
         calibration: the Calibration used, for its plots (Tippett, LR curve) and the evidence when the record has
@@ -258,12 +289,13 @@ def render_report_html(
     run_settings = settings if settings is not None else (record.get("settings") or record.get("config") or {})
     table_rows = record.get("table") or []
     table_columns = list(table_rows[0].keys()) if table_rows and isinstance(table_rows[0], dict) else []
+    files = _Files(folder)
     outlines = []
-    for side, name in (record.get("region_outlines") or {}).items():
-        if isinstance(name, str) and (folder / name).is_file():
-            outlines.append((side, data_uri(folder / name)))
-    legend_name = record.get("legend") or "legend.png"
-    legend = data_uri(folder / legend_name) if isinstance(legend_name, str) and (folder / legend_name).is_file() else None
+    for side, name in (record.get("region_outlines") or {"a": "regions_a.png", "b": "regions_b.png"}).items():
+        uri = files.uri(name)
+        if uri is not None:
+            outlines.append((side, uri))
+    legend = files.uri(record.get("legend") or "legend.png")
     try:
         from importlib import metadata
 
@@ -296,7 +328,7 @@ def render_report_html(
         colour_scale=record.get("colour_scale") or "",
         legend=legend,
         outlines=outlines,
-        maps=_maps(record, folder),
+        maps=_maps(record, files),
         table_rows=table_rows,
         table_columns=table_columns,
         agreement_rows=_agreement_rows(record),
