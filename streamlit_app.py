@@ -447,6 +447,9 @@ def warm_up() -> threading.Thread:
 
     def load() -> None:
         try:
+            from explain_engine.calibration import preload_lir
+
+            preload_lir()  # first: scikit-learn imported from two threads at once can deadlock
             shared_pipeline(ModelConfig.from_env().embedder, "coarse")
             shared_sentence_models()
         except Exception:  # the page reports the same error when it needs the model

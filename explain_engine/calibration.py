@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -210,6 +211,32 @@ def fit_cscore(
 # the score-based likelihood ratio (lir calibrators, ELUB bounds, Cllr)
 
 
+_IMPORT_LOCK = threading.Lock()
+_IMPORTED = False
+
+
+def preload_lir() -> None:
+    """Import lir and the scikit-learn parts it uses, once per process, under a lock.
+
+    Two threads importing scikit-learn for the first time at once can deadlock in the import system (the app loads
+    its sentence models in a background thread while a page computes an LR); every LR function calls this first,
+    and the app calls it before its background loading.
+    """
+    global _IMPORTED
+    if _IMPORTED:
+        return
+    with _IMPORT_LOCK:
+        if not _IMPORTED:
+            import lir.algorithms.bayeserror  # noqa: F401
+            import lir.algorithms.kde  # noqa: F401
+            import lir.algorithms.logistic_regression  # noqa: F401
+            import lir.data.models  # noqa: F401
+            import lir.metrics  # noqa: F401
+            import sklearn.model_selection  # noqa: F401
+
+            _IMPORTED = True
+
+
 def _labelled(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Scores and labels in lir's convention: 1 = H1 (same person), 0 = H2 (different people)."""
     x = np.concatenate([genuine, impostor]).astype(np.float64)
@@ -219,6 +246,7 @@ def _labelled(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np
 
 def _lir_calibrator(kind: str):
     """A fresh, unfitted lir calibrator of ``kind`` ("logistic" or "kde")."""
+    preload_lir()
     from lir.algorithms.kde import KDECalibrator
     from lir.algorithms.logistic_regression import LogitCalibrator
 
@@ -348,6 +376,7 @@ def cross_validated_llrs(
     Returns:
         (llrs, labels), each shape (n_g + n_i,), labels 1 = genuine.
     """
+    preload_lir()
     from sklearn.model_selection import StratifiedKFold
 
     g, i = _as_scores(genuine, "genuine"), _as_scores(impostor, "impostor")
@@ -364,6 +393,7 @@ def cross_validated_llrs(
 
 def cllr_figures(llrs: np.ndarray, labels: np.ndarray) -> dict:
     """Cllr, Cllr_min (after PAV) and Cllr_cal = Cllr - Cllr_min of log10 LRs (lir.metrics; Brümmer 2006)."""
+    preload_lir()
     from lir.data.models import LLRData
     from lir.metrics import cllr, cllr_min
 
@@ -494,6 +524,7 @@ def plot_calibration(cal: Calibration, out_dir: str | Path, prefix: str = "") ->
     """
     import matplotlib
 
+    preload_lir()
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from lir.data.models import LLRData
