@@ -198,9 +198,6 @@ def compute_evidence(
     reasons = []
     if identical_inputs:
         reasons.append("identical_inputs")
-    outcomes = {side: (q or {}).get("outcome") for side, q in (quality or {}).items() if side in ("a", "b")}
-    if "refuse" in outcomes.values():
-        reasons.append("quality_refused")
     if calibration is None:
         out["inconclusive_reasons"] = reasons + ["no_calibration"]
         out["inconclusive_reason"] = out["inconclusive_reasons"][0]
@@ -235,11 +232,7 @@ def compute_evidence(
         },
     )  # fmt: skip
     level, side = verbal_level(bounded, scale)
-    out["verbal_uncapped"] = verbal_code(level, side)
-    if "warn" in outcomes.values() and _level_index(scale, level) > _level_index(scale, QUALITY_CAP_LEVEL):
-        level = QUALITY_CAP_LEVEL
-        out["capped_by"].append("quality_warning")
-    out["verbal"] = verbal_code(level, side)
+    out["verbal_uncapped"] = out["verbal"] = verbal_code(level, side)
 
     if (decision == "match" and bounded <= 0) or (decision == "non-match" and bounded >= 0):
         reasons.append("lr_contradicts_decision")
@@ -251,6 +244,40 @@ def compute_evidence(
     out["inconclusive_reasons"] = reasons
     out["inconclusive_reason"] = reasons[0] if reasons else None
     out["conclusive"] = not reasons
+    return with_quality(out, quality, scale) if quality else out
+
+
+def with_quality(evidence: dict, quality: dict | None, scale: dict | None = None) -> dict:
+    """The evidence section under the photos' quality checks (the record's ``quality`` section): a "warn" caps the
+    verbal equivalent at QUALITY_CAP_LEVEL, a "refuse" makes the result inconclusive. Returns a new dict; applying
+    it twice changes nothing.
+
+    Args:
+        evidence: a section from :func:`compute_evidence`.
+        quality: {"a": {"outcome": "pass" | "warn" | "refuse", ...}, "b": {...}} or None.
+    """
+    out = dict(evidence)
+    outcomes = [(q or {}).get("outcome") for side, q in (quality or {}).items() if side in ("a", "b") and
+                isinstance(q, dict)]
+    reasons = [r for r in out.get("inconclusive_reasons") or [] if r != "quality_refused"]
+    if "refuse" in outcomes:
+        reasons.append("quality_refused")
+    known = [r for r in reasons if r in REASON_ORDER]
+    reasons = sorted(set(known), key=REASON_ORDER.index) + [r for r in reasons if r not in REASON_ORDER]
+    out["inconclusive_reasons"] = reasons
+    out["inconclusive_reason"] = reasons[0] if reasons else None
+    out["conclusive"] = not reasons
+    capped = [c for c in out.get("capped_by") or [] if c != "quality_warning"]
+    uncapped = out.get("verbal_uncapped")
+    out["verbal"] = uncapped
+    if uncapped and "warn" in outcomes:
+        scale = scale or load_verbal_scale()
+        side = "same" if uncapped.endswith("_same") else "different" if uncapped.endswith("_different") else ""
+        level = uncapped[: -len(side) - 1] if side else uncapped
+        if _level_index(scale, level) > _level_index(scale, QUALITY_CAP_LEVEL):
+            out["verbal"] = verbal_code(QUALITY_CAP_LEVEL, side)
+            capped.append("quality_warning")
+    out["capped_by"] = capped
     return out
 
 
@@ -494,3 +521,14 @@ def decision_lines(record: dict, words: dict | None = None) -> list[str]:
             pic=probability_text(record.get("pic_score"), record["decision"], cal, w),
         ))
     return lines
+
+
+def accuracy_text(accuracy: float | None, n_pairs: int, words: dict | None = None) -> str:
+    """A calibration's accuracy in words: a percentage that never rounds up to 100%, or "no error among the N
+    calibration pairs" when there was none."""
+    w = words or load_words()
+    if accuracy is None:
+        return "not reported"
+    if accuracy >= 1.0:
+        return w["accuracy"]["perfect"].format(n=n_pairs)
+    return w["accuracy"]["plain"].format(pct=percent_floor(float(accuracy)))

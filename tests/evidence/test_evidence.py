@@ -200,3 +200,13 @@ def test_decision_lines_lead_with_the_lr_then_the_decision(cal):
 def test_identical_inputs_give_no_scores(cal):
     lines = ev.decision_lines(_record(cal, 1.0, identical_inputs=True))
     assert lines[0].startswith("No likelihood ratio") and lines[-1].startswith("No C-score or PIC-score")
+
+
+def test_with_quality_is_idempotent_and_reversible_by_pass(cal):
+    base = ev.compute_evidence(0.99, cal.threshold, cal)
+    warn = {"a": {"outcome": "warn"}, "b": {"outcome": "pass"}}
+    once = ev.with_quality(base, warn)
+    assert ev.with_quality(once, warn) == once
+    refused = ev.with_quality(once, {"a": {"outcome": "refuse"}})
+    assert refused["inconclusive_reasons"] == ["quality_refused"] and refused["capped_by"] == []
+    assert ev.with_quality(refused, {"a": {"outcome": "pass"}, "b": {"outcome": "pass"}}) == base
