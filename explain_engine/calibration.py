@@ -227,10 +227,10 @@ def preload_lir() -> None:
         return
     with _IMPORT_LOCK:
         if not _IMPORTED:
-            import lir.algorithms.bayeserror  # noqa: F401
-            import lir.algorithms.kde  # noqa: F401
-            import lir.algorithms.logistic_regression  # noqa: F401
-            import lir.data.models  # noqa: F401
+            import lir.algorithms.bayeserror
+            import lir.algorithms.kde
+            import lir.algorithms.logistic_regression
+            import lir.data.models
             import lir.metrics  # noqa: F401
             import sklearn.model_selection  # noqa: F401
 

@@ -181,22 +181,21 @@ def _quality_rows(record: dict) -> list[dict]:
     return rows
 
 
-def _maps(record: dict, files: _Files) -> list[dict]:
+def _maps(record: dict, source: _Files) -> list[dict]:
     """Every method's region maps (record["heatmaps"] and any other method -> {key: PNG} sections) as data URIs."""
-    source = files
     sections = dict(record.get("heatmaps") or {})
     for key in ("pixel_maps", "maps"):
         extra = record.get(key)
         if isinstance(extra, dict):
             sections.update({m: v for m, v in extra.items() if m not in sections})
     out = []
-    for method, files in sections.items():
-        if not isinstance(files, dict):
+    for method, names in sections.items():
+        if not isinstance(names, dict):
             continue
-        keys = [k for k in MAP_KEYS if k in files] + [k for k in files if k not in MAP_KEYS and "blend" not in k]
+        keys = [k for k in MAP_KEYS if k in names] + [k for k in names if k not in MAP_KEYS and "blend" not in k]
         images = []
         for k in keys:
-            uri = source.uri(files.get(k))
+            uri = source.uri(names.get(k))
             if uri is not None:
                 images.append({"key": k, "uri": uri, "caption": MAP_CAPTIONS.get(k, k)})
         if images:
