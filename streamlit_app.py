@@ -550,6 +550,7 @@ def _page() -> None:
         _results(current)
         _chat()
     _archive()
+    _restore_panel()
 
 
 def _sidebar() -> tuple[dict, str]:
@@ -608,7 +609,6 @@ def _sidebar() -> tuple[dict, str]:
             horizontal=True,
             format_func=lambda r: "9 regions" if r == "coarse" else "12 (left/right split)",
         )
-        _restore_panel()
     methods = [METHOD_CHOICES[c] for c in chosen if c in METHOD_CHOICES] or ["s0"]
     if "s1" in methods and "s0" not in methods:
         methods.insert(0, "s0")  # the engine needs S0 for S1's ranking and the average
@@ -652,20 +652,26 @@ def _restore_panel() -> None:
             "explanation zip (and the conversation JSON) you downloaded to continue."
         )
         zipped = st.file_uploader("Explanation (zip)", type=["zip"], key="restore_zip")
-        chat = st.file_uploader("Conversation (JSON, optional)", type=["json"], key="restore_chat")
-        if st.button("Restore", key="restore", disabled=zipped is None):
-            try:
-                current, conversation = restore_session(zipped.getvalue(), chat.getvalue() if chat else None)
-            except Exception as exc:  # noqa: BLE001 (a plain message, the page stays as it was)
-                st.session_state.error = user_message(exc)
-                return
-            _archive_current()
-            st.session_state.result = current
-            st.session_state.conversation = conversation or _new_conversation_or_none(current.record)
-            st.session_state.chat = [
-                {"question": t.question, "answer": t.answer, "error": None} for t in (conversation.turns if conversation else [])
-            ]
-            st.session_state.error = None
+        st.file_uploader("Conversation (JSON, optional)", type=["json"], key="restore_chat")
+        st.button("Restore", key="restore", disabled=zipped is None, on_click=_restore)
+
+
+def _restore() -> None:
+    """Button callback (runs before the page is drawn again): the uploaded zip and conversation become the session."""
+    zipped, chat = st.session_state.get("restore_zip"), st.session_state.get("restore_chat")
+    if zipped is None:
+        return
+    try:
+        current, conversation = restore_session(zipped.getvalue(), chat.getvalue() if chat else None)
+    except Exception as exc:  # noqa: BLE001 (a plain message; the page stays as it was)
+        st.session_state.error = user_message(exc)
+        return
+    _archive_current()
+    st.session_state.result = current
+    st.session_state.conversation = conversation or _new_conversation_or_none(current.record)
+    turns = conversation.turns if conversation else []
+    st.session_state.chat = [{"question": t.question, "answer": t.answer, "error": None} for t in turns]
+    st.session_state.error = None
 
 
 def _new_conversation_or_none(record: dict):
@@ -896,7 +902,7 @@ def _results(current: ExplainedPair) -> None:
     st.caption(
         "The case report is one self-contained HTML file (print it to PDF from the browser; "
         "`python -m explain_engine explain --report` writes the PDF too). To continue after a reload, keep the zip "
-        "and the conversation (JSON) and restore them from the sidebar."
+        "and the conversation (JSON) and restore them at the bottom of the page."
     )
 
 
