@@ -95,3 +95,14 @@ def test_case_specific_calibration_is_used_and_named(engine, photos, tmp_path):
     assert record["evidence"]["calibration"]["n_impostor"] == 600
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "calibration given for this case" in html and "case reference set" in html
+
+
+def test_chat_answers_about_confidence_never_say_100_percent(run):
+    from chatbot import Chatbot, Conversation
+
+    _, out, _ = run
+    conversation = Conversation(Chatbot(json.loads((out / "explanation.json").read_text())))
+    for question in ("How confident is the model?", "What is the PIC score?", "How sure is this decision?",
+                     "How was the threshold calibrated?"):
+        answer = conversation.ask(question)
+        assert not OVERSTATED.search(answer.text), (question, answer.text)
