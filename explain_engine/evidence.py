@@ -316,8 +316,10 @@ def lr_statement(evidence: dict | None, words: dict | None = None) -> str:
     """
     w = words or load_words()
     props, alts = w["propositions"], w["alternatives"]
-    if not evidence or evidence.get("log10_lr") is None or "identical_inputs" in (evidence.get("inconclusive_reasons") or []):
-        reasons = (evidence or {}).get("inconclusive_reasons") or ["no_calibration"]
+    if not evidence:
+        return w["lr_statement"]["not_available"].format(reason=w["inconclusive_reasons"]["not_recorded"])
+    if evidence.get("log10_lr") is None or "identical_inputs" in (evidence.get("inconclusive_reasons") or []):
+        reasons = evidence.get("inconclusive_reasons") or ["no_calibration"]
         reason = "identical_inputs" if "identical_inputs" in reasons else reasons[-1]
         return w["lr_statement"]["not_available"].format(reason=w["inconclusive_reasons"][reason])
     log10_lr = float(evidence["log10_lr"])

@@ -81,7 +81,7 @@ def test_sample_pair_decision_card_matches_the_engine(app, reference, app_module
     assert any("S0: hiding one region at a time" in m for m in steps), steps
     assert _metric(app, "Similarity") == f"{reference.similarity:.3f}"
     assert _metric(app, "Threshold") == f"{reference.threshold:.3f}"
-    card = app_module.decision_summary(reference.to_dict())
+    card = app_module.decision_summary(app.session_state["result"].record)
     assert _metric(app, "Confidence (C-score)") == card["confidence"] and "100" not in card["confidence"]
     assert _metric(app, "Chance the decision is right (PIC)") == card["pic"] and "100" not in card["pic"]
     # the card leads with the likelihood-ratio statement, before the decision's headline

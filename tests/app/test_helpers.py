@@ -61,15 +61,22 @@ def test_decision_card_leads_with_the_lr_and_never_shows_100_percent(app_module)
     from explain_engine.calibration import load_default_calibration
     from explain_engine.evidence import compute_evidence
 
+    import json
+    from pathlib import Path
+
+    from explain_engine.record import load_record
+
+    base = json.loads((Path(__file__).parents[1] / "chatbot" / "fixtures" / "match_coarse.json").read_text())
     cal = load_default_calibration("dlib-torch")
-    for similarity, identical in ((0.96, False), (0.80, False), (1.0, True)):
+    for similarity, identical in ((0.96, False), (0.94, False), (1.0, True)):
         decision = "match" if similarity >= cal.threshold else "non-match"
         record = {
-            "decision": decision, "similarity": similarity, "threshold": cal.threshold,
-            "margin": similarity - cal.threshold, "confidence": 1.0, "pic_score": 1.0, "calibration": cal.summary(),
+            **base, "decision": decision, "similarity": similarity, "distance": 1 - similarity,
+            "threshold": cal.threshold, "margin": similarity - cal.threshold, "confidence": 1.0, "pic_score": 1.0,
+            "calibration": cal.summary(),
             "evidence": compute_evidence(similarity, cal.threshold, cal, decision=decision, identical_inputs=identical),
         }  # fmt: skip
-        card = app_module.decision_summary(record)
+        card = app_module.decision_summary(load_record(record).to_dict())
         text = " ".join([card["lr_statement"], *card["evidence_lines"], card["plain"], card["confidence"], card["pic"]])
         assert "100%" not in text and "very sure" not in text and "in 100" not in text
         if identical:
