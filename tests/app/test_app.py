@@ -86,8 +86,7 @@ def test_sample_pair_decision_card_matches_the_engine(app, reference, app_module
     assert _metric(app, "Chance the decision is right (PIC)") == card["pic"] and "100" not in card["pic"]
     # the card leads with the likelihood-ratio statement, before the decision's headline
     texts = [m.value.replace("\\", "") for m in app.markdown]
-    assert any(t.startswith("#### The observed similarity is about") or t.startswith("#### No likelihood ratio")
-               for t in texts), texts[:5]
+    assert any(t.startswith(("#### The observed similarity is about", "#### No likelihood ratio")) for t in texts), texts[:5]
     headline = (app.success[0] if reference.decision == "match" else app.warning[0]).value
     assert ("Match:" if reference.decision == "match" else "No match:") in headline
     record = app.session_state["result"].record

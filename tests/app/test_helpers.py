@@ -58,12 +58,11 @@ def test_escape_markdown_shows_html_and_markdown_literally(app_module):
 
 
 def test_decision_card_leads_with_the_lr_and_never_shows_100_percent(app_module):
-    from explain_engine.calibration import load_default_calibration
-    from explain_engine.evidence import compute_evidence
-
     import json
     from pathlib import Path
 
+    from explain_engine.calibration import load_default_calibration
+    from explain_engine.evidence import compute_evidence
     from explain_engine.record import load_record
 
     base = json.loads((Path(__file__).parents[1] / "chatbot" / "fixtures" / "match_coarse.json").read_text())
