@@ -93,6 +93,7 @@ class Photo:
     name: str
     image: np.ndarray
     digest: str
+    sha256: str = ""  # of the uploaded file's bytes (for the case report)
 
 
 def _fingerprint(data: bytes | np.ndarray) -> str:
@@ -130,7 +131,9 @@ def read_upload(name: str, data: bytes) -> Photo:
         raise ImageError(f"{name}: this is a {actual} image; only JPEG, PNG and WEBP photos are accepted")
     buffer = io.BytesIO(data)
     buffer.name = name  # load_image names the file in its messages
-    return Photo(name=name, image=load_image(buffer), digest=_fingerprint(data))
+    import hashlib
+
+    return Photo(name=name, image=load_image(buffer), digest=_fingerprint(data), sha256=hashlib.sha256(data).hexdigest())
 
 
 @functools.lru_cache(maxsize=1)
@@ -180,18 +183,35 @@ def pic_words(pic: float | None) -> str:
 def decision_summary(record: dict | ExplanationRecord) -> dict:
     """The decision card's values and sentences, read through the record schema (one renderer per sentence, the
     same as the command line's and the chatbot's)."""
+    from explain_engine.evidence import decision_lines, honest_probability, percent_floor
+
     r = load_record(record)
+    d = r.model_dump(mode="json")
+    lines = decision_lines(d)  # the LR statement first (the renderer of the CLI, report and chat), then the decision
+    k = next((n for n, line in enumerate(lines) if line.startswith("At the threshold")), len(lines) - 2)
+    evidence = d.get("evidence") or {}
+    identical = "identical_inputs" in (evidence.get("inconclusive_reasons") or [])
+
+    def shown(value):  # never shown beyond what the calibration set resolves (no "100%")
+        info = None if identical else honest_probability(value, r.decision, d.get("calibration") or {})
+        if info is None or info["shown"] is None:
+            return "n/a"
+        return f"≥ {percent_floor(info['shown'])}" if info["capped"] else percent_floor(info["shown"])
+
     return {
         "decision": r.decision,
         "headline": render.card_headline(r.decision),
+        "lr_statement": lines[0],
+        "evidence_lines": lines[1:k],
+        "conclusive": bool(evidence.get("conclusive")),
         "similarity": r.similarity,
         "threshold": r.threshold,
         "margin": r.margin,
-        "confidence": r.confidence,
-        "pic": r.pic_score,
+        "confidence": shown(r.confidence),
+        "pic": shown(r.pic_score),
         "confidence_meaning": render.score_meaning(r.confidence_meaning),
         "pic_meaning": render.score_meaning(r.pic_meaning),
-        "plain": render.plain_words(r.confidence, r.pic_score, outside_calibration=r.outside_calibration),
+        "plain": " ".join(lines[k + 1 :] + ([render.caveat_sentence()] if r.outside_calibration else [])),
         "statements": [
             text
             for text in (
@@ -205,6 +225,18 @@ def decision_summary(record: dict | ExplanationRecord) -> dict:
         "perturbation": r.perturbation,
         "region_set": r.region_set,
     }
+
+
+def report_html(record: dict, files: dict, names: tuple[str, str], sha256: tuple[str, str], conversation=None) -> str:
+    """The case report (self-contained HTML, images as data URIs), rendered in memory from the explanation's files."""
+    from explain_engine.report import render_report_html
+
+    turns = []
+    if conversation is not None:
+        for turn in conversation.turns:
+            turns += [{"role": "user", "text": turn.question}, {"role": "assistant", "text": turn.answer.text}]
+    inputs = [(n, h) if h else None for n, h in zip(names, sha256)]
+    return render_report_html(record, files, image_a=inputs[0], image_b=inputs[1], conversation=turns)
 
 
 def contributions_frame(record: dict):
@@ -288,6 +320,7 @@ class ExplainedPair:
     names: tuple[str, str]
     digests: tuple[str, str]
     seconds: float
+    sha256: tuple[str, str] = ("", "")  # of the two input files (empty for a restored session)
 
     @property
     def title(self) -> str:
@@ -414,6 +447,9 @@ def warm_up() -> threading.Thread:
 
     def load() -> None:
         try:
+            from explain_engine.calibration import preload_lir
+
+            preload_lir()  # first: scikit-learn imported from two threads at once can deadlock
             shared_pipeline(ModelConfig.from_env().embedder, "coarse")
             shared_sentence_models()
         except Exception:  # the page reports the same error when it needs the model
@@ -514,6 +550,7 @@ def _page() -> None:
         _results(current)
         _chat()
     _archive()
+    _restore_panel()
 
 
 def _sidebar() -> tuple[dict, str]:
@@ -577,6 +614,71 @@ def _sidebar() -> tuple[dict, str]:
         methods.insert(0, "s0")  # the engine needs S0 for S1's ranking and the average
     settings = {"embedder": embedder, "fill": fill, "methods": methods, "region_set": region_set}
     return settings, source
+
+
+def restore_session(zip_bytes: bytes, conversation_bytes: bytes | None = None):
+    """(ExplainedPair, Conversation | None) from an exported explanation zip and, optionally, the conversation JSON
+    exported with it; both are read in memory only. Raises RestoreError (a FaceXError) with a plain message."""
+    from explain_engine.restore import RestoreError, check_conversation_matches, load_explanation_zip
+
+    restored = load_explanation_zip(zip_bytes)
+    record = restored.record
+    images = record.get("images") or {}
+    names = tuple(str((images.get(side) or {}).get("name") or f"photo {side.upper()}") for side in ("a", "b"))
+    current = ExplainedPair(restored, record, names, ("restored", "restored"), 0.0)
+    conversation = None
+    if conversation_bytes:
+        from chatbot import Chatbot, Conversation
+
+        try:
+            data = json.loads(conversation_bytes.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise RestoreError(f"the conversation file is not JSON ({exc})") from None
+        check_conversation_matches(data, record)
+        models = shared_sentence_models()
+        with models.lock:
+            bot = Chatbot(record, embedder=models.value["embedder"], qa=models.value["qa"])
+        try:
+            conversation = Conversation.from_dict(data, bot)
+        except Exception as exc:  # noqa: BLE001 (a chatbot error: its message)
+            raise RestoreError(f"the conversation cannot be restored: {user_message(exc)}") from None
+    return current, conversation
+
+
+def _restore_panel() -> None:
+    with st.expander("Restore an earlier session"):
+        st.caption(
+            "Streamlit forgets a session when the page reloads, and nothing is stored on the server. Upload the "
+            "explanation zip (and the conversation JSON) you downloaded to continue."
+        )
+        zipped = st.file_uploader("Explanation (zip)", type=["zip"], key="restore_zip")
+        st.file_uploader("Conversation (JSON, optional)", type=["json"], key="restore_chat")
+        st.button("Restore", key="restore", disabled=zipped is None, on_click=_restore)
+
+
+def _restore() -> None:
+    """Button callback (runs before the page is drawn again): the uploaded zip and conversation become the session."""
+    zipped, chat = st.session_state.get("restore_zip"), st.session_state.get("restore_chat")
+    if zipped is None:
+        return
+    try:
+        current, conversation = restore_session(zipped.getvalue(), chat.getvalue() if chat else None)
+    except Exception as exc:  # noqa: BLE001 (a plain message; the page stays as it was)
+        st.session_state.error = user_message(exc)
+        return
+    _archive_current()
+    st.session_state.result = current
+    st.session_state.conversation = conversation or _new_conversation_or_none(current.record)
+    turns = conversation.turns if conversation else []
+    st.session_state.chat = [{"question": t.question, "answer": t.answer, "error": None} for t in turns]
+    st.session_state.error = None
+
+
+def _new_conversation_or_none(record: dict):
+    try:
+        return new_conversation(record)
+    except Exception:  # noqa: BLE001 (the restored results stay usable without the chat)
+        return None
 
 
 def _inputs(source: str) -> tuple[Photo, Photo] | None:
@@ -665,7 +767,8 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
 
     _archive_current()
     st.session_state.result = ExplainedPair(
-        explanation, record, (photo_a.name, photo_b.name), (photo_a.digest, photo_b.digest), seconds
+        explanation, record, (photo_a.name, photo_b.name), (photo_a.digest, photo_b.digest), seconds,
+        (photo_a.sha256, photo_b.sha256),
     )
     st.session_state.chat_error = None
     st.session_state.conversation = conversation
@@ -689,6 +792,9 @@ def _results(current: ExplainedPair) -> None:
     card = decision_summary(record)
     st.divider()
     with st.container(border=True, key="decision-card"):
+        st.markdown(f"#### {escape_markdown(card['lr_statement'])}")  # the strength of evidence leads
+        for line in card["evidence_lines"]:
+            st.markdown(escape_markdown(line))
         if card["decision"] == "match":
             st.success(f"### {card['headline']}", icon=":material/check_circle:")
         else:
@@ -701,16 +807,8 @@ def _results(current: ExplainedPair) -> None:
             help="Cosine similarity of the two faces' embeddings (1 = identical).",
         )
         c2.metric("Threshold", f"{card['threshold']:.3f}", help="Pairs at or above this similarity are a match.")
-        c3.metric(
-            "Confidence (C-score)",
-            "n/a" if card["confidence"] is None else f"{card['confidence']:.2f}",
-            help=card["confidence_meaning"],
-        )
-        c4.metric(
-            "Chance the decision is right (PIC)",
-            "n/a" if card["pic"] is None else f"{card['pic']:.0%}",
-            help=card["pic_meaning"],
-        )
+        c3.metric("Confidence (C-score)", card["confidence"], help=card["confidence_meaning"])
+        c4.metric("Chance the decision is right (PIC)", card["pic"], help=card["pic_meaning"])
         st.markdown(escape_markdown(card["plain"]))
         for statement in card["statements"]:
             st.markdown(escape_markdown(statement))
@@ -790,6 +888,21 @@ def _results(current: ExplainedPair) -> None:
         "explanation.zip",
         "application/zip",
         key="dl_explanation_zip",
+    )
+    _download(
+        downloads,
+        "Case report (HTML)",
+        lambda: report_html(
+            record, explanation.files(), current.names, current.sha256, st.session_state.get("conversation")
+        ),
+        "report.html",
+        "text/html",
+        key="dl_report_html",
+    )
+    st.caption(
+        "The case report is one self-contained HTML file (print it to PDF from the browser; "
+        "`python -m explain_engine explain --report` writes the PDF too). To continue after a reload, keep the zip "
+        "and the conversation (JSON) and restore them at the bottom of the page."
     )
 
 

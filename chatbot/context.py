@@ -212,20 +212,25 @@ def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = Non
         "region_set": e["region_set"],
         "regions_list": join_names([readable_region(r["name"]) for r in e["regions"]], article=""),
     }
+    # probabilities in words held to what the calibration set resolves: never "100%" (explain_engine.evidence)
+    from explain_engine.evidence import accuracy_text, probability_text
+
     if e["confidence"] is not None:
         f["confidence"] = float(e["confidence"])
-        f["confidence_pct"] = _pct(f["confidence"])
+        f["confidence_pct"] = probability_text(f["confidence"], e["decision"], e["calibration"])
         f["confidence_level"] = render.confidence_level(f["confidence"], vocabulary.get("confidence_levels"))["word"]
     if e["pic_score"] is not None:
         f["pic_score"] = float(e["pic_score"])
-        f["pic_pct"] = _pct(float(e["pic_score"]))
+        f["pic_pct"] = probability_text(float(e["pic_score"]), e["decision"], e["calibration"])
     cal = e["calibration"]
     if cal["threshold_rule"]:
         f["threshold_rule"] = cal["threshold_rule"]
     if cal["fitted_on"]:
         f.update(fitted_on=cal["fitted_on"], n_genuine=cal["n_genuine"], n_impostor=cal["n_impostor"],
                  threshold_rule=cal["threshold_rule"] or cal["name"] or "not stated")
-        f["accuracy_pct"] = f"{100 * cal['accuracy']:.1f}%" if cal["accuracy"] is not None else "not reported"
+        n_pairs = int(cal["n_genuine"] or 0) + int(cal["n_impostor"] or 0)
+        f["accuracy_pct"] = accuracy_text(float(cal["accuracy"]), n_pairs) if cal["accuracy"] is not None else (
+            "not reported")
         f["eer_pct"] = f"{100 * cal['eer']:.1f}%" if cal["eer"] is not None else "not reported"
     for side in ("a", "b"):
         img = e["images"][side]

@@ -3,7 +3,7 @@
     python -m explain_engine explain A.jpg B.jpg --out DIR [--methods s0,s1] [--perturbation inpaint|black|blur|mean]
                                                 [--inpainter telea|ns|patchmatch|...] [--samples K] [--region-set fine]
     python -m explain_engine verify A.jpg B.jpg [--json]
-    python -m explain_engine calibrate PAIRS.csv --root DIR [--out FILE] [--fmr 0.001]
+    python -m explain_engine calibrate PAIRS.csv --root DIR [--out DIR|FILE.json] [--fmr 0.001] [--calibrator kde]
     python -m explain_engine evaluate ...          (the evaluation tools; see ``evaluate --help``)
 
 Exit status: 0 done; 2 bad input or arguments (no face, unreadable file, a number out of range, an output path
@@ -92,7 +92,8 @@ def _engine_config(args: argparse.Namespace):
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedder", help="face model backend (default: dlib-torch, or FACEX_EMBEDDER)")
     p.add_argument("--detector", help="face detector backend (default: mediapipe)")
-    p.add_argument("--calibration", help="calibration JSON (default: the one shipped for the face model)")
+    p.add_argument("--calibration", help="calibration JSON, e.g. fitted by `calibrate` on reference pairs of the "
+                   "case's kind (default: the one shipped for the face model); the report names which was used")
     p.add_argument("--threshold", type=THRESHOLD,
                    help="explicit cosine-similarity threshold in [-1, 1] (overrides calibration)")
     p.add_argument("--verbose", action="store_true", help="also show third-party log lines (MediaPipe, TF Lite)")
@@ -132,6 +133,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         explanation = _compute_explanation(args, tqdm)
         try:
             explanation.save(stage)
+            report = _write_report(args, stage) if args.report else None
         except OSError as exc:  # a full disk, a folder removed under us: the staging folder is dropped
             raise OutputError(f"--out {args.out}: writing failed ({exc.strerror or exc}); nothing was written") from None
     from explain_engine.record import RECORD_FILE, load_record
@@ -142,7 +144,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
     n_images = sum(len(v) for k, v in d["heatmaps"].items() if k != "legend") + 3  # + legend, two outlined crops
     print(f"wrote {out / RECORD_FILE}, {n_images} images and table.csv")
     print(f"SHA-256 digest of the record's content: {d['digest']}")
+    if report is not None:
+        pdf = f" and {out / 'report.pdf'}" if report.pdf else f" (no PDF: {report.pdf_skipped})"
+        print(f"wrote {out / 'report.html'}{pdf}")
     return 0
+
+
+def _write_report(args: argparse.Namespace, folder: Path):
+    """report.html (+ report.pdf) of the explanation just saved in ``folder``, naming the calibration used."""
+    from explain_engine.report import write_report
+
+    engine = _engine(_engine_config(args))  # the same cached models; its calibration and settings
+    return write_report(
+        folder, image_a=args.image_a, image_b=args.image_b, settings=engine.config.to_dict(),
+        calibration=engine.calibration, case_specific=bool(args.calibration),
+    )
 
 
 def _compute_explanation(args: argparse.Namespace, tqdm):
@@ -159,12 +175,12 @@ def _compute_explanation(args: argparse.Namespace, tqdm):
 
 
 def engine_summary(d: dict) -> str:
-    """The CLI's summary of one explanation record; the sentences come from prompts.render (as in the app and chat)."""
+    """The CLI's summary of one explanation record: the LR statement first, then the decision and the honest
+    scores (explain_engine.evidence), then the regions, strength and counterfactual (prompts.render)."""
+    from explain_engine.evidence import decision_lines
     from prompts import render
 
-    lines = [render.verification_sentence({**d, "confidence": None, "pic_score": None})]
-    if scores := render.scores_sentence(d):
-        lines.append(scores)
+    lines = decision_lines(d)  # the LR statement first, then the decision and honest scores
     lines.append(f"most important region: {d['most_important_region']}; least: {d['least_important_region']}")
     if strength := render.strength_sentence(d.get("strength"), similarity=d["similarity"], threshold=d["threshold"]):
         lines.append(strength)
@@ -215,16 +231,22 @@ def _versions() -> dict:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from explain_engine.calibration import fit_calibration
+    from explain_engine.calibration import (
+        calibration_output_paths,
+        describe_calibration,
+        fit_calibration,
+        plot_calibration,
+    )
     from explain_engine.engine import EngineConfig
 
     pairs_path = Path(args.pairs)
     root = Path(args.root) if args.root else pairs_path.parent
     pairs = read_pairs(pairs_path, root)
-    if args.out:
-        check_output_file(args.out)  # before any model loads
+    if args.out:  # a folder (calibration.json and the plots) or a .json file; checked before any model loads
+        check_output_file(calibration_output_paths(args.out, "")[0])
     engine = _engine(EngineConfig(models=_model_config(args)))
-    out = check_output_file(args.out or f"calibration-{engine.model_name}.json")  # before the photos are embedded
+    json_path, folder, prefix = calibration_output_paths(args.out, engine.model_name)
+    check_output_file(json_path)  # before the photos are embedded
     with tqdm(total=1, disable=args.quiet, file=sys.stderr, desc="embedding photos") as bar:
 
         def progress(done: int, total: int) -> None:
@@ -246,6 +268,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         fitted_on=fitted_on,
         fmr=args.fmr,
         rule=args.rule,
+        calibrator=args.calibrator,
         name=args.name or f"{engine.model_name} on {pairs_path.parent.name or pairs_path.name}/{pairs_path.name}",
         notes=" ".join(filter(None, [NUMBERS_ONLY_NOTE, IN_SAMPLE_NOTE, args.notes])),
         provenance={
@@ -260,18 +283,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             "versions": _versions(),
         },
     )
-    with staged_file(out) as partial:  # written whole or not at all
+    cal.evaluation["plots"] = plot_calibration(cal, folder, prefix)
+    cal.check_usable()
+    with staged_file(json_path) as partial:  # written whole or not at all
         cal.save(partial)
-    p = cal.cscore
-    print(f"model {cal.model}: {len(genuine)} genuine, {len(impostor)} impostor pairs")
-    print(f"threshold {cal.threshold:.4f} ({cal.threshold_rule}); accuracy {cal.accuracy:.4f}")
-    print(f"EER {cal.eer:.4f} at {cal.eer_threshold:.4f}; threshold at FMR {cal.fmr_target:g}: {cal.threshold_at_fmr:.4f}")
+    for line in describe_calibration(cal):
+        print(line, file=sys.stderr if line.startswith("warning:") else sys.stdout)
     print(f"genuine mean {genuine.mean():.4f} (min {genuine.min():.4f}); impostor mean {impostor.mean():.4f} (max {impostor.max():.4f})")
-    print(
-        f"C-score logistic: L={p['L']:.4f} d0={p['d0']:.4f} k={p['k']:.2f} b={p['b']:.4f} "
-        f"({p['bins_used']} of {p['bins']} bins used, rmse {p['rmse']:.3f})"
-    )
-    print(f"wrote {out}")
+    plots = ", ".join(cal.evaluation["plots"].values())
+    print(f"wrote {json_path} and the plots in {folder}: {plots}")
     return 0
 
 
@@ -308,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="S1: stop when a step changes the similarity by less (0 or more)")
     p.add_argument("--seed", type=SEED, help="random seed (0 to 2^32-1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html (self-contained case report) and report.pdf (needs Chromium)")
     _add_model_options(p)
     p.set_defaults(func=cmd_explain)
 
@@ -318,10 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("calibrate", help="fit threshold, EER, C-score and PIC densities from labelled pairs")
+    p = sub.add_parser("calibrate", help="fit threshold, EER, C-score, PIC densities and the likelihood ratio from labelled pairs; "
+        "write Cllr, FMR/FNMR with 95%% intervals, Tippett, ECE and DET plots")
     p.add_argument("pairs", help="CSV with columns img_a, img_b, label (1 = same person)")
     p.add_argument("--root", help="folder the image paths are relative to (default: the CSV's folder)")
-    p.add_argument("--out", help="calibration JSON to write (default: calibration-<model>.json)")
+    p.add_argument("--out", help="folder for calibration.json and the plots, or a .json file name (plots beside it; "
+                   "default: calibration-<model>.json)")
+    p.add_argument("--calibrator", choices=("logistic", "kde"),
+                   help="LR calibrator (default: the one with the lower cross-validated Cllr)")
     p.add_argument("--fmr", type=RATE, default=0.001, help="false-match rate in (0, 1) for the second threshold")
     p.add_argument("--rule", choices=("accuracy", "fmr"), default="accuracy", help="which threshold decides")
     p.add_argument("--fitted-on", dest="fitted_on", help="description of the pairs, stored in the file")

@@ -101,6 +101,7 @@ class Verification:
     timings: dict[str, float] = field(default_factory=dict)
     quality: dict | None = None  # {"a": ..., "b": ...}: explain_engine.quality.PhotoQuality.to_dict() per photo
     outside_calibration: bool = False  # a photo's quality outcome is warn: no confidence may be worded as certain
+    evidence: dict | None = None  # the LR, its verbal equivalent, error rates, conclusiveness (explain_engine.evidence)
 
     @property
     def is_match(self) -> bool:
@@ -110,10 +111,10 @@ class Verification:
         return asdict(self)
 
     def statement(self) -> str:
-        """One line: decision, similarity vs threshold, margin, scores (words: prompts/statements.yaml)."""
-        from prompts.render import verification_sentence
+        """The LR statement first (propositions' form), then the decision at the threshold with honest scores."""
+        from explain_engine.evidence import decision_lines
 
-        return verification_sentence(self)
+        return "\n".join(decision_lines(self.to_dict()))
 
 
 def _fingerprint(image: np.ndarray) -> str:
@@ -224,12 +225,23 @@ class Engine:
     def verification_from(
         self, face_a: PreparedFace, face_b: PreparedFace, embeddings: np.ndarray, warnings: list[str], timings: dict
     ) -> Verification:
+        from explain_engine.evidence import compute_evidence, similarity_jitter
         from explain_engine.quality import pair_record
 
         similarity = cosine(embeddings[0], embeddings[1])
         decision, confidence, pic = self.decide(similarity)
         t = self.threshold
         quality, outside = pair_record(face_a.quality, face_b.quality)
+        t_jitter = time.perf_counter()
+        jitter = similarity_jitter(face_a.crop, face_b.crop, self.pipeline.embed)
+        t_evidence = time.perf_counter()
+        evidence = compute_evidence(
+            similarity, t, self.calibration, decision=decision, case_specific=bool(self.config.calibration),
+            identical_inputs=any("images are identical" in w for w in warnings), score_sd=jitter["sd"],
+            quality=quality,
+        )
+        evidence["jitter"] = jitter
+        timings = {**timings, "jitter": t_evidence - t_jitter, "evidence": time.perf_counter() - t_evidence}
         return Verification(
             decision=decision,
             similarity=similarity,
@@ -246,6 +258,7 @@ class Engine:
             timings=dict(timings),
             quality=quality,
             outside_calibration=outside,
+            evidence=evidence,
         )
 
     def calibration_summary(self) -> dict | None:

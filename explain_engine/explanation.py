@@ -238,6 +238,7 @@ class Explanation:
             "model": v.model,
             "model_description": v.model_description,
             "calibration": calibration,
+            "evidence": getattr(v, "evidence", None),
             "faces_found": dict(v.faces_found),
             "quality": v.quality,
             "outside_calibration": bool(v.outside_calibration),
@@ -276,6 +277,10 @@ class Explanation:
         if with_files:
             record["region_outlines"] = {"a": "regions_a.png", "b": "regions_b.png"}
             record["table_csv"] = "table.csv"
+        if record.get("evidence") and record.get("quality"):  # quality warnings cap the wording; a refusal makes
+            from explain_engine.evidence import with_quality  # the result inconclusive (explain_engine.evidence)
+
+            record["evidence"] = with_quality(record["evidence"], record["quality"])
         return ExplanationRecord.model_validate(_clean(record))
 
     # ---------------------------------------------------------------------------------------------------------

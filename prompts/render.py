@@ -126,12 +126,9 @@ def _caveat_suffix(verification: Any) -> str:
     return statements()["verification"]["caveat_suffix"].format(caveat=caveat())
 
 
-def plain_words(confidence: float | None, pic: float | None, *, outside_calibration: bool = False) -> str:
-    """The decision card's "In plain words: ..." sentence (with the caveat when the input is outside the
-    calibration: a photo's quality outcome is warn)."""
-    key = "plain_caveat" if outside_calibration else "plain"
-    return statements()["card"][key].format(confidence_words=confidence_words(confidence), pic_words=pic_words(pic),
-                                            caveat=caveat())
+def caveat_sentence() -> str:
+    """The caveat as a sentence of its own, for the card when the input is outside the calibration."""
+    return statements()["card"]["caveat_sentence"].format(caveat=caveat())
 
 
 def verification_sentence(verification: Any) -> str:

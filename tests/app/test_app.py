@@ -71,7 +71,7 @@ def _assistant_messages(at):
     return [m for m in at.chat_message if m.name == "assistant"]
 
 
-def test_sample_pair_decision_card_matches_the_engine(app, reference):
+def test_sample_pair_decision_card_matches_the_engine(app, reference, app_module):
     assert not app.exception
     assert [e.value for e in app.error] == []
     assert app.status[0].label.startswith("Explained in")
@@ -81,8 +81,12 @@ def test_sample_pair_decision_card_matches_the_engine(app, reference):
     assert any("S0: hiding one region at a time" in m for m in steps), steps
     assert _metric(app, "Similarity") == f"{reference.similarity:.3f}"
     assert _metric(app, "Threshold") == f"{reference.threshold:.3f}"
-    assert _metric(app, "Confidence (C-score)") == f"{reference.confidence:.2f}"
-    assert _metric(app, "Chance the decision is right (PIC)") == f"{reference.pic_score:.0%}"
+    card = app_module.decision_summary(app.session_state["result"].record)
+    assert _metric(app, "Confidence (C-score)") == card["confidence"] and "100" not in card["confidence"]
+    assert _metric(app, "Chance the decision is right (PIC)") == card["pic"] and "100" not in card["pic"]
+    # the card leads with the likelihood-ratio statement, before the decision's headline
+    texts = [m.value.replace("\\", "") for m in app.markdown]
+    assert any(t.startswith(("#### The observed similarity is about", "#### No likelihood ratio")) for t in texts), texts[:5]
     headline = (app.success[0] if reference.decision == "match" else app.warning[0]).value
     assert ("Match:" if reference.decision == "match" else "No match:") in headline
     record = app.session_state["result"].record

@@ -57,12 +57,32 @@ def test_escape_markdown_shows_html_and_markdown_literally(app_module):
     assert escaped.replace("\\", "").replace("  \n", "\n") == text
 
 
-def test_confidence_and_pic_wording(app_module):
-    assert "very sure" in app_module.confidence_words(0.99)
-    assert "coin toss" in app_module.confidence_words(0.52)
-    assert "no confidence score" in app_module.confidence_words(None)
-    assert app_module.pic_words(0.873) == "about 87 in 100 pairs with this similarity are decided correctly"
-    assert "cannot be estimated" in app_module.pic_words(None)
+def test_decision_card_leads_with_the_lr_and_never_shows_100_percent(app_module):
+    import json
+    from pathlib import Path
+
+    from explain_engine.calibration import load_default_calibration
+    from explain_engine.evidence import compute_evidence
+    from explain_engine.record import load_record
+
+    base = json.loads((Path(__file__).parents[1] / "chatbot" / "fixtures" / "match_coarse.json").read_text())
+    cal = load_default_calibration("dlib-torch")
+    for similarity, identical in ((0.96, False), (0.94, False), (1.0, True)):
+        decision = "match" if similarity >= cal.threshold else "non-match"
+        record = {
+            **base, "decision": decision, "similarity": similarity, "distance": 1 - similarity,
+            "threshold": cal.threshold, "margin": similarity - cal.threshold, "confidence": 1.0, "pic_score": 1.0,
+            "calibration": cal.summary(),
+            "evidence": compute_evidence(similarity, cal.threshold, cal, decision=decision, identical_inputs=identical),
+        }  # fmt: skip
+        card = app_module.decision_summary(load_record(record).to_dict())
+        text = " ".join([card["lr_statement"], *card["evidence_lines"], card["plain"], card["confidence"], card["pic"]])
+        assert "100%" not in text and "very sure" not in text and "in 100" not in text
+        if identical:
+            assert card["lr_statement"].startswith("No likelihood ratio") and card["confidence"] == "n/a"
+        else:
+            assert card["lr_statement"].startswith("The observed similarity is about")
+            assert card["confidence"].startswith("≥ ") and card["pic"].startswith("≥ ")
 
 
 def test_linked_images_follow_the_chatbots_links(app_module):

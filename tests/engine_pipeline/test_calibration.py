@@ -131,7 +131,9 @@ def test_fmr_rule_and_save_load_roundtrip(tmp_path, separated):
     assert abs(loaded.cscore_value(0.95) - cal.cscore_value(0.95)) < 1e-9
     assert abs(loaded.pic_score(0.95, "match") - cal.pic_score(0.95, "match")) < 1e-6
     summary = loaded.summary()
-    assert set(summary) == {"name", "fitted_on", "n_genuine", "n_impostor", "accuracy", "eer", "threshold_rule"}
+    assert set(summary) == {"name", "fitted_on", "n_genuine", "n_impostor", "accuracy", "eer", "threshold_rule",
+                            "cllr", "cllr_min", "warnings"}
+    assert summary["cllr"] == loaded.evaluation["cllr"] and summary["warnings"] == []
 
 
 def test_bad_calibration_input_is_a_clear_error(tmp_path):

@@ -126,10 +126,13 @@ def test_cli_card_and_chat_say_the_same_sentences(app_module):
     assert "0.041 above the threshold 0.920" in strength and "hiding the nose, the eyes and the mouth" in cf
     cli = engine_summary(record).splitlines()
     assert strength in cli and cf in cli
-    assert cli[0] == render.verification_sentence({**record, "confidence": None, "pic_score": None})
+    from explain_engine.evidence import decision_lines, lr_statement
+
+    assert cli[0] == lr_statement(record.get("evidence"))  # the strength of evidence leads (issue: forensic wording)
+    assert cli[: len(decision_lines(record))] == decision_lines(record)
     card = app_module.decision_summary(copy.deepcopy(record))
     assert card["statements"] == [strength, cf]
-    assert card["plain"] == f"In plain words: {render.confidence_words(0.93)}; {render.pic_words(0.97)}."
+    assert card["lr_statement"] == cli[0] and card["plain"] == decision_lines(record)[-1]
     ctx = build_context(record, default_prompts())
     assert ctx.get("strength").text == strength and ctx.get("counterfactual").text == cf
     assert ctx.get("strength_detail").text.endswith("so the evidence is moderate.")  # the record's level, as the card
