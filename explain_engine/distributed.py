@@ -52,15 +52,11 @@ def peak_rss_mib() -> float:
 
 
 def set_threads(n: int | None) -> None:
-    """Limit the numeric libraries of this process to ``n`` threads (one worker per core shares them fairly)."""
+    """Limit OpenCV (fills, resizing) in this process to ``n`` threads, the worker's share of the cores. The face
+    models' torch / onnxruntime threads are the model configuration's own (``FACEX_THREADS``; 1 by default on
+    machines with up to 2 cores), as in the in-process run."""
     if not n:
         return
-    try:
-        import torch
-
-        torch.set_num_threads(int(n))
-    except ImportError:
-        pass
     try:
         import cv2
 
@@ -147,8 +143,8 @@ class RayExecutor:
     Args:
         factory: picklable callable building the per-item function inside each actor.
         workers: actors to start (default: the cluster's CPUs // ``cpus_per_worker``).
-        cpus_per_worker: CPUs reserved per actor, and the thread count of its numeric libraries (default: the
-            cluster's CPUs // ``workers``, at least 1; so one worker on a 2-core machine gets both cores).
+        cpus_per_worker: CPUs reserved per actor, and OpenCV's thread count in it (default: the cluster's CPUs //
+            ``workers``, at least 1; so one worker on a 2-core machine gets both cores).
         max_restarts, max_task_retries: Ray's own restart of a dead actor and re-run of its interrupted call.
         max_attempts: times the executor itself hands an item to a (new) worker before giving up on it.
     """
