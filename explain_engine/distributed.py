@@ -213,8 +213,10 @@ class RayExecutor:
         import ray
         from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-        self.start()
         pending = deque(enumerate(items))
+        if not pending:  # nothing to do: no actors (and no model loading) needed
+            return
+        self.start()
         attempts: Counter = Counter()
         inflight: dict = {}  # ObjectRef -> (n, item, slot)
         idle = list(range(len(self._actors)))[::-1]

@@ -134,3 +134,32 @@ def test_evaluate_with_ray_matches_in_process(pairs_csv, ray_local, tmp_path):
     s_ray = json.loads((tmp_path / "ray" / "summary.json").read_text())
     for m, v in s_local["deletion"].items():
         assert v == pytest.approx(s_ray["deletion"][m], abs=1e-6)
+
+
+class DiesOn:
+    """A per-item function that ends its own process on one item (as a crash in native code would) and returns
+    the others; stands in for the explainer, since this test is about the executor's bookkeeping only."""
+
+    def __init__(self, fatal: int) -> None:
+        self.fatal = fatal
+
+    def __call__(self):
+        def fn(item: int) -> int:
+            if item == self.fatal:
+                os._exit(1)
+            return item * 10
+
+        return fn
+
+
+def test_executor_gives_up_on_an_item_that_keeps_killing_workers(ray_local):
+    import sys
+
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    with RayExecutor(DiesOn(3), workers=2, max_restarts=0, max_task_retries=0, max_attempts=2) as executor:
+        outcomes = list(executor.imap_unordered(range(6)))
+    assert sorted(o.item for o in outcomes) == list(range(6))  # every item exactly once
+    bad = [o for o in outcomes if o.item == 3]
+    assert bad[0].result is None and "died 2 times" in bad[0].error and bad[0].attempts == 2
+    assert {o.item: o.result for o in outcomes if o.item != 3} == {i: i * 10 for i in range(6) if i != 3}
+    assert executor.restarts == 2
