@@ -128,7 +128,7 @@ class PairExplainer:
             out.update(status="ok", error=None, files=files, **index_fields(record))
         except FaceXError as exc:  # bad input: recorded with its reason, the run goes on
             out.update(status="failed", error=str(exc))
-        except Exception as exc:  # anything else: recorded too, and retried by the next run
+        except Exception as exc:  # noqa: BLE001 - anything else: recorded too, and retried by the next run
             out.update(status="error", error=f"unexpected {type(exc).__name__}: {exc}")
         out["seconds"] = time.perf_counter() - t0
         return out

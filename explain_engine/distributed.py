@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import resource
 import sys
-import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -82,7 +81,7 @@ class LocalExecutor:
                 self._fn = self.factory()
             try:
                 yield Outcome(item, self._fn(item))
-            except Exception as exc:  # an unexpected failure of one item: reported, the run goes on
+            except Exception as exc:  # noqa: BLE001 - an unexpected failure of one item: reported, the run goes on
                 yield Outcome(item, error=_error_text(exc))
 
     def worker_stats(self) -> list[dict]:
@@ -91,7 +90,7 @@ class LocalExecutor:
     def close(self) -> None:
         self._fn = None
 
-    def __enter__(self) -> LocalExecutor:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
@@ -205,7 +204,7 @@ class RayExecutor:
         for actor in self._actors:
             try:
                 out.append(ray.get(actor.stats.remote(), timeout=60))
-            except Exception as exc:  # a dead actor has no figures
+            except Exception as exc:  # noqa: BLE001 - a dead actor has no figures
                 out.append({"error": _error_text(exc)})
         return out
 
@@ -257,11 +256,11 @@ class RayExecutor:
         for actor in self._actors:
             try:
                 ray.kill(actor)
-            except Exception:  # already gone
-                traceback.print_exc(limit=0, file=sys.stderr) if os.environ.get("FACEX_DEBUG") else None
+            except Exception:  # noqa: BLE001, S110 - already gone
+                pass
         self._actors.clear()
 
-    def __enter__(self) -> RayExecutor:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
