@@ -38,13 +38,14 @@ def in_process(pairs_csv, tmp_path_factory):
     return pairs, out
 
 
-def test_ray_gives_the_in_process_results(in_process, ray_local, tmp_path):
+def test_ray_gives_the_in_process_results(pairs_csv, in_process, ray_local, tmp_path, capsys):
+    from explain_engine.__main__ import main
+
     pairs, local_out = in_process
-    with RayExecutor(ExplainerFactory(CONFIG), workers=2) as executor:
-        result = run_batch(pairs, tmp_path, CONFIG, executor=executor, progress=False)
-        stats = executor.worker_stats()
-    assert result.workers == 2 and len({s["pid"] for s in stats}) == 2
-    assert all(s["pid"] != os.getpid() and s["peak_rss_mib"] > 50 for s in stats)
+    code = main(["explain-batch", str(pairs_csv), "--out", str(tmp_path), "--methods", ",".join(CONFIG.methods),
+                 "--quiet", "--ray"])
+    assert code == 0
+    assert f"{len(pairs)} computed now on 2 ray worker(s)" in capsys.readouterr().out
     ours, theirs = read_index(tmp_path / "index.csv"), read_index(local_out / "index.csv")
     assert [r["pair"] for r in ours] == [r["pair"] for r in theirs]
     for a, b in zip(ours, theirs):
@@ -82,10 +83,13 @@ def test_killed_worker_loses_and_duplicates_nothing(in_process, ray_local, tmp_p
     killer.start()
     try:
         result = run_batch(pairs, tmp_path, CONFIG, executor=executor, progress=False)
+        stats = executor.worker_stats()
     finally:
         killer.join(timeout=5)
         executor.close()
     assert killed, "no worker was killed"
+    assert len(stats) == 2 and all(s["pid"] != os.getpid() and s["peak_rss_mib"] > 50 for s in stats)
+    assert killed["pid"] not in {s["pid"] for s in stats}  # the killed one was replaced by a new process
     rows = read_index(tmp_path / "index.csv")
     assert sorted(r["pair"] for r in rows) == sorted(p.key for p in pairs)  # every pair exactly once
     assert [r["status"] for r in rows] == [r["status"] for r in read_index(local_out / "index.csv")]
