@@ -1,6 +1,6 @@
 """Pairs per minute of explain-batch: the in-process loop, and Ray with 1 and 2 workers, on the same pairs in one run.
 
-    .venv/bin/python benchmarks/bench_batch.py [--pairs ../shared/faces/pairs.csv] [--n 8] [--methods s0,s1,s0_black]
+    .venv/bin/python benchmarks/bench_batch.py [--pairs ../shared/faces/pairs.csv] [--n 8] [--methods KEYS]
                                                [--workers 1,2] [--cpus 2]
 
 Each mode explains the same N pairs into its own fresh temporary folder (never the repository). "start" is the time
@@ -57,7 +57,7 @@ def main() -> int:
     p.add_argument("--pairs", default=str(REPO.parent / "shared" / "faces" / "pairs.csv"))
     p.add_argument("--root", help="folder the photo paths are relative to (default: the CSV's folder)")
     p.add_argument("--n", type=int, default=8, help="pairs (the first n/2 genuine and n/2 different-person)")
-    p.add_argument("--methods", default="s0,s1,s0_black")
+    p.add_argument("--methods", help="comma-separated method keys (default: the engine's default methods)")
     p.add_argument("--workers", default="1,2", help="Ray worker counts to measure")
     p.add_argument("--cpus", type=int, default=os.cpu_count(), help="CPUs of the local Ray instance")
     p.add_argument("--no-loop", action="store_true", help="skip the in-process loop")
@@ -74,8 +74,8 @@ def main() -> int:
     other = [q for q in listed if q.label != 1][: args.n - len(genuine)]
     pairs = sorted(genuine + other, key=lambda q: q.index)
     warmup = next(q for q in listed if q.label == 1 and q not in pairs)
-    config = EngineConfig(methods=args.methods)
-    print(f"{len(pairs)} pairs ({len(genuine)} genuine), methods {args.methods}, {os.cpu_count()} cores, "
+    config = EngineConfig(methods=args.methods) if args.methods else EngineConfig()
+    print(f"{len(pairs)} pairs ({len(genuine)} genuine), methods {','.join(config.methods)}, {os.cpu_count()} cores, "
           f"load average {load()}", flush=True)
     rows = []
     if not args.no_loop:
