@@ -50,6 +50,12 @@ def peak_rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (all its threads), in seconds."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def set_threads(n: int | None) -> None:
     """Limit OpenCV (fills, resizing) in this process to ``n`` threads, the worker's share of the cores. The face
     models' torch / onnxruntime threads are the model configuration's own (``FACEX_THREADS``; 1 by default on
@@ -85,7 +91,7 @@ class LocalExecutor:
                 yield Outcome(item, error=_error_text(exc))
 
     def worker_stats(self) -> list[dict]:
-        return [{"pid": os.getpid(), "peak_rss_mib": peak_rss_mib()}]
+        return [{"pid": os.getpid(), "peak_rss_mib": peak_rss_mib(), "cpu_s": cpu_seconds()}]
 
     def close(self) -> None:
         self._fn = None
@@ -108,7 +114,7 @@ class _Worker:
         return self.fn(item)
 
     def stats(self) -> dict:
-        return {"pid": os.getpid(), "peak_rss_mib": peak_rss_mib()}
+        return {"pid": os.getpid(), "peak_rss_mib": peak_rss_mib(), "cpu_s": cpu_seconds()}
 
 
 def init_ray(address: str | None = LOCAL, *, num_cpus: int | None = None, **kwargs) -> bool:
@@ -197,7 +203,8 @@ class RayExecutor:
         return dict(self._pids)
 
     def worker_stats(self) -> list[dict]:
-        """Per actor: pid and peak resident memory (MiB), asked from the actors themselves (call when idle)."""
+        """Per actor: pid, peak resident memory (MiB) and CPU seconds so far, asked from the actors themselves
+        (call when idle)."""
         import ray
 
         out = []
@@ -290,5 +297,5 @@ def shutdown_ray(started: bool) -> None:
         ray.shutdown()
 
 
-__all__ = ["LOCAL", "LocalExecutor", "Outcome", "RayExecutor", "init_ray", "make_executor", "peak_rss_mib",
+__all__ = ["LOCAL", "LocalExecutor", "Outcome", "RayExecutor", "cpu_seconds", "init_ray", "make_executor", "peak_rss_mib",
            "set_threads", "shutdown_ray"]
