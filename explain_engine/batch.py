@@ -67,7 +67,7 @@ def read_batch_pairs(path: str | Path, root: str | Path | None = None) -> list[B
         FaceXError: missing file or columns, a label other than 0/1, no rows.
     """
     path = Path(path)
-    root = Path(root) if root else path.parent
+    root = (Path(root) if root else path.parent).absolute()  # workers elsewhere get paths that do not need our cwd
     if not path.is_file():
         raise FaceXError(f"{path}: pairs file not found")
     with open(path, newline="") as fh:
@@ -292,7 +292,11 @@ def run_command(args, config) -> int:
     """``explain-batch``: read the list, run (in-process or on Ray), print a summary."""
     from explain_engine.distributed import make_executor, shutdown_ray
 
+    import dataclasses
+
     pairs = read_batch_pairs(args.pairs, args.root)
+    if config.calibration:
+        config = dataclasses.replace(config, calibration=str(Path(config.calibration).absolute()))
     executor, started = make_executor(ExplainerFactory(config), ray_address=args.ray, workers=args.workers)
     try:
         result = run_batch(pairs, args.out, config, executor=executor, progress=not args.quiet,
