@@ -65,6 +65,8 @@ def main() -> int:
     p.add_argument("--workers", default="1,2", help="Ray worker counts to measure")
     p.add_argument("--cpus", type=int, default=os.cpu_count(), help="CPUs of the local Ray instance")
     p.add_argument("--no-loop", action="store_true", help="skip the in-process loop")
+    p.add_argument("--loop-last", action="store_true",
+                   help="measure the loop after Ray (run both orders on a busy machine: load drifts)")
     args = p.parse_args()
     if not Path(args.pairs).exists():
         print(f"no pair list at {args.pairs}; pass --pairs")
@@ -82,23 +84,31 @@ def main() -> int:
     print(f"{len(pairs)} pairs ({len(genuine)} genuine), methods {','.join(config.methods)}, {os.cpu_count()} cores, "
           f"load average {load()}", flush=True)
     rows = []
-    if not args.no_loop:
-        rows.append(run_mode("in-process", LocalExecutor(ExplainerFactory(config)), pairs, config, warmup))
+
+    def loop() -> None:
+        if not args.no_loop:
+            rows.insert(0, run_mode("in-process", LocalExecutor(ExplainerFactory(config)), pairs, config, warmup))
+
+    if not args.loop_last:
+        loop()
     t0 = time.perf_counter()
     init_ray("local", num_cpus=args.cpus)
     print(f"ray start {time.perf_counter() - t0:.1f} s", flush=True)
     import ray
 
     try:
-        for k in (int(x) for x in args.workers.split(",")):
+        counts = [int(x) for x in args.workers.split(",")]
+        for k in counts[::-1] if args.loop_last else counts:
             with RayExecutor(ExplainerFactory(config), workers=k) as executor:
                 rows.append(run_mode(f"ray {k} worker{'s' if k > 1 else ''}", executor, pairs, config, warmup))
     finally:
         ray.shutdown()
+    if args.loop_last:
+        loop()
 
     loop = next((r for r in rows if r["mode"] == "in-process"), None)
     if loop:
-        for r in rows[1:]:
+        for r in sorted((r for r in rows if r is not loop), key=lambda r: r["workers"]):
             ratio = r["rate"] / loop["rate"]
             target = "at least 0.9x the loop" if r["workers"] == 1 else "at least 1.7x the loop" if r["workers"] == 2 else ""
             met = (ratio >= 0.9) if r["workers"] == 1 else (ratio >= 1.7) if r["workers"] == 2 else None
@@ -107,13 +117,14 @@ def main() -> int:
     # sizing: the CPU seconds a pair costs a worker (load-independent, unlike the wall-clock rates above), and
     # the peak memory of one worker
     per_pair = max(r["cpu_per_pair"] for r in rows)
-    mem = max(m for r in rows[1:] or rows for m in r["peak_mib"])
+    mem = max(m for r in rows if r["mode"] != "in-process" or len(rows) == 1 for m in r["peak_mib"])
     print(f"\ncost per pair {per_pair:.1f} CPU seconds (the largest of the modes); memory per worker {mem} MiB")
     print("| workers (one core each) | LFW 6,000 pairs | memory for the workers |")
     print("|---|---|---|")
     for n in (1, 2, 8, 16, 32, 64, 128):
-        hours = 6000 * per_pair / n / 3600
-        print(f"| {n} | {hours:.1f} h | {n * mem / 1024:.1f} GiB |")
+        minutes = 6000 * per_pair / n / 60
+        took = f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min"
+        print(f"| {n} | {took} | {n * mem / 1024:.1f} GiB |")
     return 0
 
 
