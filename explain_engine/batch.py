@@ -290,11 +290,13 @@ def add_distributed_options(p) -> None:
 
 def run_command(args, config) -> int:
     """``explain-batch``: read the list, run (in-process or on Ray), print a summary."""
-    from explain_engine.distributed import make_executor, shutdown_ray
-
     import dataclasses
 
+    from explain_engine.cli_args import check_output_folder
+    from explain_engine.distributed import make_executor, shutdown_ray
+
     pairs = read_batch_pairs(args.pairs, args.root)
+    check_output_folder(args.out)  # a file there or a read-only place: said before any model loads
     if config.calibration:
         config = dataclasses.replace(config, calibration=str(Path(config.calibration).absolute()))
     executor, started = make_executor(ExplainerFactory(config), ray_address=args.ray, workers=args.workers)

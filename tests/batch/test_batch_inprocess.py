@@ -153,3 +153,12 @@ def test_cli_bad_list_exits_2(tmp_path, capsys):
 
     assert main(["explain-batch", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_cli_output_that_is_a_file_exits_2(pairs_csv, tmp_path, capsys):
+    from explain_engine.__main__ import main
+
+    blocker = tmp_path / "out"
+    blocker.write_text("a file, not a folder")
+    assert main(["explain-batch", str(pairs_csv), "--out", str(blocker)]) == 2
+    assert "a file with that name exists" in capsys.readouterr().err
