@@ -162,3 +162,13 @@ def test_cli_output_that_is_a_file_exits_2(pairs_csv, tmp_path, capsys):
     blocker.write_text("a file, not a folder")
     assert main(["explain-batch", str(pairs_csv), "--out", str(blocker)]) == 2
     assert "a file with that name exists" in capsys.readouterr().err
+
+
+def test_index_fields_take_the_lr_from_the_evidence_section():
+    from explain_engine.batch import index_fields
+
+    record = {"decision": "match", "similarity": 0.95, "threshold": 0.92, "most_important_region": "eyes"}
+    assert index_fields(record)["lr"] is None and index_fields(record)["log10_lr"] is None
+    with_evidence = {**record, "evidence": {"lr": 125.0, "log10_lr": 2.097, "verbal": "moderate_support_same"}}
+    fields = index_fields(with_evidence)
+    assert (fields["lr"], fields["log10_lr"], fields["most_important_region"]) == (125.0, 2.097, "eyes")
