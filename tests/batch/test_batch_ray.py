@@ -71,12 +71,13 @@ def test_killed_worker_loses_and_duplicates_nothing(in_process, ray_local, tmp_p
         while time.time() < deadline:
             busy = dict(executor.busy)
             if busy:
-                slot, pair = next(iter(busy.items()))
-                time.sleep(0.5)  # well inside the pair (each takes seconds)
-                pid = executor.worker_pids()[slot]
-                os.kill(pid, signal.SIGKILL)
-                killed.update(pid=pid, pair=pair.key)
-                return
+                time.sleep(0.2)  # inside the pair (each takes a second or more)
+                still = [slot for slot, pair in busy.items() if executor.busy.get(slot) is pair]
+                if still:
+                    pid = executor.worker_pids()[still[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.update(pid=pid, pair=busy[still[0]].key)
+                    return
             time.sleep(0.05)
 
     killer = threading.Thread(target=kill_when_busy, daemon=True)
