@@ -118,9 +118,18 @@ class _Worker:
 
 
 def init_ray(address: str | None = LOCAL, *, num_cpus: int | None = None, **kwargs) -> bool:
-    """Start or join Ray. ``address`` None or ``"local"``: a private instance on this machine with ``num_cpus``
-    (default: all cores); anything else (``"auto"``, ``"10.0.0.5:6379"``, ``"ray://head:10001"``): join that
-    cluster. Returns True when this call started Ray (the caller then shuts it down)."""
+    """Start or join Ray (Ray Core, ``ray.init``).
+
+    Args:
+        address: None or ``"local"``: a private instance on this machine (no dashboard); anything else
+            (``"auto"``, ``"10.0.0.5:6379"``, ``"ray://head:10001"``): join that cluster.
+        num_cpus: CPUs of the local instance (default: all cores); ignored when joining a cluster.
+        **kwargs: further ``ray.init`` options (e.g. ``object_store_memory`` in bytes).
+    Returns:
+        True when this call started Ray (the caller then shuts it down), False when Ray was already running.
+    Raises:
+        ConfigError: the ``ray`` package is not installed.
+    """
     try:
         import ray
     except ImportError:
@@ -276,8 +285,19 @@ class RayExecutor:
 
 def make_executor(factory: Callable[[], Callable[[Any], Any]], *, ray_address: str | None = None,
                   workers: int | None = None, **ray_kwargs):
-    """(executor, started_ray). ``ray_address`` None and ``workers`` None: in-process; ``workers`` alone: a local
-    Ray instance with that many workers; ``ray_address``: ``"local"`` or a cluster address."""
+    """The executor the command-line options ask for.
+
+    Args:
+        factory: picklable callable that builds the per-item function (loads the models) in each worker.
+        ray_address: ``--ray``: None (not given), ``"local"``, or a cluster address.
+        workers: ``--workers``: Ray workers; given without ``ray_address`` it means a local Ray instance.
+        **ray_kwargs: passed to :func:`init_ray`.
+    Returns:
+        (executor, started_ray): a :class:`LocalExecutor` when neither option is given, else a
+        :class:`RayExecutor`; ``started_ray`` tells :func:`shutdown_ray` whether to stop Ray afterwards.
+    Raises:
+        ConfigError: ``workers`` below 1, or Ray not installed.
+    """
     if ray_address is None and workers is None:
         return LocalExecutor(factory), False
     if workers is not None and workers < 1:
