@@ -4,6 +4,7 @@
                                                 [--inpainter telea|ns|patchmatch|...] [--samples K] [--region-set fine]
     python -m explain_engine verify A.jpg B.jpg [--json]
     python -m explain_engine calibrate PAIRS.csv --root DIR [--out DIR|FILE.json] [--fmr 0.001] [--calibrator kde]
+    python -m explain_engine explain-batch PAIRS.csv --root DIR --out DIR [explain options] [--ray [ADDRESS]]
     python -m explain_engine evaluate ...          (the evaluation tools; see ``evaluate --help``)
 
 Exit status: 0 done; 2 bad input or arguments (no face, unreadable file, a number out of range, an output path
@@ -295,6 +296,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain_batch(args: argparse.Namespace) -> int:
+    from explain_engine.batch import run_command
+
+    return run_command(args, _engine_config(args))
+
+
 def cmd_evaluate(argv: list[str]) -> int:
     try:
         from explain_engine.evaluation.cli import main as evaluate_main
@@ -304,18 +311,10 @@ def cmd_evaluate(argv: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def _add_explain_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by explain and explain-batch."""
     from explain_engine import methods as registry
 
-    parser = OneLineParser(
-        prog="python -m explain_engine", description="Verify two face photos and explain the decision by region."
-    )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-
-    p = sub.add_parser("explain", help="verify and explain a pair; write explanation.json, heatmaps and table.csv")
-    p.add_argument("image_a")
-    p.add_argument("image_b")
-    p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--methods", help=f"comma-separated, from {','.join(registry.requestable_methods())} "
                    f"(default {','.join(registry.DEFAULT_METHODS)}; S0 always runs, AVG comes with S1)")
     p.add_argument("--perturbation", choices=("inpaint", "black", "blur", "mean"), help="how regions are hidden")
@@ -331,7 +330,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true",
                    help="also write report.html (self-contained case report) and report.pdf (needs Chromium)")
     _add_model_options(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from explain_engine.batch import add_distributed_options
+
+    parser = OneLineParser(
+        prog="python -m explain_engine", description="Verify two face photos and explain the decision by region."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    p = sub.add_parser("explain", help="verify and explain a pair; write explanation.json, heatmaps and table.csv")
+    p.add_argument("image_a")
+    p.add_argument("image_b")
+    p.add_argument("--out", required=True, help="output folder")
+    _add_explain_options(p)
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("explain-batch", help="explain every pair of a list: one folder per pair and index.csv")
+    p.add_argument("pairs", help="CSV with columns img_a, img_b (and optionally label: 1 same person, 0 not)")
+    p.add_argument("--root", help="folder the image paths are relative to (default: the CSV's folder)")
+    p.add_argument("--out", required=True, help="output folder; a rerun skips the pairs already done there")
+    p.add_argument("--retry-failed", dest="retry_failed", action="store_true",
+                   help="recompute pairs that failed on their photos in an earlier run")
+    _add_explain_options(p)
+    add_distributed_options(p)
+    p.set_defaults(func=cmd_explain_batch)
 
     p = sub.add_parser("verify", help="decide match / non-match with confidence")
     p.add_argument("image_a")

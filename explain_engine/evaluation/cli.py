@@ -18,6 +18,8 @@ from models.errors import ConfigError, FaceXError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from explain_engine.batch import add_distributed_options
+
     p = OneLineParser(
         prog="python -m explain_engine evaluate",
         description="Deletion/Insertion ablation, region-swap test, region statistics and stability of the region "
@@ -57,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate again every pair an earlier run skipped (pairs skipped for a missing photo are "
                         "retried anyway once the photo exists)")
     p.add_argument("--verbose", action="store_true", help="also show third-party log lines (MediaPipe, TF Lite)")
+    add_distributed_options(p)
     return p
 
 
@@ -73,11 +76,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from explain_engine.distributed import make_executor, shutdown_ray
     from explain_engine.engine import Engine, EngineConfig
     from models.config import ModelConfig
 
     from .report import write_outputs
-    from .runner import EvaluationOptions, PairCache, PairEvaluator, run_pairs, select_pairs
+    from .runner import EvaluationOptions, EvaluatorFactory, PairCache, PairEvaluator, run_pairs, select_pairs
 
     pairs_path = Path(args.pairs)
     root = Path(args.root) if args.root else pairs_path.parent
@@ -100,8 +104,19 @@ def run(args: argparse.Namespace) -> int:
     models_id = f"{engine.model_name}-{models.inpainter}"
     cache = PairCache(out / "pairs", lambda pair: f"{options.fingerprint(pair.label)}-{models_id}")
     t1 = time.perf_counter()
-    records, stats = run_pairs(pairs, PairEvaluator(engine, options, example_dir=out / "examples"), cache,
-                               progress=not args.quiet, retry_skipped=getattr(args, "retry_skipped", False))
+    retry = getattr(args, "retry_skipped", False)
+    if args.ray is None and args.workers is None:  # in-process, with the engine loaded above
+        records, stats = run_pairs(pairs, PairEvaluator(engine, options, example_dir=out / "examples"), cache,
+                                   progress=not args.quiet, retry_skipped=retry)
+    else:  # Ray actors, each loading its own engine once
+        factory = EvaluatorFactory(models, options, calibration=args.calibration, example_dir=str(out / "examples"))
+        executor, started = make_executor(factory, ray_address=args.ray, workers=args.workers)
+        try:
+            records, stats = run_pairs(pairs, None, cache, progress=not args.quiet, retry_skipped=retry,
+                                       executor=executor)
+        finally:
+            executor.close()
+            shutdown_ray(started)
     run_s = time.perf_counter() - t1
     meta = {
         "model": engine.model_name, "threshold": engine.threshold,

@@ -350,36 +350,77 @@ def may_retry(record: dict, retry_skipped: bool = False) -> bool:
     return bool(missing) and all(Path(p).exists() for p in missing)
 
 
-def run_pairs(pairs: Sequence[Pair], evaluate: Callable[[Pair], dict], cache: PairCache, *,
-              progress: bool = True, retry_skipped: bool = False) -> tuple[list[dict], RunStats]:
+def run_pairs(pairs: Sequence[Pair], evaluate: Callable[[Pair], dict] | None, cache: PairCache, *,
+              progress: bool = True, retry_skipped: bool = False, executor=None) -> tuple[list[dict], RunStats]:
     """Evaluate every pair not already cached; returns (records in pair order, stats).
 
     A cached skipped pair is evaluated again when :func:`may_retry` says its cause may have gone (a missing
     photo now exists), or for every skipped pair with ``retry_skipped``.
+
+    ``executor``: where the pairs run (an :mod:`explain_engine.distributed` executor, e.g. Ray actors each holding
+    its own evaluator); default: ``evaluate`` in this process. Each finished pair is cached as it arrives, so an
+    interrupted run resumes. A pair whose evaluation raised (not bad input: that is recorded as skipped) is not
+    cached; the other pairs still run, and a RuntimeError naming the failed ones ends the run.
     """
     import sys
 
     from tqdm import tqdm
 
+    from ..distributed import LocalExecutor
+
+    if executor is None:
+        if evaluate is None:
+            raise ValueError("run_pairs needs an evaluate callable or an executor")
+        executor = LocalExecutor(lambda: evaluate)
     stats = RunStats()
-    records = []
-    with tqdm(total=len(pairs), disable=not progress, file=sys.stderr, unit="pair", desc="evaluating") as bar:
-        for pair in pairs:
-            record = cache.load(pair)
-            if record is not None and may_retry(record, retry_skipped):
-                record = None
-            if record is None:
-                record = evaluate(pair)
-                cache.save(pair, record)
-                stats.computed += 1
+    records: dict[str, dict] = {}
+    todo = []
+    for pair in pairs:
+        record = cache.load(pair)
+        if record is None or may_retry(record, retry_skipped):
+            todo.append(pair)
+        else:
+            records[pair.key] = record
+    stats.cached = len(records)
+    errors = []
+    with tqdm(total=len(pairs), initial=stats.cached, disable=not progress, file=sys.stderr, unit="pair",
+              desc="evaluating") as bar:
+        for outcome in executor.imap_unordered(todo):
+            pair = outcome.item
+            if outcome.error is not None:
+                errors.append(f"{pair.image_a.name} / {pair.image_b.name}: {outcome.error}")
             else:
-                stats.cached += 1
-            if record.get("status") != "ok":
-                stats.skipped.append(f"{pair.image_a.name} / {pair.image_b.name}: {record.get('reason')}")
-            records.append(record)
-            bar.set_postfix_str(f"{'genuine' if pair.label else 'impostor'} {pair.key}", refresh=False)
+                cache.save(pair, outcome.result)
+                records[pair.key] = outcome.result
+                stats.computed += 1
+            bar.set_postfix_str(f"{'genuine' if pair.label else 'impostor'} {pair.key}"
+                                + (f", {len(errors)} failed" if errors else ""), refresh=False)
             bar.update(1)
-    return records, stats
+    if errors:
+        raise RuntimeError(f"{len(errors)} pair(s) failed (the {stats.computed + stats.cached} others are cached; "
+                           "rerun to retry them): " + "; ".join(errors))
+    ordered = [records[p.key] for p in pairs]
+    for pair, record in zip(pairs, ordered):
+        if record.get("status") != "ok":
+            stats.skipped.append(f"{pair.image_a.name} / {pair.image_b.name}: {record.get('reason')}")
+    return ordered, stats
+
+
+@dataclass
+class EvaluatorFactory:
+    """Builds the engine and a :class:`PairEvaluator` inside each worker (models loaded once per worker).
+    Picklable, for Ray actors."""
+
+    models: object  # ModelConfig
+    options: EvaluationOptions
+    calibration: str | None = None
+    example_dir: str | None = None
+
+    def __call__(self) -> PairEvaluator:
+        from ..engine import Engine, EngineConfig
+
+        engine = Engine(EngineConfig(models=self.models, perturbation="inpaint", calibration=self.calibration))
+        return PairEvaluator(engine, self.options, example_dir=self.example_dir)
 
 
 def select_pairs(rows: Sequence[tuple[Path, Path, int]], *, limit: int | None = None, genuine_only: bool = False,
