@@ -211,7 +211,7 @@ def decision_summary(record: dict | ExplanationRecord) -> dict:
         "pic": shown(r.pic_score),
         "confidence_meaning": render.score_meaning(r.confidence_meaning),
         "pic_meaning": render.score_meaning(r.pic_meaning),
-        "plain": " ".join(lines[k + 1 :] + ([render.caveat_sentence()] if r.outside_calibration else [])),
+        "plain": " ".join(lines[k + 1 :]),
         "statements": [
             text
             for text in (

@@ -490,7 +490,7 @@ def similarity_jitter(crop_a, crop_b, embed, shifts=JITTER_SHIFTS) -> dict:
 def decision_lines(record: dict, words: dict | None = None) -> list[str]:
     """What verify / explain print and the card shows, in order: the LR statement, its verbal equivalent, whether it
     is conclusive, then the decision at the threshold and the C-score / PIC-score held to what the calibration set
-    resolves.
+    resolves, and the quality caveat when a photo's quality check warned (``outside_calibration``).
 
     Args:
         record: a verification or explanation record (decision, similarity, threshold, margin, confidence,
@@ -522,6 +522,10 @@ def decision_lines(record: dict, words: dict | None = None) -> list[str]:
             cscore=probability_text(record.get("confidence"), record["decision"], cal, w),
             pic=probability_text(record.get("pic_score"), record["decision"], cal, w),
         ))
+    if record.get("outside_calibration"):  # a photo's quality check warned: no confidence is worded as certain
+        from prompts.render import caveat_sentence
+
+        lines.append(caveat_sentence())
     return lines
 
 
