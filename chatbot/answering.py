@@ -23,7 +23,12 @@ from typing import Any
 import numpy as np
 
 from chatbot.context import Context, Sentence, build_context, load_explanation, method_name, readable_region, summarize
+from chatbot.dialogue import DialogueState
 from chatbot.errors import ChatbotError
+from chatbot.executor import Executor, Result
+from chatbot.facts import Facts
+from chatbot.language import other_language
+from chatbot.questions import QuestionParser, load_lexicon
 from chatbot.retrieval import QUESTIONS, IntentRouter, IntentScore, SentenceIndex
 from chatbot.text import CleanQuestion, clean_question, find_phrases
 from explain_engine.record import ExplanationRecord
@@ -32,7 +37,7 @@ from models.config import ModelConfig
 from models.errors import FaceXError
 from prompts import Prompts, default_prompts, render
 
-ANSWER_METHODS = ("intent", "qa", "sub-context", "retrieval", "reply")
+ANSWER_METHODS = ("facts", "intent", "qa", "sub-context", "retrieval", "reply")
 REGION_INTENTS = ("most_important_region", "least_important_region", "similar_regions", "dissimilar_regions")
 RANKING_INTENTS = ("most_important_region", "least_important_region", "ranking")
 REPLY_INTENTS = {"empty": "empty", "non_english": "non_english", "out_of_scope": "out_of_scope"}
@@ -69,6 +74,8 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
     cleaned_question: str = ""  # what was answered: markup stripped, cut to length
+    frame: dict | None = None  # a computed answer's question and what it was about (chatbot.dialogue)
+    refusal: str | None = None  # identity | demographics | legal | not_in_explanation | not_computed
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -135,6 +142,11 @@ class Chatbot:
         self.region_names = [r["name"] for r in explanation["regions"]]
         self.present = {r["name"] for r in explanation["regions"] if r.get("present")}
         self._followups = {k: re.compile(v, re.IGNORECASE) for k, v in self.prompts.followups.items()}
+        self.facts = Facts(explanation)
+        self.lexicon = load_lexicon()
+        self.parser = QuestionParser(self.prompts, self.region_names, self.region_set, self.lexicon)
+        self.executor = Executor(self.facts, self.prompts, self.lexicon)
+        other_language("warm the language identifier up", self.lexicon["language"])
         self.load_seconds = time.perf_counter() - started
 
     @classmethod
@@ -353,6 +365,17 @@ class Chatbot:
         started = time.perf_counter()
         q = clean_question(question, int(self.settings["max_question_chars"]))
         previous = next((a for a in reversed(history) if a.method != "reply"), None)
+        if q.text and not q.non_english and other_language(q.text, self.lexicon["language"]):
+            q.non_english = True
+        if q.text and not q.non_english:
+            corrected, changes = self.parser.correct(q.text)
+            if changes:
+                q.text = corrected
+                q.notes.append("read " + ", ".join(f"'{a}' as '{b}'" for a, b in changes))
+            computed = self.computed(q, history)
+            if computed is not None:
+                computed.elapsed_ms = round(1000 * (time.perf_counter() - started), 2)
+                return computed
         vector = QUESTIONS.get(self.embedder, [q.text])[0] if q.text else np.zeros(1, dtype=np.float32)
         route = self.route(q, vector, previous)
         answer = self._answer_route(q, vector, route, previous)
@@ -361,6 +384,36 @@ class Chatbot:
         answer.notes = ([self.edited_note] if self.edited_note else []) + q.notes + answer.notes
         answer.followup = route.followup
         answer.elapsed_ms = round(1000 * (time.perf_counter() - started), 2)
+        return answer
+
+    def computed(self, q: CleanQuestion, history: Sequence[Answer] = ()) -> Answer | None:
+        """The answer computed from the explanation's facts (chatbot.questions -> chatbot.executor), or None when
+        the question is not one the parser represents (it then goes to the intent router and the QA cascade)."""
+        state = DialogueState.from_history(history, self.facts)
+        parsed = self.parser.parse(q.text, state)
+        if parsed is None:
+            return None
+        result = self.executor.run(parsed, state)
+        if result is None or not result.text:
+            return None
+        return self._from_result(q, parsed, result)
+
+    def _from_result(self, q: CleanQuestion, parsed, result: Result) -> Answer:
+        frame = {"operation": result.operation if result.operation in self.lexicon["repeatable"] else parsed.operation,
+                 "subject": result.subject, "regions": list(result.regions), "methods": list(result.methods),
+                 "side": parsed.side, "k": parsed.k, "number": result.number, "number_kind": result.number_kind,
+                 "colour": parsed.colour, "field": parsed.field, "intent": f"facts:{parsed.operation}"}
+        if result.refusal:
+            frame["operation"] = None
+        regions = [r for r in result.regions if r in self.region_names]
+        answer = Answer(question=q.original, text=result.text, score=1.0, evidence=[result.text], method="facts",
+                        intent=f"facts:{parsed.operation}", regions=regions,
+                        methods=[m for m in result.methods if m], followup=parsed.followup, notes=list(q.notes),
+                        cleaned_question=q.text, frame=frame, refusal=result.refusal,
+                        evidence_ids=[f"facts.{k}" for k in result.keys])
+        if regions and not result.refusal:
+            available = [m for m in answer.methods if m in (self.explanation.get("heatmaps") or {})]
+            answer.links = self.links(Route("named_region", 1.0, regions, available), [])
         return answer
 
     def prepare(self, questions: Sequence[object]) -> None:

@@ -1,0 +1,722 @@
+"""Executing a :class:`chatbot.questions.Question` against an explanation's facts and rendering the answer.
+
+Every number in an answer is read from the record through :class:`chatbot.facts.Facts` (or is the number the user
+gave); wording comes from ``prompts/answers.yaml``. A fact the record lacks is said to be missing, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from chatbot.context import join_names, method_name, readable_region
+from chatbot.facts import Facts, is_number
+from chatbot.questions import Question
+from prompts import PROMPTS_DIR, Prompts, read_data_file
+
+DEFAULT_RUN = ("s0", "s1", "s0_black")
+
+
+@lru_cache(maxsize=4)
+def load_answers(path: str | None = None) -> dict:
+    return read_data_file(PROMPTS_DIR / "answers.yaml" if path is None else path)
+
+
+@dataclass
+class Result:
+    """A computed answer: its sentences and what it was about (for the dialogue state and the UI)."""
+
+    text: str
+    operation: str
+    subject: str
+    regions: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    number: float | None = None
+    number_kind: str | None = None
+    refusal: str | None = None  # identity | demographics | legal | not_in_explanation | not_computed
+    premise: str | None = None  # "corrected" when the question's premise was wrong
+    keys: list[str] = field(default_factory=list)  # which answer templates were used
+
+
+def _fmt_delta(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.4f}"
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+class Executor:
+    """Runs questions against one explanation's :class:`Facts`."""
+
+    def __init__(self, facts: Facts, prompts: Prompts, lexicon: dict, answers: dict | None = None) -> None:
+        self.facts = facts
+        self.prompts = prompts
+        self.lexicon = lexicon
+        self.t = answers or load_answers()
+        self.settings = lexicon["settings"]
+        self.vocab = prompts.vocabulary
+        e = facts.record
+        self.main = e.get("importance_by") if e.get("importance_by") in facts.methods else (
+            "avg" if "avg" in facts.methods else ("s0" if "s0" in facts.methods else facts.methods[0]))
+
+    # --- helpers --------------------------------------------------------------------------------------------
+    def say(self, key: str, **fields: Any) -> str:
+        template = self.t
+        for part in key.split("."):
+            template = template[part]
+        return template.format(**fields)
+
+    def mname(self, method: str, short: bool = True) -> str:
+        return method_name(method, self.vocab, short=short)
+
+    def decision_phrase(self, decision: str | None = None) -> str:
+        return self.vocab["decisions"][decision or self.facts.decision]["phrase"]
+
+    def method_for(self, q: Question) -> str | None:
+        """The method the question is about: a named one, the one-sided column of a named photo, else the main."""
+        if q.side and q.operation not in ("visibility", "section"):
+            one_sided = self.lexicon["one_sided_methods"][q.side]
+            if one_sided in self.facts.methods or self.lexicon["one_sided_regex"].search(q.words) or not q.methods:
+                return one_sided
+        if q.methods:
+            return q.methods[0]
+        return self.main
+
+    def missing_method(self, method: str) -> Result | None:
+        if self.facts.has_method(method):
+            return None
+        used = join_names([self.mname(m) for m in self.facts.methods], article="")
+        if method in self.lexicon["one_sided_methods"].values():
+            side = "a" if method.endswith("_a") else "b"
+            text = self.say("one_sided_not_computed", method=self.mname(method), side_upper=side.upper(), methods=used)
+        else:
+            run = [m for m in self.facts.methods if m in DEFAULT_RUN or m == "s0"] or ["s0"]
+            text = self.say("method_not_computed", method=self.mname(method, short=False), methods=used,
+                            methods_arg=",".join(dict.fromkeys([*run, method])))
+        return Result(text, "method", "methods", methods=[method], refusal="not_computed", keys=["method_not_computed"])
+
+    def item_rank(self, n: int, region: str, method: str) -> str:
+        return self.say("item_rank", n=n, region=readable_region(region),
+                        importance=self.facts.importance(region, method),
+                        delta=_fmt_delta(self.facts.delta(region, method)))
+
+    def is_plural(self, region: str) -> bool:
+        return region in set(self.vocab.get("plural_regions", [])) or region.endswith("s") and region != "nose"
+
+    def relation(self, score: float) -> str:
+        return "at or above" if score >= self.facts.threshold else "below"
+
+    def outcome(self, score: float) -> str:
+        new = "match" if score >= self.facts.threshold else "non-match"
+        if new == self.facts.decision:
+            return f"stay {self.decision_phrase()}"
+        return f"change to {self.decision_phrase(new)}"
+
+    # --- entry ----------------------------------------------------------------------------------------------
+    def run(self, q: Question, state: Any = None) -> Result | None:
+        """The answer to ``q`` (None when the question cannot be answered from the facts and should fall back)."""
+        handler = getattr(self, f"op_{q.operation}", None)
+        if handler is None:
+            return None
+        return handler(q, state)
+
+    # --- refusals and missing facts ------------------------------------------------------------------------
+    def op_refuse(self, q: Question, state: Any) -> Result:
+        return Result(self.say(f"refuse.{q.subject}"), "refuse", q.subject, refusal=q.subject,
+                      keys=[f"refuse.{q.subject}"])
+
+    def not_in_record(self, subject: str, what: str, region: str | None = None) -> Result:
+        text = self.say(f"not_in_record.{subject}", what=what, region=readable_region(region or ""))
+        return Result(text, "section", subject, refusal="not_in_explanation", keys=[f"not_in_record.{subject}"])
+
+    # --- regions --------------------------------------------------------------------------------------------
+    def _ranked(self, q: Question) -> tuple[str, list[str]] | Result:
+        method = self.method_for(q)
+        missing = self.missing_method(method)
+        if missing is not None:
+            return missing
+        return method, self.facts.ranking(method)
+
+    def op_top_k(self, q: Question, state: Any, bottom: bool = False) -> Result:
+        got = self._ranked(q)
+        if isinstance(got, Result):
+            return got
+        method, ranking = got
+        k = max(1, int(q.k or self.lexicon["default_k"]))
+        if bottom:
+            chosen = list(range(max(0, len(ranking) - k), len(ranking)))
+        else:
+            chosen = list(range(min(k, len(ranking))))
+        items = "; ".join(self.item_rank(i + 1, ranking[i], method) for i in chosen)
+        key = "bottom_k" if bottom else "top_k"
+        text = self.say(key, method=self.mname(method), k=len(chosen), items=items)
+        if k > len(ranking):
+            text += " " + self.say("k_capped", count=len(ranking), method=self.mname(method))
+        regions = [ranking[i] for i in chosen]
+        return Result(text, key, "regions", regions, [method], keys=[key])
+
+    def op_bottom_k(self, q: Question, state: Any) -> Result:
+        return self.op_top_k(q, state, bottom=True)
+
+    def op_position(self, q: Question, state: Any) -> Result:
+        got = self._ranked(q)
+        if isinstance(got, Result):
+            return got
+        method, ranking = got
+        n = int(q.k)
+        if n > len(ranking):
+            return Result(self.say("position_out", method=self.mname(method), count=len(ranking), n=n), "position",
+                          "regions", [], [method], keys=["position_out"])
+        region = ranking[n - 1]
+        text = self.say("position", method=self.mname(method), n=n, count=len(ranking), region=readable_region(region),
+                        importance=self.facts.importance(region, method),
+                        delta=_fmt_delta(self.facts.delta(region, method)))
+        d = self.facts.delta(region, method)
+        return Result(text, "position", "regions", [region], [method], number=d, number_kind="delta" if d is not None
+                      else None, keys=["position"])
+
+    def op_rank_of(self, q: Question, state: Any) -> Result:
+        got = self._ranked(q)
+        if isinstance(got, Result):
+            return got
+        method, ranking = got
+        parts = []
+        for region in q.regions:
+            if region not in ranking:
+                parts.append(self.say("region_absent", region=readable_region(region), method=self.mname(method)))
+                continue
+            parts.append(self.say("rank_of", method=self.mname(method), region=readable_region(region),
+                                  position=ranking.index(region) + 1, count=len(ranking),
+                                  importance=self.facts.importance(region, method)))
+        return Result(" ".join(parts), "rank_of", "regions", list(q.regions), [method], keys=["rank_of"])
+
+    def op_level(self, q: Question, state: Any) -> Result:
+        got = self._ranked(q)
+        if isinstance(got, Result):
+            return got
+        method, ranking = got
+        chosen = self.facts.with_level(method, int(q.k))
+        if not chosen:
+            levels = sorted({self.facts.importance(r, method) for r in ranking})
+            text = self.say("level_none", method=self.mname(method), n=q.k, levels=", ".join(map(str, levels)))
+            return Result(text, "level", "regions", [], [method], keys=["level_none"])
+        items = join_names([readable_region(r) for r in chosen])
+        return Result(self.say("level", method=self.mname(method), n=q.k, items=items), "level", "regions", chosen,
+                      [method], keys=["level"])
+
+    def op_order_by_change(self, q: Question, state: Any) -> Result:
+        method = self.method_for(q)
+        if (missing := self.missing_method(method)) is not None:
+            return missing
+        ranking = self.facts.ranking(method, by="change")
+        items = ", ".join(self.say("item_change", region=readable_region(r), delta=_fmt_delta(self.facts.delta(r, method)))
+                          for r in ranking)
+        return Result(self.say("order_by_change", method=self.mname(method), items=items), "order_by_change", "regions",
+                      ranking, [method], keys=["order_by_change"])
+
+    def op_compare(self, q: Question, state: Any) -> Result:
+        method = self.method_for(q)
+        if (missing := self.missing_method(method)) is not None:
+            return missing
+        regions = [r for r in dict.fromkeys(q.regions)]
+        ranked = [r for r in self.facts.ranking(method) if r in regions]
+        absent = [r for r in regions if r not in ranked]
+        parts = [self.say("region_absent", region=readable_region(r), method=self.mname(method)) for r in absent]
+        if len(ranked) == 2:
+            a, b = ranked
+            ia, ib = self.facts.importance(a, method), self.facts.importance(b, method)
+            da, db = self.facts.delta(a, method), self.facts.delta(b, method)
+            if ia == ib and da is not None and db is not None and abs(da) != abs(db):
+                big, small = (a, b) if abs(da) > abs(db) else (b, a)
+                parts.append(self.say("compare_same_level", method=self.mname(method), first=readable_region(a),
+                                      second=readable_region(b), importance=ia, winner=readable_region(big),
+                                      loser=readable_region(small), winner_delta=_fmt_delta(self.facts.delta(big, method)),
+                                      loser_delta=_fmt_delta(self.facts.delta(small, method))))
+            elif ia == ib:
+                parts.append(self.say("compare_tie", method=self.mname(method), first=readable_region(a),
+                                      second=readable_region(b), importance=ia, first_delta=_fmt_delta(da),
+                                      second_delta=_fmt_delta(db)))
+            else:
+                parts.append(self.say("compare", method=self.mname(method), winner=readable_region(a),
+                                      loser=readable_region(b), verb="are" if self.is_plural(a) else "is",
+                                      winner_importance=ia, loser_importance=ib,
+                                      winner_pron="them" if self.is_plural(a) else "it",
+                                      winner_delta=_fmt_delta(da), loser_delta=_fmt_delta(db)))
+        elif len(ranked) > 2:
+            items = "; ".join(self.item_rank(i + 1, r, method) for i, r in enumerate(ranked))
+            parts.append(self.say("compare_many", method=self.mname(method), items=items,
+                                  winner=readable_region(ranked[0]), verb="are" if self.is_plural(ranked[0]) else "is"))
+        return Result(" ".join(parts), "compare", "regions", regions, [method], keys=["compare"])
+
+    # --- numbers --------------------------------------------------------------------------------------------
+    def op_change(self, q: Question, state: Any) -> Result:
+        method = self.method_for(q)
+        if (missing := self.missing_method(method)) is not None:
+            return missing
+        parts, last = [], None
+        for region in q.regions:
+            if region not in self.facts.present:
+                parts.append(self.say("region_absent", region=readable_region(region), method=self.mname(method)))
+                continue
+            d = self.facts.delta(region, method)
+            if d is None:
+                parts.append(self.say("change_no_delta", region=readable_region(region), method=self.mname(method)))
+                continue
+            last = d
+            parts.append(self.say("change", region=readable_region(region), method=self.mname(method),
+                                  delta=_fmt_delta(d), similarity=self.facts.similarity, after=self.facts.similarity + d,
+                                  direction="more" if d < 0 else "less"))
+        return Result(" ".join(parts), "change", "scores", list(q.regions), [method], number=last,
+                      number_kind="delta" if last is not None else None, keys=["change"])
+
+    def _state_number(self, q: Question, state: Any) -> tuple[float | None, str | None, str | None]:
+        """(value, kind, method) the follow-up refers to: a region's change, else the state's number."""
+        method = self.method_for(q)
+        if (q.followup == "state" and state is not None and state.number is not None
+                and state.number_kind in ("delta", "margin", "similarity", "threshold")):
+            return state.number, state.number_kind, (state.methods or [None])[0]
+        if q.regions:
+            region = q.regions[0]
+            if self.facts.has_method(method):
+                d = self.facts.delta(region, method)
+                if d is not None:
+                    return d, "delta", method
+        if state is not None and state.number is not None:
+            return state.number, state.number_kind, (state.methods or [None])[0]
+        if q.regions and self.facts.has_method(method):
+            d = self.facts.delta(q.regions[0], method)
+            if d is not None:
+                return d, "delta", method
+        return None, None, None
+
+    def largest_single(self) -> tuple[float, str] | None:
+        strength = self.facts.record.get("strength") or {}
+        if is_number(strength.get("largest_single_change")) and strength.get("largest_single_region"):
+            return abs(float(strength["largest_single_change"])), strength["largest_single_region"]
+        method = "s0" if "s0" in self.facts.methods else self.main
+        ranking = self.facts.ranking(method, by="change")
+        if ranking and (d := self.facts.delta(ranking[0], method)) is not None:
+            return abs(d), ranking[0]
+        return None
+
+    def op_share_of_margin(self, q: Question, state: Any) -> Result | None:
+        value, kind, method = self._state_number(q, state)
+        if value is None or kind not in ("delta", None) or self.facts.margin == 0:
+            return None
+        share = abs(value) / abs(self.facts.margin)
+        text = self.say("share_of_margin", abs_value=abs(value), share_pct=_pct(share), abs_margin=abs(self.facts.margin),
+                        similarity=self.facts.similarity, threshold=self.facts.threshold)
+        return Result(text, "share_of_margin", "scores", list(q.regions), [method] if method else [], number=value,
+                      number_kind="delta", keys=["share_of_margin"])
+
+    def op_is_a_lot(self, q: Question, state: Any) -> Result | None:
+        value, kind, method = self._state_number(q, state)
+        largest = self.largest_single()
+        if value is None or kind not in ("delta", "margin", "similarity", "threshold"):
+            return None
+        if kind in ("margin", "similarity", "threshold"):
+            if largest is None:
+                return None
+            ratio = abs(self.facts.margin) / largest[0] if largest[0] else float("inf")
+            ratio_text = f"{ratio:.1f} times" if ratio >= 1 else f"only {100 * ratio:.0f}% of"
+            text = self.say("margin_size", similarity=self.facts.similarity, threshold=self.facts.threshold,
+                            abs_margin=abs(self.facts.margin), largest=largest[0],
+                            largest_region=readable_region(largest[1]), ratio_text=ratio_text)
+            return Result(text, "is_a_lot", "scores", [], [], number=self.facts.margin, number_kind="margin",
+                          keys=["margin_size"])
+        share = abs(value) / abs(self.facts.margin) if self.facts.margin else float("inf")
+        key = ("is_a_lot_large" if share >= self.settings["lot_share"] else
+               "is_a_lot_small" if share < self.settings["little_share"] else "is_a_lot_medium")
+        text = self.say(key, abs_value=abs(value), share_pct=_pct(share), abs_margin=abs(self.facts.margin))
+        if largest is not None:
+            text += " " + self.say("is_a_lot_largest", largest=largest[0], largest_region=readable_region(largest[1]))
+        return Result(text, "is_a_lot", "scores", list(q.regions), [method] if method else [], number=value,
+                      number_kind="delta", keys=[key])
+
+    def op_whatif_threshold(self, q: Question, state: Any) -> Result:
+        new = float(q.number)
+        if abs(new - self.facts.threshold) < 5e-4:
+            text = self.say("whatif_same", new=new, similarity=self.facts.similarity, relation=self.relation(
+                self.facts.similarity), decision=self.decision_phrase())
+        else:
+            would = "match" if self.facts.similarity >= new else "non-match"
+            outcome = (f"stay {self.decision_phrase()}" if would == self.facts.decision
+                       else f"change to {self.decision_phrase(would)}")
+            text = self.say("whatif_threshold", new=new, threshold=self.facts.threshold,
+                            similarity=self.facts.similarity,
+                            relation="at or above" if self.facts.similarity >= new else "below", outcome=outcome)
+        return Result(text, "whatif_threshold", "decision", number=new, number_kind="threshold",
+                      keys=["whatif_threshold"])
+
+    def op_score_after(self, q: Question, state: Any) -> Result:
+        method = self.method_for(q)
+        if method not in self.facts.methods or method == "avg":
+            method = "s0" if "s0" in self.facts.methods else self.facts.methods[0]
+        regions = [r for r in q.regions if r in self.facts.present]
+        absent = [r for r in q.regions if r not in self.facts.present]
+        parts = [self.say("region_absent", region=readable_region(r), method=self.mname(method)) for r in absent]
+        if not regions:
+            return Result(" ".join(parts), "score_after", "scores", list(q.regions), [method], keys=["region_absent"])
+        got = self.facts.score_after(regions, method)
+        names = join_names([readable_region(r) for r in regions])
+        if got is not None and len(regions) == 1:
+            after, _ = got
+            d = self.facts.delta(regions[0], method)
+            parts.append(self.say("score_after_single", region=readable_region(regions[0]), method=self.mname(method),
+                                  after=after, similarity=self.facts.similarity, delta_signed=f"{d:+.4f}",
+                                  relation=self.relation(after), threshold=self.facts.threshold,
+                                  outcome=self.outcome(after)))
+            key = "score_after_single"
+        elif got is not None:
+            after, source = got
+            parts.append(self.say("score_after_set", regions=names, source=source.replace("_", " "), after=after,
+                                  relation=self.relation(after), threshold=self.facts.threshold,
+                                  outcome=self.outcome(after)))
+            key = "score_after_set"
+        else:
+            deltas = [(r, self.facts.delta(r, method)) for r in regions]
+            known = [(r, d) for r, d in deltas if d is not None]
+            total = sum(d for _, d in known)
+            after = self.facts.similarity + total
+            items = ", ".join(self.say("item_change", region=readable_region(r), delta=_fmt_delta(d)) for r, d in known)
+            parts.append(self.say("score_after_unknown", regions=names, method=self.mname(method), items=items,
+                                  sum_signed=f"{total:+.4f}", estimate=after, relation=self.relation(after),
+                                  threshold=self.facts.threshold))
+            key = "score_after_unknown"
+        return Result(" ".join(parts), "score_after", "scores", regions, [method], number=after - self.facts.similarity,
+                      number_kind="delta", keys=[key])
+
+    def op_counterfactual(self, q: Question, state: Any) -> Result:
+        if q.regions:
+            return self.op_score_after(q, state)
+        cf = self.facts.record.get("counterfactual") or {}
+        regions = [r for r in cf.get("regions") or [] if isinstance(r, str)]
+        if cf.get("flips") and regions and is_number(cf.get("score_after")):
+            after = float(cf["score_after"])
+            how = self.t["counterfactual_how"].get(cf.get("source"), str(cf.get("source") or "the explanation"))
+            many = len(regions) > 1 or self.is_plural(regions[0])
+            text = self.say("counterfactual_flips", regions=join_names([readable_region(r) for r in regions]),
+                            pron="them" if many else "it", after=after, relation=self.relation(after),
+                            threshold=self.facts.threshold, how=how)
+            return Result(text, "counterfactual", "regions", regions, [], number=after - self.facts.similarity,
+                          number_kind="delta", keys=["counterfactual_flips"])
+        statement = cf.get("statement") or ""
+        return Result(self.say("counterfactual_none", statement=statement), "counterfactual", "regions", [], [],
+                      keys=["counterfactual_none"])
+
+    def op_list_regions(self, q: Question, state: Any) -> Result:
+        method = self.method_for(q)
+        if method not in self.facts.methods:
+            method = self.main
+        ranking = self.facts.ranking(method)
+        items = "; ".join(self.item_rank(ranking.index(r) + 1, r, method) if r in ranking
+                          else self.say("item_region", region=readable_region(r)) for r in q.regions)
+        return Result(self.say("list_regions", items=items), "list_regions", "regions", list(q.regions), [method],
+                      keys=["list_regions"])
+
+    # --- premises -------------------------------------------------------------------------------------------
+    def op_colour(self, q: Question, state: Any) -> Result:
+        method = self.method_for(q)
+        if (missing := self.missing_method(method)) is not None:
+            return missing
+        parts, corrected = [], False
+        for region in q.regions:
+            if region not in self.facts.present:
+                parts.append(self.say("region_absent", region=readable_region(region), method=self.mname(method)))
+                continue
+            actual = self.facts.colour(region, method, self.settings["white_below"])
+            d = self.facts.delta(region, method)
+            if d is None:
+                c = self.facts.contribution(region, method) or 0.0
+                d = -c  # direction only; the size is not recorded
+            key = "colour_right" if actual == q.colour else "colour_wrong"
+            corrected |= key == "colour_wrong"
+            parts.append(self.say(key, region=readable_region(region), asked=q.colour, actual=actual,
+                                  method=self.mname(method), moved="lowered" if d < 0 else "raised",
+                                  abs_delta=abs(d), meaning=self.t["colour_meaning"][actual]))
+        return Result(" ".join(parts), "colour", "regions", list(q.regions), [method],
+                      premise="corrected" if corrected else None, keys=["colour"])
+
+    def op_why_rank(self, q: Question, state: Any) -> Result:
+        method = self.method_for(q)
+        if (missing := self.missing_method(method)) is not None:
+            return missing
+        ranking = self.facts.ranking(method)
+        asked = "least" if any(w in q.words for w in (" least ", " less ")) else "most"
+        region = q.regions[0]
+        if region not in ranking:
+            return Result(self.say("region_absent", region=readable_region(region), method=self.mname(method)),
+                          "why_rank", "regions", [region], [method], keys=["region_absent"])
+        actual = ranking[0] if asked == "most" else ranking[-1]
+        if actual == region:
+            text = self.say("why_rank_right", method=self.mname(method), region=readable_region(region), asked=asked,
+                            delta=_fmt_delta(self.facts.delta(region, method)),
+                            comparison=self.t["why_rank_comparison"][asked],
+                            importance=self.facts.importance(region, method))
+            if self.facts.ranking(method, by="change")[0 if asked == "most" else -1] != region:
+                text = self.say("rank_of", method=self.mname(method), region=readable_region(region), position=1 if
+                                asked == "most" else len(ranking), count=len(ranking),
+                                importance=self.facts.importance(region, method))
+            return Result(text, "why_rank", "regions", [region], [method], keys=["why_rank_right"])
+        text = self.say("why_rank_wrong", method=self.mname(method), region=readable_region(region), asked=asked,
+                        position=ranking.index(region) + 1, count=len(ranking),
+                        importance=self.facts.importance(region, method), actual=readable_region(actual))
+        return Result(text, "why_rank", "regions", [region, actual], [method], premise="corrected",
+                      keys=["why_rank_wrong"])
+
+    def op_why_decision(self, q: Question, state: Any) -> Result:
+        w = q.words
+        negated = any(p in w for p in ("non-match", "non match", "nonmatch", "no match", "mismatch", "n't match",
+                                       "not match"))
+        asked = "non-match" if negated else "match"
+        actual = self.facts.decision
+        fields = dict(asked=self.decision_phrase(asked), actual=self.decision_phrase(actual),
+                      similarity=self.facts.similarity, threshold=self.facts.threshold, margin=self.facts.margin,
+                      relation=self.relation(self.facts.similarity))
+        if asked != actual:
+            return Result(self.say("why_decision_wrong", **fields), "why_decision", "decision", premise="corrected",
+                          number=self.facts.margin, number_kind="margin", keys=["why_decision_wrong"])
+        return Result(self.say("why_decision_right", **fields), "why_decision", "decision", number=self.facts.margin,
+                      number_kind="margin", keys=["why_decision_right"])
+
+    def op_role(self, q: Question, state: Any) -> Result:
+        method = self.method_for(q)
+        if (missing := self.missing_method(method)) is not None:
+            return missing
+        w = q.words
+        asked = "against" if any(p in w for p in ("against", "hurt", "work against", "argu")) and "for" not in w.split() \
+            else ("supports" if any(p in w for p in ("support", "help", "favo", " for ")) else None)
+        parts, corrected = [], False
+        for region in q.regions:
+            if region not in self.facts.present:
+                parts.append(self.say("region_absent", region=readable_region(region), method=self.mname(method)))
+                continue
+            effect = self.facts.effect(region, method) or "neutral"
+            d = self.facts.delta(region, method)
+            verb = self.t["role_verbs"][effect]
+            if asked and asked != effect:
+                corrected = True
+                parts.append(self.say("role_premise", region=readable_region(region), verb=verb,
+                                      asked="supporting" if asked == "supports" else "arguing against"))
+            parts.append(self.say("role", method=self.mname(method), region=readable_region(region), verb=verb,
+                                  decision=self.facts.decision, delta=_fmt_delta(d),
+                                  direction="more" if (d or 0) < 0 else "less"))
+        return Result(" ".join(parts), "role", "regions", list(q.regions), [method],
+                      premise="corrected" if corrected else None, keys=["role"])
+
+    # --- sections -------------------------------------------------------------------------------------------
+    def op_visibility(self, q: Question, state: Any) -> Result:
+        parts = []
+        has_fractions = False
+        for region in q.regions:
+            a, b = self.facts.value(region, "visible_fraction_a"), self.facts.value(region, "visible_fraction_b")
+            if is_number(a) or is_number(b):
+                has_fractions = True
+                parts.append(self.say("visibility_fraction", region=readable_region(region),
+                                      a=_pct(a) if is_number(a) else "not recorded",
+                                      b=_pct(b) if is_number(b) else "not recorded"))
+            for side in ("a", "b"):
+                if self.facts.value(region, f"covered_{side}") is True:
+                    parts.append(self.say("visibility_covered", region=readable_region(region), side=side.upper()))
+            if region in self.facts.present:
+                if not has_fractions:
+                    parts.append(self.say("visibility_present", region=readable_region(region),
+                                          verb="were" if self.is_plural(region) else "was"))
+            else:
+                reason = self.facts.value(region, "absent_reason") or "the record gives no reason"
+                parts.append(self.say("visibility_absent", region=readable_region(region), reason=reason,
+                                      verb="were" if self.is_plural(region) else "was"))
+        return Result(" ".join(parts), "visibility", "quality", list(q.regions), keys=["visibility"])
+
+    def op_section(self, q: Question, state: Any) -> Result | None:
+        if q.subject == "evidence":
+            return self.evidence(q)
+        if q.subject == "quality":
+            return self.quality(q)
+        if q.subject == "robustness":
+            return self.robustness(q)
+        return None
+
+    def evidence(self, q: Question) -> Result:
+        ev = self.facts.section("evidence")
+        what = {"lr": "a likelihood ratio", "conclusive": "whether the result is conclusive",
+                "cllr": "a Cllr", "error_rates": "error rates"}.get(q.field or "lr", "that")
+        if ev is None:
+            return self.not_in_record("evidence", what)
+        parts = []
+        if q.field == "conclusive":
+            if not isinstance(ev.get("conclusive"), bool):
+                return self.not_in_record("conclusive", what)
+            parts.append(self.say("evidence_conclusive") if ev["conclusive"] else
+                         self.say("evidence_inconclusive", reason=str(ev.get("inconclusive_reason") or "no reason given")
+                                  .replace("_", " ")))
+            parts.append(self.lr_sentence(ev))
+        elif q.field == "cllr":
+            cal = ev.get("calibration") or {}
+            if not is_number(cal.get("cllr")):
+                return self.not_in_record("cllr", what)
+            parts.append(self.say("evidence_cllr", cllr=f"{cal['cllr']:.3f}",
+                                  cllr_min=f"{cal['cllr_min']:.3f}" if is_number(cal.get("cllr_min")) else "not stated"))
+        elif q.field == "error_rates":
+            rates = self.rates(ev)
+            if rates is None:
+                return self.not_in_record("error_rates", what)
+            parts.append(self.say("evidence_rates", **rates))
+        else:
+            parts.append(self.lr_sentence(ev))
+            cal = ev.get("calibration") or {}
+            if cal.get("name"):
+                parts.append(self.say("evidence_calibration", name=cal["name"], n_genuine=cal.get("n_genuine", "?"),
+                                      n_impostor=cal.get("n_impostor", "?"),
+                                      cllr=f"{cal['cllr']:.3f}" if is_number(cal.get("cllr")) else "not stated",
+                                      cllr_min=f"{cal['cllr_min']:.3f}" if is_number(cal.get("cllr_min")) else "not stated"))
+        number = float(ev["log10_lr"]) if is_number(ev.get("log10_lr")) else None
+        return Result(" ".join(p for p in parts if p), "section", "evidence", number=number, number_kind="log10_lr",
+                      keys=[f"evidence.{q.field or 'lr'}"])
+
+    def lr_sentence(self, ev: dict) -> str:
+        if not is_number(ev.get("log10_lr")):
+            return ""
+        bounds = ""
+        lo_hi = ev.get("log10_lr_bounds")
+        if isinstance(lo_hi, list) and len(lo_hi) == 2 and all(is_number(v) for v in lo_hi):
+            bounds = self.say("evidence_bounds", lo=lo_hi[0], hi=lo_hi[1], bounded_by=ev.get("bounded_by") or "bounds")
+        lr = ev.get("lr")
+        lr_text = f"{lr:.3g}" if is_number(lr) else f"{10 ** float(ev['log10_lr']):.3g}"
+        scale = (ev.get("scale") or {}).get("name") or "verbal"
+        code = ev.get("verbal")
+        verbal = self.t["verbal"].get(code, str(code).replace("_", " ")) if code else "not stated"
+        return self.say("evidence_lr", lr=lr_text, log10_lr=float(ev["log10_lr"]), bounds=bounds, scale=scale,
+                        verbal=verbal)
+
+    def rates(self, ev: dict | None) -> dict | None:
+        if not ev:
+            return None
+        out = {}
+        for key in ("fmr", "fnmr"):
+            r = ev.get(key)
+            if not isinstance(r, dict) or not is_number(r.get("value")):
+                return None
+            ci = r.get("ci95") if isinstance(r.get("ci95"), list) and len(r["ci95"]) == 2 else None
+            out[key] = (self.say("evidence_rate", value=f"{r['value']:.4g}", lo=f"{ci[0]:.4g}", hi=f"{ci[1]:.4g}")
+                        if ci else f"{r['value']:.4g}")
+        return out
+
+    def quality(self, q: Question) -> Result:
+        quality = self.facts.section("quality")
+        if quality is None:
+            return self.not_in_record("quality", "how good the photos were or why one would be refused")
+        sides = [q.side] if q.side else ["a", "b"]
+        parts = []
+        for side in sides:
+            block = quality.get(side) or {}
+            outcome = block.get("outcome")
+            if outcome is None:
+                continue
+            parts.append(self.say("quality_outcome", side=side.upper(),
+                                  outcome=self.t["quality_outcomes"].get(outcome, outcome)))
+            bad = [c for c in block.get("components") or [] if isinstance(c, dict) and c.get("outcome") != "pass"]
+            if bad:
+                items = "; ".join(self.say("quality_component", name=str(c.get("name", "?")).replace("_", " "),
+                                           value=c.get("value"), unit=(" " + c["unit"]) if c.get("unit") else "",
+                                           outcome=c.get("outcome"), threshold=c.get("threshold"),
+                                           source=c.get("source") or "no source given") for c in bad)
+                parts.append(self.say("quality_components", side=side.upper(), items=items))
+            else:
+                parts.append(self.say("quality_all_pass", side=side.upper()))
+        return Result(" ".join(parts), "section", "quality", keys=["quality"])
+
+    def robustness(self, q: Question) -> Result:
+        rob = self.facts.section("robustness")
+        if rob is None:
+            return self.not_in_record("robustness", "whether another fill would change the answer")
+        region = rob.get("leading_region")
+        kept = self.t["reliability_kept"][str(bool(rob.get("leading_robust"))).lower()]
+        items = []
+        for name, v in (rob.get("per_region") or {}).items():
+            if isinstance(v, dict) and is_number(v.get("sd_fill")):
+                jitter = f", {v['sd_jitter']:.3f} over shifts" if is_number(v.get("sd_jitter")) else ""
+                items.append(self.say("robustness_sd_item", region=readable_region(name), sd=v["sd_fill"], jitter=jitter))
+        details = ("Spread of the contributions: " + "; ".join(items) + ".") if items else ""
+        text = self.say("robustness_fill", region=readable_region(region or "?"), kept=kept, details=details).strip()
+        return Result(text, "section", "robustness", [region] if region else [], keys=["robustness"])
+
+    def agreement_level(self, mean: float) -> str:
+        s = self.settings
+        return self.t["agreement_levels"]["strong" if mean >= s["explain_reliable_agreement"] else
+                                          "partial" if mean >= s["unreliable_agreement"] else "weak"]
+
+    def pairs_text(self, pairs: list[tuple[str, str, float]]) -> str:
+        return "; ".join(f"{self.mname(a)} and {self.mname(b)} {v:.2f}" for a, b, v in pairs)
+
+    def op_agreement(self, q: Question, state: Any) -> Result:
+        pairs, mean = self.facts.independent_agreement()
+        if not pairs or mean is None:
+            used = join_names([self.mname(m) for m in self.facts.methods], article="")
+            return Result(self.say("agreement_none", methods=used), "agreement", "methods", keys=["agreement_none"])
+        text = self.say("agreement", pairs=self.pairs_text(pairs), mean=mean, level=self.agreement_level(mean))
+        return Result(text, "agreement", "methods", [], sorted({m for a, b, _ in pairs for m in (a, b)}), number=mean,
+                      number_kind="agreement", keys=["agreement"])
+
+    def op_reliability(self, q: Question, state: Any) -> Result:
+        parts = [self.say("reliability_intro")]
+        rob = self.facts.section("robustness")
+        if rob is not None and rob.get("leading_region"):
+            kept = self.t["reliability_kept"][str(bool(rob.get("leading_robust"))).lower()]
+            parts.append(self.say("reliability_robust", region=readable_region(rob["leading_region"]), kept=kept,
+                                  rule=str(rob.get("rule") or "rule not stated").replace("_", " ")))
+        else:
+            parts.append(self.say("reliability_no_robustness"))
+        pairs, mean = self.facts.independent_agreement()
+        if pairs and mean is not None:
+            parts.append(self.say("reliability_agreement", level=self.agreement_level(mean), mean=mean,
+                                  pairs=self.pairs_text(pairs)))
+        else:
+            parts.append(self.say("reliability_agreement_one"))
+        stab = self.facts.record.get("stability")
+        if isinstance(stab, dict) and is_number(stab.get("top_region_kept")):
+            parts.append(self.say("reliability_stability", samples=stab.get("samples", "several"),
+                                  kept_pct=_pct(float(stab["top_region_kept"]))))
+        conf = self.facts.record.get("confidence")
+        conf_text = (f"the C-score is {conf:.2f}" if is_number(conf) else "no calibrated confidence is available")
+        parts.append(self.say("reliability_decision", confidence_text=conf_text))
+        return Result(" ".join(parts), "reliability", "robustness", number=mean, number_kind="agreement",
+                      keys=["reliability"])
+
+    def op_false_decision(self, q: Question, state: Any) -> Result:
+        f = self.facts
+        parts = [self.say("false_decision", decision=f.decision, similarity=f.similarity, threshold=f.threshold,
+                          margin=f.margin)]
+        largest = self.largest_single()
+        weak = bool((f.record.get("strength") or {}).get("weak"))
+        if largest is not None:
+            weak = weak or largest[0] >= abs(f.margin)
+            parts.append(self.say("false_decision_weak" if weak else "false_decision_clear", largest=largest[0]))
+        conf = f.record.get("confidence")
+        if is_number(conf):
+            parts.append(self.say("false_decision_confidence", confidence=conf, confidence_pct=_pct(conf)))
+        else:
+            parts.append(self.say("false_decision_none"))
+        rates = self.rates(f.section("evidence"))
+        if rates:
+            parts.append(self.say("false_decision_rates", **rates))
+        return Result(" ".join(parts), "false_decision", "decision", number=f.margin, number_kind="margin",
+                      keys=["false_decision"])
+
+    def op_method(self, q: Question, state: Any) -> Result | None:
+        if not q.methods:
+            return None
+        method = q.methods[0]
+        if (missing := self.missing_method(method)) is not None:
+            return missing
+        ranking = self.facts.ranking(method)
+        if len(ranking) < 2:
+            return None
+        maps = (self.facts.record.get("heatmaps") or {}).get(method) or {}
+        files = [maps[k] for k in ("a", "b") if maps.get(k)]
+        text = self.say("method_shows", method=self.mname(method, short=False), top=readable_region(ranking[0]),
+                        bottom=readable_region(ranking[-1]), count=len(ranking),
+                        files=self.say("method_files", files=", ".join(files)) if files else "")
+        return Result(text, "method", "methods", [ranking[0], ranking[-1]], [method], keys=["method_shows"])
