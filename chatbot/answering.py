@@ -393,18 +393,26 @@ class Chatbot:
         parsed = self.parser.parse(q.text, state)
         if parsed is None:
             return None
-        result = self.executor.run(parsed, state)
+        try:
+            result = self.executor.run(parsed, state)
+        except (KeyError, ValueError, TypeError, IndexError, ZeroDivisionError) as exc:
+            # A record field of an unexpected shape: answer through the router rather than fail the chat.
+            q.notes.append(f"the computed answer failed ({type(exc).__name__}); answered from the context instead")
+            return None
         if result is None or not result.text:
             return None
         return self._from_result(q, parsed, result)
 
     def _from_result(self, q: CleanQuestion, parsed, result: Result) -> Answer:
         frame = {"operation": result.operation if result.operation in self.lexicon["repeatable"] else parsed.operation,
-                 "subject": result.subject, "regions": list(result.regions), "methods": list(result.methods),
+                 "subject": result.subject, "regions": list(result.regions or parsed.regions),
+                 "methods": list(result.methods),
                  "side": parsed.side, "k": parsed.k, "number": result.number, "number_kind": result.number_kind,
                  "colour": parsed.colour, "field": parsed.field, "intent": f"facts:{parsed.operation}"}
-        if result.refusal:
+        if result.refusal and result.refusal != "not_computed":
             frame["operation"] = None
+        elif result.refusal == "not_computed":
+            frame["operation"], frame["methods"] = parsed.operation, []
         regions = [r for r in result.regions if r in self.region_names]
         answer = Answer(question=q.original, text=result.text, score=1.0, evidence=[result.text], method="facts",
                         intent=f"facts:{parsed.operation}", regions=regions,

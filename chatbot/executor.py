@@ -74,14 +74,17 @@ class Executor:
     def decision_phrase(self, decision: str | None = None) -> str:
         return self.vocab["decisions"][decision or self.facts.decision]["phrase"]
 
-    def method_for(self, q: Question) -> str | None:
-        """The method the question is about: a named one, the one-sided column of a named photo, else the main."""
+    def method_for(self, q: Question, change: bool = False) -> str | None:
+        """The method the question is about: a named one, the one-sided column of a named photo, else the main
+        ranking's method; for score changes (``change``) S0 rather than AVG, which has ranks but no change."""
         if q.side and q.operation not in ("visibility", "section"):
             one_sided = self.lexicon["one_sided_methods"][q.side]
             if one_sided in self.facts.methods or self.lexicon["one_sided_regex"].search(q.words) or not q.methods:
                 return one_sided
         if q.methods:
             return q.methods[0]
+        if change and self.main == "avg" and "s0" in self.facts.methods:
+            return "s0"
         return self.main
 
     def missing_method(self, method: str) -> Result | None:
@@ -207,7 +210,7 @@ class Executor:
                       [method], keys=["level"])
 
     def op_order_by_change(self, q: Question, state: Any) -> Result:
-        method = self.method_for(q)
+        method = self.method_for(q, change=True)
         if (missing := self.missing_method(method)) is not None:
             return missing
         ranking = self.facts.ranking(method, by="change")
@@ -252,7 +255,7 @@ class Executor:
 
     # --- numbers --------------------------------------------------------------------------------------------
     def op_change(self, q: Question, state: Any) -> Result:
-        method = self.method_for(q)
+        method = self.method_for(q, change=True)
         if (missing := self.missing_method(method)) is not None:
             return missing
         parts, last = [], None
@@ -273,7 +276,7 @@ class Executor:
 
     def _state_number(self, q: Question, state: Any) -> tuple[float | None, str | None, str | None]:
         """(value, kind, method) the follow-up refers to: a region's change, else the state's number."""
-        method = self.method_for(q)
+        method = self.method_for(q, change=True)
         if (q.followup == "state" and state is not None and state.number is not None
                 and state.number_kind in ("delta", "margin", "similarity", "threshold")):
             return state.number, state.number_kind, (state.methods or [None])[0]
@@ -351,7 +354,7 @@ class Executor:
                       keys=["whatif_threshold"])
 
     def op_score_after(self, q: Question, state: Any) -> Result:
-        method = self.method_for(q)
+        method = self.method_for(q, change=True)
         if method not in self.facts.methods or method == "avg":
             method = "s0" if "s0" in self.facts.methods else self.facts.methods[0]
         regions = [r for r in q.regions if r in self.facts.present]
@@ -371,7 +374,7 @@ class Executor:
             key = "score_after_single"
         elif got is not None:
             after, source = got
-            parts.append(self.say("score_after_set", regions=names, source=source.replace("_", " "), after=after,
+            parts.append(self.say("score_after_set", regions=names, source=self.t["score_after_sources"][source], after=after,
                                   relation=self.relation(after), threshold=self.facts.threshold,
                                   outcome=self.outcome(after)))
             key = "score_after_set"
@@ -403,6 +406,10 @@ class Executor:
             return Result(text, "counterfactual", "regions", regions, [], number=after - self.facts.similarity,
                           number_kind="delta", keys=["counterfactual_flips"])
         statement = cf.get("statement") or ""
+        if cf.get("flips") and regions:
+            text = self.say("counterfactual_flips_unscored", regions=join_names([readable_region(r) for r in regions]),
+                            statement=statement)
+            return Result(text, "counterfactual", "regions", regions, [], keys=["counterfactual_flips_unscored"])
         return Result(self.say("counterfactual_none", statement=statement), "counterfactual", "regions", [], [],
                       keys=["counterfactual_none"])
 
@@ -518,8 +525,9 @@ class Executor:
                                       a=_pct(a) if is_number(a) else "not recorded",
                                       b=_pct(b) if is_number(b) else "not recorded"))
             for side in ("a", "b"):
-                if self.facts.value(region, f"covered_{side}") is True:
-                    parts.append(self.say("visibility_covered", region=readable_region(region), side=side.upper()))
+                if self.facts.value(region, f"covered_{side}") is True and region in self.facts.present:
+                    parts.append(self.say("visibility_covered", region=readable_region(region), side=side.upper(),
+                                          verb="are" if self.is_plural(region) else "is"))
             if region in self.facts.present:
                 if not has_fractions:
                     parts.append(self.say("visibility_present", region=readable_region(region),
@@ -610,6 +618,11 @@ class Executor:
             return self.not_in_record("quality", "how good the photos were or why one would be refused")
         sides = [q.side] if q.side else ["a", "b"]
         parts = []
+        if any(w in q.words for w in ("refus", "reject")):
+            refused = [s for s in ("a", "b") if (quality.get(s) or {}).get("outcome") == "refuse"]
+            parts.extend(self.say("quality_refused", side=s.upper()) for s in refused)
+            if not refused:
+                parts.append(self.say("quality_no_refusal"))
         for side in sides:
             block = quality.get(side) or {}
             outcome = block.get("outcome")
@@ -633,7 +646,7 @@ class Executor:
         if rob is None:
             return self.not_in_record("robustness", "whether another fill would change the answer")
         region = rob.get("leading_region")
-        kept = self.t["reliability_kept"][str(bool(rob.get("leading_robust"))).lower()]
+        kept = self.t["reliability_kept"]["kept" if rob.get("leading_robust") else "lost"]
         items = []
         for name, v in (rob.get("per_region") or {}).items():
             if isinstance(v, dict) and is_number(v.get("sd_fill")):
@@ -664,7 +677,7 @@ class Executor:
         parts = [self.say("reliability_intro")]
         rob = self.facts.section("robustness")
         if rob is not None and rob.get("leading_region"):
-            kept = self.t["reliability_kept"][str(bool(rob.get("leading_robust"))).lower()]
+            kept = self.t["reliability_kept"]["kept" if rob.get("leading_robust") else "lost"]
             parts.append(self.say("reliability_robust", region=readable_region(rob["leading_region"]), kept=kept,
                                   rule=str(rob.get("rule") or "rule not stated").replace("_", " ")))
         else:

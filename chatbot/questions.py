@@ -141,7 +141,11 @@ class QuestionParser:
         spelling = self.lexicon["spelling"]
         vocabulary_words = [w for spec in prompts.vocabulary["regions"].values() for p in spec["phrases"]
                             for w in p.split()]
-        self.speller = SpellingCorrector(list(spelling["words"]) + vocabulary_words, known_words(prompts) | _COMMON,
+        # Words the rules and answers spell out are known too ("difference" is not a typo of "different").
+        lexicon_words = {w for rule in self.lexicon["rules"] for w in re.findall(r"[a-z]{3,}", rule["pattern"])}
+        answer_words = {w for w in re.findall(r"[a-z]{3,}", str(read_data_file(PROMPTS_DIR / "answers.yaml")).lower())}
+        self.speller = SpellingCorrector(list(spelling["words"]) + vocabulary_words,
+                                         known_words(prompts) | _COMMON | lexicon_words | answer_words,
                                          spelling["min_length"], spelling["max_distance"])
         self._region_phrases = {k: v["phrases"] for k, v in prompts.vocabulary["regions"].items()}
         self._method_phrases = {k: v["phrases"] for k, v in prompts.vocabulary["methods"].items()}
