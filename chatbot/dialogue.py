@@ -14,7 +14,8 @@ from typing import Any
 # Intents of the router whose answer states one number the user may follow up on ("is that a lot?").
 INTENT_NUMBERS = {"similarity": "similarity", "threshold": "threshold", "how_decided": "margin",
                   "strength": "margin", "decision": "margin"}
-INTENT_OPERATIONS = {"named_region": "change", "most_important_region": "change", "least_important_region": "change"}
+# Router answers leave the operation open: their own follow-ups ("and the eyes?") stay with the router.
+INTENT_OPERATIONS: dict[str, str] = {}
 
 
 @dataclass

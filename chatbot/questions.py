@@ -198,9 +198,12 @@ class QuestionParser:
                 continue
             return q
         # An elliptical follow-up: a new region, method or photo side for the previous computed operation.
-        if (state is not None and state.operation in self.lexicon["repeatable"] and n_words <= self.lexicon[
-                "elliptical_max_words"] and (regions or methods or side) and self.lexicon["elliptical_regex"].search(low)):
-            q = Question(state.operation, state.subject, regions or list(state.regions),
+        operation = state.operation if state is not None else None
+        if operation is None and state is not None and side and state.regions:
+            operation = "change"  # "Tell me about the nose." -> "and in photo B only?": the one-sided change
+        if (operation in self.lexicon["repeatable"] and n_words <= self.lexicon["elliptical_max_words"]
+                and (regions or methods or side) and self.lexicon["elliptical_regex"].search(low)):
+            q = Question(operation, state.subject or "scores", regions or list(state.regions),
                          methods or ([] if side else list(state.methods)), side, k=state.k, number=state.number,
                          colour=state.colour, field=state.field, followup="repeat", words=low)
             if side and not methods and regions:
