@@ -305,6 +305,22 @@ class Executor:
         return None
 
     def op_share_of_margin(self, q: Question, state: Any) -> Result | None:
+        method = self.method_for(q, change=True)
+        if len(q.regions) > 1 and self.facts.has_method(method) and self.facts.margin:
+            # several regions (e.g. both eyes of the fine set): one share each
+            parts, last = [], None
+            for region in q.regions:
+                d = self.facts.delta(region, method)
+                if d is None:
+                    continue
+                last = d
+                parts.append(self.say("share_of_margin_region", region=readable_region(region), abs_value=abs(d),
+                                      share_pct=_pct(abs(d) / abs(self.facts.margin))))
+            if parts:
+                text = " ".join(parts) + " " + self.say("share_of_margin_tail", abs_margin=abs(self.facts.margin),
+                                                        similarity=self.facts.similarity, threshold=self.facts.threshold)
+                return Result(text, "share_of_margin", "scores", list(q.regions), [method], number=last,
+                              number_kind="delta", keys=["share_of_margin_region"])
         value, kind, method = self._state_number(q, state)
         if value is None or kind not in ("delta", None) or self.facts.margin == 0:
             return None

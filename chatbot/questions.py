@@ -216,7 +216,7 @@ class QuestionParser:
         required slot stays empty."""
         op = q.operation
         if op in ("top_k", "bottom_k"):
-            q.k = self.count(m, "k", "k2") or int(self.lexicon["default_k"])
+            q.k = self.count(m, "k", "k2", "k3") or int(self.lexicon["default_k"])
         elif op == "position":
             q.k = self.lexicon["ordinals"].get(m.group("ord"))
         elif op == "level":

@@ -187,7 +187,8 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:  # noqa: C901 - 
         d = cell(e, r, m, "delta")
         share = abs(d) / abs(margin)
         if kind == "share":
-            return f"{100 * share:.0f}% of the margin" in t
+            return all(f"{100 * abs(cell(e, x, m, 'delta')) / abs(margin):.0f}% of the margin" in t
+                       for x in expand(e, spec["region"]))
         word = "large" if share >= 0.5 else ("small" if share < 0.1 else "moderate")
         return word in t and f"{abs(d):.4f}" in t
     if kind == "margin_size":
