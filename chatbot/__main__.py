@@ -51,10 +51,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_environment() -> None:
+    """FACEX_THREADS and FACEX_DEVICE checked before any model loads, so a bad value is one line, not a traceback."""
+    import os
+
+    from chatbot.errors import ChatbotError
+
+    threads = os.environ.get("FACEX_THREADS")
+    if threads is not None and not (threads.strip().isdigit() and int(threads) > 0):
+        raise ChatbotError(f"FACEX_THREADS must be a positive whole number, not {threads!r}")
+    device = os.environ.get("FACEX_DEVICE", "auto")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ChatbotError(f"FACEX_DEVICE must be 'auto', 'cpu' or 'cuda', not {device!r}")
+    if device == "cuda":
+        try:
+            import torch
+
+            usable = bool(torch.cuda.is_available())
+        except ImportError:
+            usable = False
+        if not usable:
+            raise ChatbotError("FACEX_DEVICE=cuda was asked for but torch cannot use CUDA on this machine; "
+                               "unset it or set FACEX_DEVICE=cpu")
+
+
 def _build(args: argparse.Namespace):
     from chatbot.answering import Chatbot
     from models.config import ModelConfig
     from prompts import load_prompts
+
+    _check_environment()
 
     paths = {}
     if args.sentence_path:
@@ -99,7 +125,12 @@ def _ask(args: argparse.Namespace) -> int:
     from chatbot.answering import format_answer
     from chatbot.conversation import Conversation
 
+    from chatbot.errors import ChatbotError
+
     questions = _read_questions(args.questions)
+    if not questions:
+        raise ChatbotError(f"there were no questions in {args.questions} (one question per line; blank lines are "
+                           "skipped)")
     bot = _build(args)
     bot.prepare(questions)
     conversation = Conversation(bot)
