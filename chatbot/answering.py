@@ -142,7 +142,7 @@ class Chatbot:
         self.region_names = [r["name"] for r in explanation["regions"]]
         self.present = {r["name"] for r in explanation["regions"] if r.get("present")}
         self._followups = {k: re.compile(v, re.IGNORECASE) for k, v in self.prompts.followups.items()}
-        self.facts = Facts(explanation)
+        self.facts = Facts(self.explanation)
         self.lexicon = load_lexicon()
         self.parser = QuestionParser(self.prompts, self.region_names, self.region_set, self.lexicon)
         self.executor = Executor(self.facts, self.prompts, self.lexicon)

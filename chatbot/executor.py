@@ -92,7 +92,7 @@ class Executor:
             return None
         used = join_names([self.mname(m) for m in self.facts.methods], article="")
         if method in self.lexicon["one_sided_methods"].values():
-            side = "a" if method.endswith("_a") else "b"
+            side = next(k for k, v in self.lexicon["one_sided_methods"].items() if v == method)
             text = self.say("one_sided_not_computed", method=self.mname(method), side_upper=side.upper(), methods=used)
         else:
             run = [m for m in self.facts.methods if m in DEFAULT_RUN or m == "s0"] or ["s0"]

@@ -3,7 +3,7 @@
 ``Facts(record)`` holds a pandas table with one row per region (present or not) and, per method the record
 computed, the columns ``importance:<m>`` (1 most important .. 5 least), ``contribution:<m>`` (normalised,
 positive = the region made the faces more alike), ``delta:<m>`` (similarity after hiding the region minus before;
-the one-sided S0 variants ``s0_a`` / ``s0_b`` hide it in one photo only), and, when the record has them,
+the one-sided S0 variants ``s0_a_only`` / ``s0_b_only`` hide it in one photo only), and, when the record has them,
 ``role:<m>`` and ``abs_change:<m>`` (the importance issue, #13) and the visibility columns of the quality gate
 (``visible_fraction_a/b``, ``covered_a/b``, #11). Scalars (decision, similarity, threshold, margin, confidence)
 and the optional sections (``evidence``, ``quality``, ``robustness``) are read from the record as they are.
@@ -24,7 +24,7 @@ REGION_FIELDS = ("importance", "contribution", "delta", "role", "abs_change")
 VISIBILITY_FIELDS = ("visible_fraction_a", "visible_fraction_b", "covered_a", "covered_b", "area")
 # Methods built from other methods: an agreement figure between one of these and its parts is not independent.
 DERIVED = {"avg": ("s0", "s1")}
-ONE_SIDED = {"s0_a": "s0", "s0_b": "s0"}
+ONE_SIDED = {"s0_a_only": "s0", "s0_b_only": "s0"}
 
 
 def is_number(value: Any) -> bool:
@@ -224,10 +224,15 @@ class Facts:
 
 
 def independent(a: str, b: str) -> bool:
-    """Two methods whose rankings are not built from each other."""
-    for x, y in ((a, b), (b, a)):
-        if x in DERIVED and (y in DERIVED[x] or y in DERIVED):
-            return False
-        if ONE_SIDED.get(x) == y or (x in ONE_SIDED and y in ONE_SIDED):
-            return False
-    return a != b
+    """Two different methods, each computed independently of the others (the method registry's ``independent``:
+    AVG is built from S0 and S1, the one-sided S0 columns come with S0's run). A key the registry does not know is
+    taken as independent."""
+    from explain_engine.methods import get_method
+    from models.errors import ConfigError
+
+    def free(key: str) -> bool:
+        try:
+            return bool(get_method(key).independent)
+        except (ConfigError, KeyError):
+            return key not in DERIVED and key not in ONE_SIDED
+    return a != b and free(a) and free(b)

@@ -93,7 +93,7 @@ def contradicts(text: str, decision: str) -> bool:
 
 def method_or_main(e: dict, spec: dict, changes: bool = False) -> str:
     side = spec.get("side")
-    if side:
+    if side:  # the fixtures are v1 records (s0_a / s0_b); the chatbot reads them migrated (s0_a_only / s0_b_only)
         return f"s0_{side}"
     if spec.get("method"):
         return spec["method"]

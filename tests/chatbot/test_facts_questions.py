@@ -25,6 +25,13 @@ def record(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
+def current(name: str) -> dict:
+    """The fixture as the chatbot sees it: loaded through the record schema (v1 keys migrated)."""
+    from chatbot.context import read_record
+
+    return read_record(record(name)).model_dump(mode="json")
+
+
 @pytest.fixture(scope="module")
 def parser():
     e = record("match_sections")
@@ -33,10 +40,10 @@ def parser():
 
 # --- facts -----------------------------------------------------------------------------------------------------
 def test_facts_table_has_every_method_column_and_the_one_sided_ones():
-    f = Facts(record("match_sections"))
-    assert {"s0", "s1", "avg", "s0_black", "fggb", "s0_a", "s0_b"} <= set(f.methods)
+    f = Facts(current("match_sections"))
+    assert {"s0", "s1", "avg", "s0_black", "fggb", "s0_a_only", "s0_b_only"} <= set(f.methods)
     assert f.delta("nose", "s0") == pytest.approx(-0.0089)
-    assert f.delta("nose", "s0_a") == pytest.approx(-0.0089 * 0.62, abs=1e-5)
+    assert f.delta("nose", "s0_a_only") == pytest.approx(-0.0089 * 0.62, abs=1e-5)
     assert f.importance("ears", "s0") is None and "ears" not in f.present
     assert f.value("hair", "visible_fraction_b") == pytest.approx(0.3)
     assert f.value("ears", "absent_reason") == "hidden by hair in both photos"
@@ -52,7 +59,7 @@ def test_rankings_by_importance_and_by_change_differ_where_the_record_says_so():
 
 
 def test_agreement_leaves_out_avg_with_its_parts():
-    assert not independent("s0", "avg") and not independent("avg", "s1") and not independent("s0", "s0_a")
+    assert not independent("s0", "avg") and not independent("avg", "s1") and not independent("s0", "s0_a_only")
     assert independent("s0", "s1") and independent("s1", "s0_black")
     e = record("match_coarse")
     e["agreement"] = {"s0~s1": 0.6, "s0~avg": 0.99, "s1~avg": 0.95}
@@ -122,6 +129,7 @@ def test_elliptical_follow_ups_repeat_the_last_operation(parser):
     assert (q.operation, q.regions, q.methods, q.followup) == ("change", ["mouth"], ["s1"], "repeat")
     q = parser.parse("and in photo a only?", state)
     assert (q.operation, q.regions, q.side) == ("change", ["mouth"], "a")
+    assert load_lexicon()["one_sided_methods"]["a"] == "s0_a_only"
     q = parser.parse("how much?", DialogueState(regions=["nose"]))
     assert (q.operation, q.regions, q.followup) == ("change", ["nose"], "state")
     assert parser.parse("how much?") is None  # nothing to refer to
