@@ -24,7 +24,7 @@ from rapidfuzz.distance import OSA
 from prompts import PROMPTS_DIR, Prompts, read_data_file
 
 _WORD = re.compile(r"[a-z][a-z0-9']*")
-_NUMBER = re.compile(r"(?<![\w.])(0?\.\d+|1\.0+|[01])(?![\w.])")
+_NUMBER = re.compile(r"(?<![\w.])(0?\.\d+|1\.0+|[01])(?!\w|\.\d)")
 
 
 @lru_cache(maxsize=4)

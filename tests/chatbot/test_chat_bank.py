@@ -93,8 +93,8 @@ def contradicts(text: str, decision: str) -> bool:
 
 def method_or_main(e: dict, spec: dict, changes: bool = False) -> str:
     side = spec.get("side")
-    if side:  # the fixtures are v1 records (s0_a / s0_b); the chatbot reads them migrated (s0_a_only / s0_b_only)
-        return f"s0_{side}"
+    if side:  # v1 records name the one-sided columns s0_a / s0_b; current ones s0_a_only / s0_b_only
+        return f"s0_{side}_only" if f"s0_{side}_only" in computed(e) else f"s0_{side}"
     if spec.get("method"):
         return spec["method"]
     return change_method(e) if changes else main_method(e)
@@ -254,10 +254,12 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:  # noqa: C901 - 
         if not regions:
             return "not visible" in t
         ok = True
+        sentences = {r: next((s for s in re.split(r"(?<=\.) (?=The )", t) if s.startswith(f"The {readable(r)} ")), "")
+                     for r in regions}
         for r in regions:
-            actual = colour(e, r, m)
-            ok &= f"is {actual}" in t or f"it is {actual}" in t
-            ok &= (f"is not {spec['asked']}" in t) == (actual != spec["asked"])
+            actual, said = colour(e, r, m), sentences[r]
+            ok &= f"is {actual}" in said or f"it is {actual}" in said
+            ok &= (f"is not {spec['asked']}" in said) == (actual != spec["asked"])
         return ok
     if kind == "why_rank":
         m = main_method(e)
@@ -363,10 +365,10 @@ def test_bank_size_and_split():
     def questions(split):
         return [t["q"] for _, turns in entries(split) for t in turns]
 
-    built, aside = questions("built"), questions("held_aside")
-    assert len(built) + len(aside) >= 150
-    assert not set(built) & set(aside)
-    assert set(BANK["built"]) == set(BANK["held_aside"])
+    built, aside, aside_2 = questions("built"), questions("held_aside"), questions("held_aside_2")
+    assert len(built) + len(aside) + len(aside_2) >= 150
+    assert not set(built) & set(aside) and not (set(built) | set(aside)) & set(aside_2)
+    assert set(BANK["built"]) == set(BANK["held_aside"]) == set(BANK["held_aside_2"])
 
 
 def test_built_bank(chat_bots):
@@ -379,9 +381,10 @@ def test_built_bank(chat_bots):
         assert ok / n >= 0.95, f"{kind}: {ok}/{n}; {[f for f in failures if f[1] == kind]}"
 
 
-def test_held_aside_bank(chat_bots):
-    results, failures, contradictions = run_split(chat_bots, "held_aside")
-    print("\n" + table("held-aside part (per kind, over 6 explanations)", results))
+@pytest.mark.parametrize("split", ["held_aside", "held_aside_2"])
+def test_held_aside_bank(chat_bots, split):
+    results, failures, contradictions = run_split(chat_bots, split)
+    print("\n" + table(f"{split} part (per kind, over 6 explanations)", results))
     for f in failures:
         print("  FAIL", f)
     assert not contradictions, contradictions
