@@ -274,7 +274,10 @@ def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = Non
     if ranking:
         f["ranking_list"] = ", ".join(readable_region(n) for n in ranking)
     agreement = e.get("agreement") or {}
-    pairs = [(k, v) for k, v in agreement.items() if _is_number(v)]
+    # Only independent methods: AVG agrees with S0 and S1 because it is built from them (chatbot.facts.independent).
+    from chatbot.facts import independent
+
+    pairs = [(k, v) for k, v in agreement.items() if _is_number(v) and "~" in k and independent(*k.split("~", 1))]
     if pairs:
         def pair_name(key: str) -> str:
             parts = key.split("~")

@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def record(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
+    path = FIXTURES / f"{name}.json"
+    if not path.is_file():
+        path = FIXTURES / "sections" / f"{name}.json"
+    return json.loads(path.read_text())
 
 
 def current(name: str) -> dict:
@@ -68,10 +71,10 @@ def test_agreement_leaves_out_avg_with_its_parts():
 
 
 def test_score_after_a_set_uses_measured_values_only():
-    f = Facts(record("match_sections"))
+    f = Facts(current("match_sections"))
     assert f.score_after(["nose", "eyes"]) == (pytest.approx(0.9472), "s1_path")
     assert f.score_after(["nose", "chin"]) is None  # never measured together
-    near = Facts(record("near_threshold"))
+    near = Facts(current("near_threshold"))
     after, how = near.score_after(["nose"])
     assert after == pytest.approx(0.9236 - 0.0089) and how == "single" and near.flips(after)
 
@@ -208,3 +211,12 @@ def test_cli_cuda_without_cuda_is_one_line(tmp_path):
     out = run_cli(["ask", "--explanation", str(FIXTURES / "match_coarse.json"), "--questions", str(questions)],
                   {"FACEX_DEVICE": "cuda"})
     assert out.returncode == 2 and "CUDA" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_context_agreement_sentence_leaves_out_avg():
+    from chatbot.context import general_fields
+
+    e = record("match_coarse")
+    e["agreement"] = {"s0~s1": 0.6, "s0~avg": 0.98, "s1~avg": 0.95}
+    fields = general_fields(e, default_prompts().vocabulary)
+    assert fields["agreement_list"] == "S0 and S1 0.60" and fields["agreement_word"] == "agree partly"
