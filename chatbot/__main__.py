@@ -117,7 +117,7 @@ def answer_record(turn) -> dict:
         "turn": turn.index, "question": turn.question, "answer": a.text, "score": round(a.score, 4),
         "evidence": a.evidence, "method": a.method, "intent": a.intent, "regions": a.regions, "methods": a.methods,
         "links": [link.file for link in a.links], "followup": a.followup, "notes": a.notes,
-        "elapsed_ms": a.elapsed_ms, "asked_at": turn.asked_at,
+        "elapsed_ms": a.elapsed_ms, "asked_at": turn.asked_at, "refusal": a.refusal,
     }
 
 

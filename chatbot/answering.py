@@ -303,11 +303,11 @@ class Chatbot:
                 s = self.context.get(real)
                 if s is not None and s not in out:
                     out.append(s)
-        missing = [m for m in route.methods if m not in self.explanation["methods"]]
-        if missing:
-            names = ", ".join(method_name(m, self.prompts.vocabulary) for m in missing)
-            used = ", ".join(method_name(m, self.prompts.vocabulary) for m in self.explanation["methods"])
-            out.insert(0, Sentence("note.missing_method", f"{names} was not computed for this pair; the methods used are {used}.", "fact"))
+        missing = [m for m in route.methods if not self.facts.has_method(m)]
+        for m in reversed(missing):  # "not computed, and how to compute it" (prompts/answers.yaml)
+            note = self.executor.missing_method(m)
+            if note is not None:
+                out.insert(0, Sentence(f"note.missing_method.{m}", note.text, "fact", (), (m,)))
         return out
 
     def links(self, route: Route, sentences: list[Sentence]) -> list[ArtifactLink]:

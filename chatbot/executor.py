@@ -209,6 +209,23 @@ class Executor:
         return Result(self.say("level", method=self.mname(method), n=q.k, items=items), "level", "regions", chosen,
                       [method], keys=["level"])
 
+    def op_lookup(self, q: Question, state: Any) -> Result:
+        got = self._ranked(q)
+        if isinstance(got, Result):
+            return got
+        method, ranking = got
+        parts = []
+        for region in q.regions:
+            if region not in ranking:
+                parts.append(self.say("region_absent", region=readable_region(region), method=self.mname(method)))
+                continue
+            c, d = self.facts.contribution(region, method), self.facts.delta(region, method)
+            parts.append(self.say("lookup", method=self.mname(method), region=readable_region(region),
+                                  importance=self.facts.importance(region, method), position=ranking.index(region) + 1,
+                                  count=len(ranking), contribution="not recorded" if c is None else f"{c:+.2f}",
+                                  change="" if d is None else self.say("lookup_change", delta=_fmt_delta(d))))
+        return Result(" ".join(parts), "lookup", "regions", list(q.regions), [method], keys=["lookup"])
+
     def op_order_by_change(self, q: Question, state: Any) -> Result:
         method = self.method_for(q, change=True)
         if (missing := self.missing_method(method)) is not None:
@@ -659,6 +676,11 @@ class Executor:
 
     def robustness(self, q: Question) -> Result:
         rob = self.facts.section("robustness")
+        stab = self.facts.record.get("stability")
+        if rob is None and isinstance(stab, dict) and is_number(stab.get("top_region_kept")):
+            return Result(self.say("robustness_stability", samples=stab.get("samples", "several"),
+                                   kept_pct=_pct(float(stab["top_region_kept"]))), "section", "robustness",
+                          keys=["robustness_stability"])
         if rob is None:
             return self.not_in_record("robustness", "whether another fill would change the answer")
         region = rob.get("leading_region")

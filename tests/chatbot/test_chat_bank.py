@@ -130,7 +130,7 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:  # noqa: C901 - 
             return not_computed(answer, m)
         rank = ranking(e, m)
         if kind == "top_k":
-            return in_order(t, rank[: spec["k"]]) and f"By {''}" != "" and answer.intent == "facts:top_k"
+            return in_order(t, rank[: spec["k"]]) and answer.intent in ("facts:top_k", "facts:list_regions")
         if kind == "bottom_k":
             return in_order(t, rank[-spec["k"]:]) and answer.intent == "facts:bottom_k"
         if kind == "position":
@@ -218,6 +218,9 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:  # noqa: C901 - 
         return answer.intent == "non_english"
     if kind == "section":
         section = e.get(spec["section"])
+        stability = (e.get("stability") or {}).get("top_region_kept")
+        if spec["section"] == "robustness" and not section and stability is not None:
+            return f"{100 * stability:.0f}% of the time" in t
         if not section:
             return answer.refusal == "not_in_explanation"
         field = spec.get("field")
@@ -298,6 +301,19 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:  # noqa: C901 - 
         if m not in computed(e):
             return answer.refusal == "not_computed" and f"--methods" in t and m in t
         return f"the {readable(ranking(e, m)[0])} first" in t
+    if kind == "lookup":
+        m = method_or_main(e, spec)
+        if m not in computed(e):
+            return not_computed(answer, m)
+        rank = ranking(e, m)
+        ok = True
+        for r in expand(e, spec["region"]):
+            if r not in rank:
+                ok &= "not visible" in t
+                continue
+            ok &= f"the {readable(r)} has importance {cell(e, r, m, 'importance')}" in t
+            ok &= f"{cell(e, r, m, 'contribution'):+.2f}" in t
+        return ok
     if kind == "fact":
         name = spec["name"]
         if name == "threshold":

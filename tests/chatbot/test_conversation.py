@@ -52,7 +52,7 @@ def test_pronoun_and_more_follow_ups(bots):
 
 def test_method_not_computed_is_said(bots):
     answer = bots["match_fine_weak"].answer("Which region is most important according to S1?")
-    assert "was not computed for this pair" in answer.text
+    assert "was not computed for this explanation" in answer.text and "--methods s0,s0_black,s1" in answer.text
 
 
 def test_answer_metadata(bots):
