@@ -479,6 +479,21 @@ class Executor:
         return Result(" ".join(parts), "colour", "regions", list(q.regions), [method],
                       premise="corrected" if corrected else None, keys=["colour"])
 
+    def op_colour_list(self, q: Question, state: Any) -> Result | None:
+        if q.colour is None:
+            return None
+        method = self.method_for(q)
+        if (missing := self.missing_method(method)) is not None:
+            return missing
+        ranking = self.facts.ranking(method)
+        chosen = [r for r in ranking if self.facts.colour(r, method, self.settings["white_below"]) == q.colour]
+        key = "colour_list" if chosen else "colour_list_none"
+        text = self.say(key, method=self.mname(method), colour=q.colour, colour_cap=q.colour.capitalize(),
+                        meaning=self.t["colour_meaning"][q.colour],
+                        items=", ".join(self.say("item_change", region=readable_region(r),
+                                                 delta=_fmt_delta(self.facts.delta(r, method))) for r in chosen))
+        return Result(text, "colour_list", "regions", chosen, [method], keys=[key])
+
     def op_why_rank(self, q: Question, state: Any) -> Result:
         method = self.method_for(q)
         if (missing := self.missing_method(method)) is not None:

@@ -37,6 +37,7 @@ def load_lexicon(path: str | None = None) -> dict:
         rule.setdefault("state", False)
     data["elliptical_regex"] = re.compile(data["elliptical"], re.IGNORECASE)
     data["one_sided_regex"] = re.compile(data["one_sided_cue"], re.IGNORECASE)
+    data["anaphora_regex"] = re.compile(data["anaphora"], re.IGNORECASE)
     return data
 
 
@@ -194,6 +195,8 @@ class QuestionParser:
                 continue
             q = Question(rule["op"], rule["subject"], list(regions), list(methods), side, field=rule.get("field"),
                          words=low)
+            if "methods" in rule["needs"] and not methods:
+                continue
             if not self._fill(q, rule, m, low, state):
                 continue
             return q
@@ -221,7 +224,7 @@ class QuestionParser:
             q.k = self.lexicon["ordinals"].get(m.group("ord"))
         elif op == "level":
             q.k = self.count(m, "n", "n2")
-        elif op == "colour":
+        elif op in ("colour", "colour_list"):
             found = [c for w, c in self.lexicon["colours"].items() if re.search(rf"\b{w}\b", low)]
             q.colour = found[0] if found else None
         elif op == "whatif_threshold":
@@ -230,7 +233,7 @@ class QuestionParser:
             name = m.groupdict().get("m")
             if name and not q.methods:
                 q.methods = self.methods(name) or [name.replace("-", "").replace(" ", "_")]
-        uses_state = rule["state"] or op in self.lexicon["repeatable"]
+        uses_state = rule["state"] or bool(self.lexicon["anaphora_regex"].search(low))
         if state is not None and uses_state:
             if not q.regions and state.regions and op not in ("top_k", "bottom_k", "position", "level",
                                                              "order_by_change", "counterfactual"):

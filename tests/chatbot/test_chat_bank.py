@@ -301,6 +301,17 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:  # noqa: C901 - 
         if m not in computed(e):
             return answer.refusal == "not_computed" and f"--methods" in t and m in t
         return f"the {readable(ranking(e, m)[0])} first" in t
+    if kind == "not_refused":  # on-topic questions that share words with refusals (age of a model, "supports")
+        return answer.refusal is None and answer.method != "reply"
+    if kind == "colour_list":
+        m = method_or_main(e, spec)
+        if m not in computed(e):
+            return not_computed(answer, m)
+        want = [r for r in ranking(e, m) if colour(e, r, m) == spec["colour"]]
+        others = [r for r in ranking(e, m) if r not in want]
+        if not want:
+            return f"No region is {spec['colour']}" in t
+        return in_order(t, want) and not any(re.search(rf"\bthe {readable(r)} \(", t) for r in others)
     if kind == "lookup":
         m = method_or_main(e, spec)
         if m not in computed(e):
