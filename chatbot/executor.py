@@ -771,11 +771,17 @@ class Executor:
         return Result(" ".join(parts), "false_decision", "decision", number=f.margin, number_kind="margin",
                       keys=["false_decision"])
 
+    def knowledge(self, method: str) -> str:
+        """The general fact about ``method`` (prompts/knowledge.yaml, id k.<method>), or ""."""
+        fact = self.prompts.facts.get(f"k.{method}")
+        return fact["text"] if fact else ""
+
     def op_method(self, q: Question, state: Any) -> Result | None:
         if not q.methods:
             return None
         method = q.methods[0]
         if (missing := self.missing_method(method)) is not None:
+            missing.text = " ".join(t for t in (missing.text, self.knowledge(method)) if t)
             return missing
         ranking = self.facts.ranking(method)
         if len(ranking) < 2:
@@ -785,4 +791,5 @@ class Executor:
         text = self.say("method_shows", method=self.mname(method, short=False), top=readable_region(ranking[0]),
                         bottom=readable_region(ranking[-1]), count=len(ranking),
                         files=self.say("method_files", files=", ".join(files)) if files else "")
+        text = " ".join(t for t in (text, self.knowledge(method)) if t)
         return Result(text, "method", "methods", [ranking[0], ranking[-1]], [method], keys=["method_shows"])
