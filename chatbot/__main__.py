@@ -124,7 +124,6 @@ def answer_record(turn) -> dict:
 def _ask(args: argparse.Namespace) -> int:
     from chatbot.answering import format_answer
     from chatbot.conversation import Conversation
-
     from chatbot.errors import ChatbotError
 
     questions = _read_questions(args.questions)

@@ -527,9 +527,9 @@ class Executor:
                                        "not match"))
         asked = "non-match" if negated else "match"
         actual = self.facts.decision
-        fields = dict(asked=self.decision_phrase(asked), actual=self.decision_phrase(actual),
-                      similarity=self.facts.similarity, threshold=self.facts.threshold, margin=self.facts.margin,
-                      relation=self.relation(self.facts.similarity))
+        fields = {"asked": self.decision_phrase(asked), "actual": self.decision_phrase(actual),
+                  "similarity": self.facts.similarity, "threshold": self.facts.threshold, "margin": self.facts.margin,
+                  "relation": self.relation(self.facts.similarity)}
         if asked != actual:
             return Result(self.say("why_decision_wrong", **fields), "why_decision", "decision", premise="corrected",
                           number=self.facts.margin, number_kind="margin", keys=["why_decision_wrong"])

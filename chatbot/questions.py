@@ -229,20 +229,17 @@ class QuestionParser:
             q.colour = found[0] if found else None
         elif op == "whatif_threshold":
             q.number = self.number(low)
-        elif op == "method":
-            name = m.groupdict().get("m")
-            if name and not q.methods:
-                q.methods = self.methods(name) or [name.replace("-", "").replace(" ", "_")]
+        elif op == "method" and (name := m.groupdict().get("m")) and not q.methods:
+            q.methods = self.methods(name) or [name.replace("-", "").replace(" ", "_")]
         uses_state = rule["state"] or bool(self.lexicon["anaphora_regex"].search(low))
-        if state is not None and uses_state:
-            if not q.regions and state.regions and op not in ("top_k", "bottom_k", "position", "level",
-                                                             "order_by_change", "counterfactual"):
-                q.regions = list(state.regions)
-                q.followup = "state"
-                if not q.methods and not q.side and state.methods:
-                    q.methods = list(state.methods)
-                if not q.side and state.side:
-                    q.side = state.side
+        needs_own = op in ("top_k", "bottom_k", "position", "level", "order_by_change", "counterfactual")
+        if state is not None and uses_state and not q.regions and state.regions and not needs_own:
+            q.regions = list(state.regions)
+            q.followup = "state"
+            if not q.methods and not q.side and state.methods:
+                q.methods = list(state.methods)
+            if not q.side and state.side:
+                q.side = state.side
         needs = rule["needs"]
         if "regions" in needs and not q.regions:
             return False
@@ -258,11 +255,7 @@ class QuestionParser:
             return False
         if op in ("share_of_margin", "is_a_lot") and not q.regions and (state is None or state.number is None):
             return False
-        if op == "position" and q.k is None:
-            return False
-        if op == "level" and q.k is None:
-            return False
-        return True
+        return not (op in ("position", "level") and q.k is None)
 
 
 # Ordinary English words that are not typos of domain words although they are close to one.
@@ -277,6 +270,6 @@ _COMMON = {
     "largest", "biggest", "change", "changed", "changes", "makes", "making", "made", "likely", "least", "most",
     "explain", "explanation", "white", "black", "colour", "color", "colours", "colors", "under", "until", "trust",
     "worth", "words", "write", "state", "court", "proof", "prove", "legal", "identity", "identify", "visible",
-    "covered", "quality", "refused", "agree", "methods", "method", "flips", "flipped", "again", "ratio", "means",
+    "covered", "quality", "refused", "agree", "methods", "method", "flips", "flipped", "ratio", "means",
     "meaning", "reliable", "sure", "certain", "weight", "strength", "result", "results", "answer", "twins",
 }

@@ -119,7 +119,7 @@ def independent_mean(e: dict) -> float | None:
 
 
 # --- grading ---------------------------------------------------------------------------------------------------
-def grade(check: dict, answer, e: dict, history: list) -> bool:  # noqa: C901 - one branch per kind of check
+def grade(check: dict, answer, e: dict, history: list) -> bool:
     (kind, spec), = check.items()
     spec = spec or {}
     t = answer.text
@@ -299,7 +299,7 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:  # noqa: C901 - 
     if kind == "method":
         m = spec["method"]
         if m not in computed(e):
-            return answer.refusal == "not_computed" and f"--methods" in t and m in t
+            return answer.refusal == "not_computed" and "--methods" in t and m in t
         return f"the {readable(ranking(e, m)[0])} first" in t
     if kind == "not_refused":  # on-topic questions that share words with refusals (age of a model, "supports")
         return answer.refusal is None and answer.method != "reply"
