@@ -596,69 +596,30 @@ class Executor:
         return None
 
     def evidence(self, q: Question) -> Result:
+        """Evidence-strength answers, worded by the evidence section's own renderer (explain_engine.evidence: one
+        function per kind of statement, words in prompts/evidence.yaml and verbal_scale.yaml)."""
+        from explain_engine import evidence as statements
+
         ev = self.facts.section("evidence")
         what = {"lr": "a likelihood ratio", "conclusive": "whether the result is conclusive",
                 "cllr": "a Cllr", "error_rates": "error rates"}.get(q.field or "lr", "that")
         if ev is None:
             return self.not_in_record("evidence", what)
-        parts = []
         if q.field == "conclusive":
-            if not isinstance(ev.get("conclusive"), bool):
-                return self.not_in_record("conclusive", what)
-            parts.append(self.say("evidence_conclusive") if ev["conclusive"] else
-                         self.say("evidence_inconclusive", reason=str(ev.get("inconclusive_reason") or "no reason given")
-                                  .replace("_", " ")))
-            parts.append(self.lr_sentence(ev))
+            parts = [statements.conclusiveness_statement(ev), statements.lr_statement(ev)]
         elif q.field == "cllr":
-            cal = ev.get("calibration") or {}
-            if not is_number(cal.get("cllr")):
+            parts = [statements.calibration_statement(ev)]
+            if not parts[0]:
                 return self.not_in_record("cllr", what)
-            parts.append(self.say("evidence_cllr", cllr=f"{cal['cllr']:.3f}",
-                                  cllr_min=f"{cal['cllr_min']:.3f}" if is_number(cal.get("cllr_min")) else "not stated"))
         elif q.field == "error_rates":
-            rates = self.rates(ev)
-            if rates is None:
+            parts = [statements.error_rate_statement(ev)]
+            if not parts[0]:
                 return self.not_in_record("error_rates", what)
-            parts.append(self.say("evidence_rates", **rates))
         else:
-            parts.append(self.lr_sentence(ev))
-            cal = ev.get("calibration") or {}
-            if cal.get("name"):
-                parts.append(self.say("evidence_calibration", name=cal["name"], n_genuine=cal.get("n_genuine", "?"),
-                                      n_impostor=cal.get("n_impostor", "?"),
-                                      cllr=f"{cal['cllr']:.3f}" if is_number(cal.get("cllr")) else "not stated",
-                                      cllr_min=f"{cal['cllr_min']:.3f}" if is_number(cal.get("cllr_min")) else "not stated"))
+            parts = [statements.lr_statement(ev), statements.verbal_statement(ev), statements.cap_statement(ev)]
         number = float(ev["log10_lr"]) if is_number(ev.get("log10_lr")) else None
         return Result(" ".join(p for p in parts if p), "section", "evidence", number=number, number_kind="log10_lr",
                       keys=[f"evidence.{q.field or 'lr'}"])
-
-    def lr_sentence(self, ev: dict) -> str:
-        if not is_number(ev.get("log10_lr")):
-            return ""
-        bounds = ""
-        lo_hi = ev.get("log10_lr_bounds")
-        if isinstance(lo_hi, list) and len(lo_hi) == 2 and all(is_number(v) for v in lo_hi):
-            bounds = self.say("evidence_bounds", lo=lo_hi[0], hi=lo_hi[1], bounded_by=ev.get("bounded_by") or "bounds")
-        lr = ev.get("lr")
-        lr_text = f"{lr:.3g}" if is_number(lr) else f"{10 ** float(ev['log10_lr']):.3g}"
-        scale = (ev.get("scale") or {}).get("name") or "verbal"
-        code = ev.get("verbal")
-        verbal = self.t["verbal"].get(code, str(code).replace("_", " ")) if code else "not stated"
-        return self.say("evidence_lr", lr=lr_text, log10_lr=float(ev["log10_lr"]), bounds=bounds, scale=scale,
-                        verbal=verbal)
-
-    def rates(self, ev: dict | None) -> dict | None:
-        if not ev:
-            return None
-        out = {}
-        for key in ("fmr", "fnmr"):
-            r = ev.get(key)
-            if not isinstance(r, dict) or not is_number(r.get("value")):
-                return None
-            ci = r.get("ci95") if isinstance(r.get("ci95"), list) and len(r["ci95"]) == 2 else None
-            out[key] = (self.say("evidence_rate", value=f"{r['value']:.4g}", lo=f"{ci[0]:.4g}", hi=f"{ci[1]:.4g}")
-                        if ci else f"{r['value']:.4g}")
-        return out
 
     def quality(self, q: Question) -> Result:
         quality = self.facts.section("quality")
@@ -765,9 +726,13 @@ class Executor:
             parts.append(self.say("false_decision_confidence", confidence=conf, confidence_pct=_pct(conf)))
         else:
             parts.append(self.say("false_decision_none"))
-        rates = self.rates(f.section("evidence"))
-        if rates:
-            parts.append(self.say("false_decision_rates", **rates))
+        ev = f.section("evidence")
+        if ev:
+            from explain_engine import evidence as statements
+
+            rates = statements.error_rate_statement(ev)
+            if rates:
+                parts.append(rates)
         return Result(" ".join(parts), "false_decision", "decision", number=f.margin, number_kind="margin",
                       keys=["false_decision"])
 

@@ -225,13 +225,18 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:
             return answer.refusal == "not_in_explanation"
         field = spec.get("field")
         if spec["section"] == "evidence":
+            from explain_engine.evidence import format_lr
+
+            lr = f"likelihood ratio {format_lr(section['lr'])}"
             if field == "conclusive":
-                return ("inconclusive" in t) == (not section["conclusive"]) and f"{section['log10_lr']:+.2f}" in t
+                return ("inconclusive" in t) == (not section["conclusive"]) and lr in t
             if field == "cllr":
-                return f"{section['calibration']['cllr']:.3f}" in t
+                return f"Cllr {section['calibration']['cllr']:.3f}" in t
             if field == "error_rates":
-                return f"{section['fmr']['value']:.4g}" in t and f"{section['fnmr']['value']:.4g}" in t
-            return f"{section['log10_lr']:+.2f}" in t and "support" in t
+                fmr, fnmr = section["fmr"], section["fnmr"]
+                return (f"false match rate of {fmr['errors']} in {fmr['n']}" in t
+                        and f"false non-match rate of {fnmr['errors']} in {fnmr['n']}" in t)
+            return lr in t and "support" in t
         if spec["section"] == "quality":
             words = {"pass": "passed", "warn": "passed with a warning", "refuse": "refused"}
             return all(words[section[s]["outcome"]] in t for s in ("a", "b") if f"photo {s.upper()}" in answer.question
