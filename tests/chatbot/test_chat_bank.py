@@ -229,7 +229,8 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:
 
             lr = f"likelihood ratio {format_lr(section['lr'])}"
             if field == "conclusive":
-                return ("inconclusive" in t) == (not section["conclusive"]) and lr in t
+                said = "The result is conclusive" if section["conclusive"] else "The result is inconclusive"
+                return said in t and lr in t
             if field == "cllr":
                 return f"Cllr {section['calibration']['cllr']:.3f}" in t
             if field == "error_rates":
