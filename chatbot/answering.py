@@ -401,7 +401,24 @@ class Chatbot:
             return None
         if result is None or not result.text:
             return None
+        if result.subject == "quality" and not result.refusal:
+            result.text = self._quality_words(parsed, result) or result.text
         return self._from_result(q, parsed, result)
+
+    def _quality_words(self, parsed, result: Result) -> str:
+        """Quality and visibility answers in the quality stage's own sentences (explain_engine.quality.words, in
+        the context), when the record has them; the executor's words otherwise."""
+        sides = [parsed.side] if parsed.side else ["a", "b"]
+        if parsed.operation == "visibility":
+            ids = [f"region.{r}.visibility" for r in result.regions]
+        else:
+            ids = [i for side in sides for i in (f"quality.{side}", f"quality.{side}.issues")] + ["quality.hidden"]
+        found = [self.context.get(i) for i in ids]
+        if not any(found):
+            return ""
+        head = [result.text.split(". ")[0] + "."] if parsed.operation != "visibility" and any(
+            w in parsed.words for w in ("refus", "reject")) else []
+        return " ".join(head + [s.text for s in found if s is not None])
 
     def _from_result(self, q: CleanQuestion, parsed, result: Result) -> Answer:
         frame = {"operation": result.operation if result.operation in self.lexicon["repeatable"] else parsed.operation,
