@@ -643,7 +643,9 @@ class Executor:
             if bad:
                 items = "; ".join(self.say("quality_component", name=str(c.get("name", "?")).replace("_", " "),
                                            value=c.get("value"), unit=(" " + c["unit"]) if c.get("unit") else "",
-                                           outcome=c.get("outcome"), threshold=c.get("threshold"),
+                                           outcome=c.get("outcome"), threshold=", ".join(
+                                               f"{k.replace('_', ' ')} {v}" for k, v in c["threshold"].items())
+                                           if isinstance(c.get("threshold"), dict) else c.get("threshold"),
                                            source=c.get("source") or "no source given") for c in bad)
                 parts.append(self.say("quality_components", side=side.upper(), items=items))
             else:

@@ -239,9 +239,12 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:
                         and f"false non-match rate of {fnmr['errors']} in {fnmr['n']}" in t)
             return lr in t and "support" in t
         if spec["section"] == "quality":
-            words = {"pass": "passed", "warn": "passed with a warning", "refuse": "refused"}
-            return all(words[section[s]["outcome"]] in t for s in ("a", "b") if f"photo {s.upper()}" in answer.question
-                       or "photo" not in answer.question.lower().replace("this photo", "").replace("either photo", ""))
+            # the quality stage's own sentences (explain_engine.quality.words): inside / outside what the face model
+            # was calibrated on, and the checks that warned
+            words = {"pass": "inside what the face model was calibrated on",
+                     "warn": "outside what the face model was calibrated on", "refuse": "refused"}
+            asked = [s for s in ("a", "b") if f"photo {s.upper()}" in answer.question] or ["a", "b"]
+            return all(words[section[s]["outcome"]] in t for s in asked)
         if spec["section"] == "robustness":
             kept = "stayed the leading region" if section["leading_robust"] else "did not stay"
             return f"the {readable(section['leading_region'])}" in t and kept in t
