@@ -80,8 +80,11 @@ def test_staged_folder_moves_files_in_on_success(tmp_path):
 def test_calibrate_out_checked_before_models_load(tmp_path, capsys, no_models, one_line):
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("img_a,img_b,label\na.png,b.png,1\n")
-    rc = cli.main(["calibrate", str(pairs), "--out", str(tmp_path)])
-    assert rc == 2 and "is a folder" in one_line(capsys.readouterr().err)
+    taken = tmp_path / "notes.txt"  # --out is a folder or a .json file; an existing other file is refused up front
+    taken.write_text("keep me")
+    rc = cli.main(["calibrate", str(pairs), "--out", str(taken)])
+    assert rc == 2 and "not a folder" in one_line(capsys.readouterr().err)
+    assert taken.read_text() == "keep me"
 
 
 def test_evaluate_out_checked_first(tmp_path, capsys, one_line):
