@@ -21,6 +21,7 @@ import functools
 import io
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -51,6 +52,8 @@ SUGGESTED_QUESTIONS = (
     "Do the methods agree?",
     "What would change the decision?",
 )
+NOT_IN_SIMILARITY_UNITS = ("occlusion",)  # the xFace map is normalised by construction: kept out of the ΔS chart
+SCALE_LABELS = {"absolute": "Absolute (change of similarity)", "normalised": "Normalised per map (thesis)"}
 METHOD_CHOICES = {  # sidebar label -> engine method name ("avg" comes with S0 + S1)
     "S0: one at a time": "s0",
     "S1: greedy": "s1",
@@ -79,6 +82,7 @@ STAGE_LABELS = {
     "s0_black": "Black-mask contrast",
     "occlusion": "Patch occlusion",
     "stability": "Repeating with other seeds",
+    "robustness": "Checking robustness: other fills, re-aligned faces",
     "done": "Done",
 }
 
@@ -240,7 +244,8 @@ def report_html(record: dict, files: dict, names: tuple[str, str], sha256: tuple
 
 
 def contributions_frame(record: dict):
-    """Long DataFrame (region, method, contribution) of the signed contributions of the present regions."""
+    """Long DataFrame (region, method, contribution) of the change of similarity when each present region is
+    hidden (ΔS = S_ref - S_perturbed, cosine units; positive = the region makes the faces alike)."""
     import pandas as pd
 
     rows = []
@@ -249,11 +254,66 @@ def contributions_frame(record: dict):
         if not region.get("present"):
             continue
         for method, values in (region.get("methods") or {}).items():
-            if method in drawn and values.get("contribution") is not None:
+            if method in drawn and method not in NOT_IN_SIMILARITY_UNITS and values.get("delta") is not None:
                 rows.append(
-                    {"region": region["name"], "method": get_method(method).short, "contribution": values["contribution"]}
+                    {"region": region_label(region["name"]), "method": method_short(method),
+                     "contribution": values["delta"]}
                 )
     return pd.DataFrame(rows, columns=["region", "method", "contribution"])
+
+
+def method_short(method: str) -> str:
+    try:
+        return get_method(method).short
+    except Exception:  # noqa: BLE001 (a key this version does not know: show it as it is)
+        return method.replace("_", " ")
+
+
+def heatmap_range(record: dict) -> float:
+    """The ± range of the absolute maps (cosine units), as the record states it; else the largest change shown."""
+    scale = record.get("heatmap_scale") or {}
+    if scale.get("vmax"):
+        return float(scale["vmax"])
+    deltas = [abs(v.get("delta") or 0.0) for r in record.get("regions", []) for v in (r.get("methods") or {}).values()]
+    return max([d for d in deltas if np.isfinite(d)] + [1e-3])
+
+
+def heatmaps_for(explanation: Any, scale: str) -> tuple[dict, np.ndarray]:
+    """(photo overlays by method, legend) drawn on ``scale`` ("absolute" | "normalised"): only what the page shows."""
+    if hasattr(explanation, "overlays_on"):
+        return explanation.overlays_on(scale), explanation.legend_on(scale)
+    return explanation.heatmap_images, explanation.legend
+
+
+def robustness_words(record: dict) -> str | None:
+    """The record's robustness verdict in words (prompts/importance.yaml), or None when it was not measured."""
+    section = record.get("robustness")
+    if not section:
+        return None
+    from explain_engine.robustness import statement
+
+    return statement(section)
+
+
+def rule_words(rule: str, record: dict) -> str:
+    from explain_engine.table import rule_text
+
+    return rule_text(rule, noise_floor=(record.get("robustness") or {}).get("noise_floor"))
+
+
+def scale_words(record: dict, scale: str) -> str | None:
+    from explain_engine.heatmaps import scale_text
+
+    info = record.get("heatmap_scale")
+    return scale_text(info, scale) if info or scale == "normalised" else None
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 92) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -274,6 +334,71 @@ def explanation_zip(explanation: Any) -> bytes:
     return buffer.getvalue()
 
 
+ROLE_MARKS = {"supports": "▲", "against": "▼", "neutral": "○"}
+ROLE_HELP = "▲ supported the decision · ▼ argued against it · ○ no measurable effect (below the noise floor)"
+TABLE_FIXED = ("region", "Mean", "Ratio of 1s", "Level rule")
+
+
+def region_label(name: str) -> str:
+    """A region's display name; the fine set's sides are the PERSON's own (left_eye -> "eye (person's left)")."""
+    text = str(name)
+    for side in ("left", "right"):
+        if text.startswith(side + "_"):
+            return f"{text[len(side) + 1:].replace('_', ' ')} (person's {side})"
+    return text.replace("_", " ")
+
+
+def table_view(table) -> tuple[Any, dict]:
+    """(display DataFrame, st.dataframe column_config) of the explainability table: the region column (pinned),
+    then one compact column per method (level, role mark, |change of similarity|; e.g. "1 ▲ 0.065"), Mean and
+    Ratio of 1s. Every method column of the table is kept, the one-sided S0 columns included, so that all fit on
+    screen side by side instead of running off the right edge."""
+    import pandas as pd
+
+    methods = [
+        c for c in table.columns
+        if c not in TABLE_FIXED and not str(c).endswith((" contribution", " role", " change"))
+    ]
+    view = pd.DataFrame({"region": [region_label(r) for r in table["region"]]})
+    config: dict[str, Any] = {
+        "region": st.column_config.TextColumn("Region", pinned=True, width="medium"),
+    }
+    for col in methods:
+        cells = []
+        for _, row in table.iterrows():
+            level = row[col]
+            if level is None or (isinstance(level, float) and np.isnan(level)):
+                cells.append("–")
+                continue
+            role = row.get(f"{col} role")
+            change = row.get(f"{col} change")
+            text = f"{int(level)}"
+            if isinstance(role, str):
+                text += f" {ROLE_MARKS.get(role, '')}"
+            if change is not None and not (isinstance(change, float) and np.isnan(change)):
+                text += f" {float(change):.3f}"
+            cells.append(text)
+        view[col] = cells
+        config[col] = st.column_config.TextColumn(
+            col, help=f"Importance 1 (most) to 5 (least), role, and the change of similarity when the region is "
+            f"hidden. {ROLE_HELP}", width="small"
+        )
+    for col, fmt in (("Mean", "%.1f"), ("Ratio of 1s", "%.2f")):
+        if col in table.columns:
+            view[col] = table[col].to_numpy()
+            config[col] = st.column_config.NumberColumn(col, format=fmt, width="small")
+    return view, config
+
+
+def photo_masks(explanation: Any) -> dict[str, dict[str, np.ndarray]]:
+    """The region masks on the photo overlays ({"a": {region: mask}, "b": ...}), for outlining in the chat."""
+    getter = getattr(explanation, "overlay_masks", None)
+    if getter is not None:
+        return getter()
+    regions = getattr(explanation, "_photo_regions", None) or {}
+    return {side: dict(value[1].masks) for side, value in regions.items()}
+
+
 def link_image_key(link: Any) -> str | None:
     """The ``heatmap_images[method]`` key a chatbot ArtifactLink points at ("a", "overlay_b", ...)."""
     kind, side = getattr(link, "kind", None), getattr(link, "image", None)
@@ -282,21 +407,38 @@ def link_image_key(link: Any) -> str | None:
     return side if kind == "heatmap" else f"{kind}_{side}"
 
 
-def linked_images(answer: Any, heatmap_images: dict, legend: np.ndarray | None = None) -> list[tuple[np.ndarray, str]]:
-    """(image, caption) for every heatmap an answer links to, in the answer's order."""
-    out = []
+def linked_images(answer: Any, heatmap_images: dict, legend: np.ndarray | None = None,
+                  outlines: dict[str, dict[str, np.ndarray]] | None = None) -> list[tuple[np.ndarray, str]]:
+    """(image, caption) for every heatmap an answer links to, in the answer's order, drawn as the heatmap panel
+    draws them (the overlay on the photo); the regions the answer names are outlined when ``outlines`` gives their
+    masks on the overlays ({"a": {region: (H, W) bool}, "b": {...}})."""
+    from explain_engine.heatmaps import outline_regions
+
+    named = [r for r in (getattr(answer, "regions", None) or []) if r]
+    out, seen = [], set()
     for link in getattr(answer, "links", None) or []:
         if getattr(link, "kind", None) == "legend":
-            if legend is not None:
+            if legend is not None and "legend" not in seen:
+                seen.add("legend")
                 out.append((legend, "colour legend"))
             continue
         key = link_image_key(link)
         images = heatmap_images.get(getattr(link, "method", None)) or {}
         caption = str(getattr(link, "label", "") or key)
-        if key in ("a", "b") and f"blend_{key}" in images:  # the same region map, tinted over the aligned face
-            key, caption = f"blend_{key}", caption + ", over the face"
-        if key and images.get(key) is not None:
-            out.append((images[key], caption))
+        side = key[-1] if key else None
+        if key in ("a", "b", f"blend_{side}") and f"overlay_{side}" in images:  # the panel's rendering
+            key = f"overlay_{side}"
+        ident = (getattr(link, "method", None), key)
+        if not key or images.get(key) is None or ident in seen:
+            continue
+        seen.add(ident)
+        image = images[key]
+        masks = (outlines or {}).get(side) or {}
+        marked = [r for r in named if r in masks]
+        if marked:
+            image = outline_regions(image, {r: masks[r] for r in marked})
+            caption += " · outlined: " + ", ".join(region_label(r) for r in marked)
+        out.append((image, caption))
     return out
 
 
@@ -319,12 +461,22 @@ class ExplainedPair:
     record: dict
     names: tuple[str, str]
     digests: tuple[str, str]
-    seconds: float
+    seconds: float  # from the click to the results and the chat ready (what the user waited)
+    engine_seconds: float = 0.0  # the engine's own time for the explanation (part of ``seconds``)
+    settings_key: str = ""  # the settings it was made with: other settings on screen mark it stale
+    encoded: dict = field(default_factory=dict, repr=False)  # images encoded once for the page, by key
     sha256: tuple[str, str] = ("", "")  # of the two input files (empty for a restored session)
 
     @property
     def title(self) -> str:
         return f"{self.names[0]} vs {self.names[1]}"
+
+    def image(self, key: tuple, draw: Callable[[], np.ndarray], *, png: bool = False) -> bytes:
+        """The page's copy of one image, encoded once per result (JPEG: quick to encode and to send; PNG for text
+        such as the legend; the downloads keep the PNG files), so that reruns do not encode the panels again."""
+        if key not in self.encoded:
+            self.encoded[key] = (png_bytes if png else jpeg_bytes)(draw())
+        return self.encoded[key]
 
 
 def engine_config(settings: dict):
@@ -382,6 +534,13 @@ def shared_sentence_models() -> Shared:
     embedder = registry.create("sentence", config)
     qa = registry.create("qa", config) if config.qa else None
     return Shared({"embedder": embedder, "qa": qa})
+
+
+@st.cache_resource(show_spinner=False)
+def loaded_settings() -> set[str]:
+    """Settings whose models this process has loaded, so "first time only" shows only the first time (a cached
+    resource: module globals are reset on every script run)."""
+    return set()
 
 
 # The engine reports ("preparing faces", 0.05) once both faces are prepared (its later stages run from 0.05 to 1).
@@ -510,6 +669,7 @@ def user_message(exc: BaseException) -> str:
 # The page
 # ---------------------------------------------------------------------------------------------------------------
 def main() -> None:
+    st.session_state["_run_started"] = time.perf_counter()
     st.set_page_config(page_title="facex-chat: why do these faces match?", page_icon="🔎", layout="wide")
     for key, value in {"result": None, "conversation": None, "chat_error": None, "archive": [], "error": None}.items():
         st.session_state.setdefault(key, value)
@@ -538,6 +698,7 @@ def _page() -> None:
         help=None if photos else "Choose two photos first (or the sample pair in the sidebar).",
     )
     if clicked and photos is not None:
+        _mark("page_to_explain", time.perf_counter() - st.session_state["_run_started"])
         _explain(settings, photos)
 
     if st.session_state.error:
@@ -545,12 +706,35 @@ def _page() -> None:
 
     current: ExplainedPair | None = st.session_state.result
     if current is not None:
-        if photos is not None and (photos[0].digest, photos[1].digest) != current.digests:
-            st.info("The results below are for the previous pair. Press **Explain** to explain the new one.")
+        stale = stale_reasons(current, settings, photos)
+        if stale:
+            with st.container(key="stale-marker", border=True):
+                st.markdown(
+                    "**Out of date:** the results below were made with "
+                    + " and ".join(stale)
+                    + ". Press **Explain** to bring them up to date."
+                )
+        t = time.perf_counter()
         _results(current)
+        _mark("results_drawn", time.perf_counter() - t)
         _chat()
+    _mark("whole_run", time.perf_counter() - st.session_state["_run_started"])
     _archive()
     _restore_panel()
+
+
+def settings_key(settings: dict) -> str:
+    return json.dumps(settings, sort_keys=True)
+
+
+def stale_reasons(current: ExplainedPair, settings: dict, photos: tuple[Photo, Photo] | None) -> list[str]:
+    """Why the shown results no longer match the page: other settings, other photos (empty = up to date)."""
+    reasons = []
+    if current.settings_key and current.settings_key != settings_key(settings):
+        reasons.append("other settings than those now chosen in the sidebar")
+    if photos is not None and (photos[0].digest, photos[1].digest) != current.digests:
+        reasons.append("the previous pair of photos")
+    return reasons
 
 
 def _sidebar() -> tuple[dict, str]:
@@ -607,7 +791,12 @@ def _sidebar() -> tuple[dict, str]:
             ["coarse", "fine"],
             key="region_set",
             horizontal=True,
-            format_func=lambda r: "9 regions" if r == "coarse" else "12 (left/right split)",
+            format_func=lambda r: "9 regions" if r == "coarse" else "12 (person's left/right split)",
+        )
+        st.toggle(
+            "Show how each answer was found",
+            key="debug",
+            help="For developers: the chatbot's route (intent, score, follow-up) under each answer.",
         )
     methods = [METHOD_CHOICES[c] for c in chosen if c in METHOD_CHOICES] or ["s0"]
     if "s1" in methods and "s0" not in methods:
@@ -727,22 +916,32 @@ def _decoded(slot: str, uploaded) -> Photo:
 def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
     """Run the engine with live progress; on success start a new conversation (archiving the old one)."""
     photo_a, photo_b = photos
-    started = time.perf_counter()
+    started = time.perf_counter()  # the click: this run starts when the button is pressed
+    key = settings_key(settings)
+    first_time = key not in loaded_settings()
     status = st.status("Explaining the pair…", expanded=True)
     with status:
-        bar = st.progress(0.0, text=STAGE_LABELS["loading models"])
+        bar = st.progress(0.0, text=STAGE_LABELS["loading models"] if first_time else "Starting")
         tracker = StageTracker(["preparing faces", *settings["methods"]])
 
+        last_bar = [0.0]
+
         def progress(stage: str, fraction: float) -> None:
-            for label, seconds in tracker.update(stage, fraction):
+            finished = tracker.update(stage, fraction)
+            for label, seconds in finished:
                 st.write(f"✓ {label} ({seconds:.1f} s)")
-            bar.progress(tracker.overall, text=f"{tracker.current_label} · {time.perf_counter() - started:.0f} s")
+            now = time.perf_counter()
+            if finished or now - last_bar[0] >= 0.2:  # at most 5 bar updates a second: each is a message to draw
+                last_bar[0] = now
+                bar.progress(tracker.overall, text=f"{tracker.current_label} · {now - started:.0f} s")
 
         try:
-            settings_key = json.dumps(settings, sort_keys=True)
-            shared = shared_engine(settings_key, settings)
-            st.write(f"✓ {STAGE_LABELS['loading models']} ({time.perf_counter() - started:.1f} s)")
+            shared = shared_engine(key, settings)
+            if first_time:
+                st.write(f"✓ {STAGE_LABELS['loading models']} ({time.perf_counter() - started:.1f} s)")
+                loaded_settings().add(key)
             tracker.restart_clock()
+            engine_started = time.perf_counter()
             explanation = run_explanation(
                 shared,
                 photo_a,
@@ -750,12 +949,13 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
                 progress=progress,
                 waiting=lambda: status.update(label="Waiting for another person's explanation to finish…"),
             )
+            engine_seconds = time.perf_counter() - engine_started
             record = explanation.to_dict()
+            _mark("engine", engine_seconds, "record", time.perf_counter() - engine_started - engine_seconds)
         except Exception as exc:  # noqa: BLE001 (FaceXError: its message; anything else: logged, summarised)
             status.update(label="Could not explain this pair", state="error", expanded=False)
             st.session_state.error = user_message(exc)
             return
-        seconds = time.perf_counter() - started
         bar.progress(1.0, text="Preparing the chat")
         chat_started = time.perf_counter()
         try:
@@ -763,12 +963,14 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
             st.write(f"✓ Preparing the chat ({time.perf_counter() - chat_started:.1f} s)")
         except Exception as exc:  # noqa: BLE001 (the results stay usable without the chat)
             conversation, chat_error = None, f"The chat could not start: {user_message(exc)}"
+        seconds = time.perf_counter() - started
+        _mark("explain_run", seconds)
         status.update(label=f"Explained in {seconds:.1f} s", state="complete", expanded=False)
 
     _archive_current()
     st.session_state.result = ExplainedPair(
         explanation, record, (photo_a.name, photo_b.name), (photo_a.digest, photo_b.digest), seconds,
-        (photo_a.sha256, photo_b.sha256),
+        sha256=(photo_a.sha256, photo_b.sha256), engine_seconds=engine_seconds, settings_key=key,
     )
     st.session_state.chat_error = None
     st.session_state.conversation = conversation
@@ -795,15 +997,14 @@ def _results(current: ExplainedPair) -> None:
         st.markdown(f"#### {escape_markdown(card['lr_statement'])}")  # the strength of evidence leads
         for line in card["evidence_lines"]:
             st.markdown(escape_markdown(line))
-        if card["decision"] == "match":
-            st.success(f"### {card['headline']}", icon=":material/check_circle:")
-        else:
-            st.warning(f"### {card['headline']}", icon=":material/cancel:")
+        # the same neutral style for both decisions: a non-match is a finding, not a warning
+        st.markdown(f"### {escape_markdown(card['headline'])}")
         c1, c2, c3, c4 = st.columns(4)
         c1.metric(
             "Similarity",
             f"{card['similarity']:.3f}",
             f"{card['margin']:+.3f} vs threshold",
+            delta_color="off",
             help="Cosine similarity of the two faces' embeddings (1 = identical).",
         )
         c2.metric("Threshold", f"{card['threshold']:.3f}", help="Pairs at or above this similarity are a match.")
@@ -812,65 +1013,57 @@ def _results(current: ExplainedPair) -> None:
         st.markdown(escape_markdown(card["plain"]))
         for statement in card["statements"]:
             st.markdown(escape_markdown(statement))
+        robust = robustness_words(record)
+        if robust:
+            with st.container(key="robustness"):
+                st.markdown("**Robustness:** " + escape_markdown(robust))
         for warning in card["warnings"]:
             st.warning(escape_markdown(warning), icon=":material/warning:")
+        timing = f"results in {current.seconds:.2f} s from the click"
+        if current.engine_seconds:
+            timing += f" (explanation {current.engine_seconds:.2f} s)"
         st.caption(
             escape_markdown(
                 f"Face model: {card['model']} · hidden regions filled by "
-                f"{card['perturbation']} · {card['region_set']} regions · "
-                f"explained in {current.seconds:.1f} s"
+                f"{card['perturbation']} · {card['region_set']} regions · {timing}"
             )
         )
 
-    heatmaps = explanation.heatmap_images
-    left, right = st.columns([2, 3], gap="large")
+    left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader("Aligned faces and regions")
         a, b = st.columns(2)
-        a.image(explanation.aligned_faces["a"], caption=escape_markdown(f"A: {current.names[0]}"), width="stretch")
-        b.image(explanation.aligned_faces["b"], caption=escape_markdown(f"B: {current.names[1]}"), width="stretch")
-        st.caption("The model sees these aligned crops; the outlines are the regions that were hidden one by one.")
-    with right:
-        st.subheader("Heatmaps")
-        methods = [m for m in record.get("methods", []) if m in heatmaps] or list(heatmaps)
-        tabs = st.tabs([get_method(m).short for m in methods])
-        for tab, method in zip(tabs, methods):
-            with tab:
-                st.caption(get_method(method).label)
-                a, b = st.columns(2)
-                a.image(
-                    heatmaps[method]["overlay_a"], caption=escape_markdown(f"A: {current.names[0]}"), width="stretch"
-                )
-                b.image(
-                    heatmaps[method]["overlay_b"], caption=escape_markdown(f"B: {current.names[1]}"), width="stretch"
-                )
-                if "photo-similarity_a" in heatmaps[method]:  # pixel-level maps: similarity and dissimilarity apart
-                    st.caption("Similarity map (red: pixels that make the faces alike) and dissimilarity map "
-                               "(blue: pixels that set them apart), for each photo.")
-                    for col, key, caption in zip(
-                        st.columns(4),
-                        ("photo-similarity_a", "photo-dissimilarity_a", "photo-similarity_b", "photo-dissimilarity_b"),
-                        ("A: similarity", "A: dissimilarity", "B: similarity", "B: dissimilarity"),
-                    ):
-                        col.image(heatmaps[method][key], caption=caption, width="stretch")
-        st.image(explanation.legend, width="content")
+        for column, side, name in ((a, "a", current.names[0]), (b, "b", current.names[1])):
+            column.image(
+                current.image(("faces", side), lambda side=side: explanation.aligned_faces[side]),
+                caption=escape_markdown(f"{side.upper()}: {name}"),
+                width="stretch",
+            )
         st.caption(
-            "Red: hiding the region lowers the similarity (it supports the match). Blue: hiding it raises "
-            "the similarity (it works against the match). White: no effect."
+            "The model sees these aligned crops; the outlines are the regions that were hidden one by one. "
+            "L and R mark the person's own left and right (on the viewer's right and left)."
         )
-
-    left, right = st.columns([3, 2], gap="large")
-    with left:
+    with right:
         st.subheader("Region contributions")
         frame = contributions_frame(record)
         if not frame.empty:
-            _contribution_chart(frame)
-    with right:
-        st.subheader("Explainability table")
-        st.caption("Importance per method: 1 = most important, 5 = least; Mean over methods; Ratio of 1s.")
-        table = explanation.table
-        columns = [c for c in table.columns if "contribution" not in str(c)]
-        st.dataframe(table[columns], hide_index=True, width="stretch")
+            _contribution_chart(frame, heatmap_range(record))
+
+    _heatmap_panel(current)
+
+    st.subheader("Explainability table")
+    table = explanation.table
+    view, config = table_view(table)
+    rule = str(table["Level rule"].iloc[0]) if "Level rule" in table.columns and len(table) else None
+    st.caption(
+        escape_markdown(
+            "Per method: importance 1 (most) to 5 (least), then " + ROLE_HELP + ", then the change of similarity "
+            "when the region is hidden. Mean: mean importance over the methods; Ratio of 1s: share of methods "
+            "giving level 1." + (f" {rule_words(rule, record)}" if rule else "")
+        )
+    )
+    with st.container(key="importance-table"):
+        st.dataframe(view, hide_index=True, width="stretch", column_config=config)
 
     downloads = st.container(horizontal=True)
     _download(
@@ -906,7 +1099,54 @@ def _results(current: ExplainedPair) -> None:
     )
 
 
-def _contribution_chart(frame) -> None:
+def _heatmap_panel(current: ExplainedPair) -> None:
+    """Every drawn method side by side, photo A above photo B, all on one colour scale with its legend."""
+    explanation, record = current.explanation, current.record
+    st.subheader("Heatmaps")
+    scale = st.radio(
+        "Colour scale",
+        list(SCALE_LABELS),
+        key="heatmap_scale",
+        horizontal=True,
+        format_func=SCALE_LABELS.get,
+        help="Absolute: colour = change of similarity, on a range fixed for the face model, so a weak map looks "
+        "weak. Normalised: each map divided by its own largest change (the thesis' maps), so every map reaches "
+        "full colour.",
+    )
+    heatmaps, legend = heatmaps_for(explanation, scale)
+    methods = [m for m in record.get("methods", []) + record.get("one_sided_methods", []) if m in heatmaps]
+    methods += [m for m in heatmaps if m not in methods]
+    with st.container(key="heatmaps"):
+        for side, name in (("a", current.names[0]), ("b", current.names[1])):
+            columns = st.columns(max(1, len(methods)))
+            for column, method in zip(columns, methods):
+                if heatmaps[method].get(f"overlay_{side}") is None:
+                    continue
+                column.image(
+                    current.image((scale, method, side), lambda m=method, s=side: heatmaps[m][f"overlay_{s}"]),
+                    caption=escape_markdown(f"{method_short(method)} · {side.upper()}: {name}"),
+                    width="stretch",
+                )
+    names = record.get("heatmaps") or {}
+    pixel_level = [m for m in methods if "photo-similarity_a" in (names.get(m) or {})]
+    if pixel_level:
+        heatmaps = explanation.heatmaps_on(scale)[0]  # these maps are drawn with the saved files
+    for method in pixel_level:  # pixel-level maps: similarity and dissimilarity apart
+        with st.expander(f"{method_short(method)}: similarity and dissimilarity maps"):
+            st.caption("Similarity map (red: pixels that make the faces alike) and dissimilarity map "
+                       "(blue: pixels that set them apart), for each photo; each map on its own [-1, 1] scale.")
+            keys = ("photo-similarity_a", "photo-dissimilarity_a", "photo-similarity_b", "photo-dissimilarity_b")
+            captions = ("A: similarity", "A: dissimilarity", "B: similarity", "B: dissimilarity")
+            for col, key, caption in zip(st.columns(4), keys, captions):
+                col.image(current.image((scale, method, key), lambda m=method, k=key: heatmaps[m][k]),
+                          caption=caption, width="stretch")
+    st.image(current.image((scale, "legend"), lambda: legend, png=True), width=640)
+    words = scale_words(record, scale)
+    if words:
+        st.caption(escape_markdown(words))
+
+
+def _contribution_chart(frame, vmax: float) -> None:
     import altair as alt
 
     order = frame.groupby("region")["contribution"].mean().sort_values(ascending=False).index.tolist()
@@ -918,8 +1158,8 @@ def _contribution_chart(frame) -> None:
         .encode(
             x=alt.X(
                 "contribution:Q",
-                title="← works against the match · supports the match →",
-                scale=alt.Scale(domain=[-1, 1]),
+                title="change of similarity: ← makes the faces less alike · more alike →",
+                scale=alt.Scale(domain=[-vmax, vmax], clamp=True),
             ),
             y=alt.Y("region:N", sort=order, title=None),
             yOffset="method:N",
@@ -930,7 +1170,7 @@ def _contribution_chart(frame) -> None:
                 scale=alt.Scale(domain=shown, range=[colours[m] for m in shown]),
                 legend=alt.Legend(orient="bottom", columns=4),
             ),
-            tooltip=["region", "method", alt.Tooltip("contribution:Q", format="+.2f")],
+            tooltip=["region", "method", alt.Tooltip("contribution:Q", format="+.3f")],
         )
         .properties(height=max(240, 14 * len(frame)))
     )
@@ -941,6 +1181,7 @@ def _ask(question: str) -> None:
     """Answer one question. A widget callback: it runs before the page is drawn, so the turn shows at once."""
     question = (question or "").strip()
     conversation = st.session_state.conversation
+    started = time.perf_counter()
     if not question:
         return
     if conversation is None:
@@ -951,6 +1192,9 @@ def _ask(question: str) -> None:
         st.session_state.chat_error = None
     except Exception as exc:  # noqa: BLE001 (the conversation so far is kept)
         st.session_state.chat_error = {"question": question, "error": user_message(exc)}
+    else:
+        _answer_images(len(conversation.turns) - 1)  # drawn and encoded once per answer, not on every rerun
+    st.session_state.last_ask = {"started": started, "answer_s": time.perf_counter() - started, "reported": False}
 
 
 def _on_chat_input() -> None:
@@ -972,23 +1216,23 @@ def _chat_body() -> None:
         return
     st.divider()
     st.subheader("Ask about this decision")
-    heatmaps, legend = current.explanation.heatmap_images, current.explanation.legend
     conversation = st.session_state.conversation
-    for turn in conversation.turns if conversation is not None else []:
+    for index, turn in enumerate(conversation.turns if conversation is not None else []):
         with st.chat_message("user"):
             st.markdown(escape_markdown(turn.question))
         with st.chat_message("assistant"):
             answer = turn.answer
             st.markdown(escape_markdown(answer.text))
-            images = linked_images(answer, heatmaps, legend)
+            images = _answer_images(index)
             if images:
                 columns = st.columns(4)
-                for index, (image, caption) in enumerate(images):
-                    columns[index % 4].image(image, caption=escape_markdown(caption), width="stretch")
-            details = [f"answered by {answer.method}", f"score {answer.score:.2f}"]
-            if answer.followup:
-                details.append(f"follow-up ({answer.followup})")
-            st.caption(escape_markdown(" · ".join(details)))
+                for k, (image, caption) in enumerate(images):
+                    columns[k % 4].image(image, caption=escape_markdown(caption), width="stretch")
+            if st.session_state.get("debug"):  # the router's internals only on request
+                details = [f"answered by {answer.method}", f"score {answer.score:.2f}"]
+                if answer.followup:
+                    details.append(f"follow-up ({answer.followup})")
+                st.caption(escape_markdown(" · ".join(details)))
             if answer.evidence:
                 with st.expander("Evidence from the explanation"):
                     for sentence in answer.evidence:
@@ -999,6 +1243,7 @@ def _chat_body() -> None:
         with st.chat_message("assistant"):
             st.error(escape_markdown(failed["error"]))
 
+    _report_timing()
     if st.session_state.conversation is not None:
         st.caption("Try one of these:")
         with st.container(horizontal=True):
@@ -1007,13 +1252,15 @@ def _chat_body() -> None:
 
     conversation = st.session_state.conversation
     if conversation is not None and conversation.turns:
-        as_json, as_markdown = conversation_exports(conversation)
+        # built when the button is pressed, not on every rerun of the chat (keeps answers quick)
         downloads = st.container(horizontal=True)
         _download(
-            downloads, "Conversation (JSON)", as_json, "conversation.json", "application/json", key="dl_chat_json"
+            downloads, "Conversation (JSON)", lambda: conversation_exports(conversation)[0], "conversation.json",
+            "application/json", key="dl_chat_json",
         )
         _download(
-            downloads, "Conversation (Markdown)", as_markdown, "conversation.md", "text/markdown", key="dl_chat_md"
+            downloads, "Conversation (Markdown)", lambda: conversation_exports(conversation)[1], "conversation.md",
+            "text/markdown", key="dl_chat_md",
         )
     st.chat_input(
         "Ask about the decision, e.g. “Which region drove the match?”",
@@ -1022,6 +1269,44 @@ def _chat_body() -> None:
         max_chars=MAX_QUESTION_CHARS,
         disabled=conversation is None,
     )
+
+
+def _answer_images(index: int) -> list[tuple[bytes, str]]:
+    """(encoded image, caption) for the answer of turn ``index``: the heatmaps it links to as the panel draws them,
+    with the regions it names outlined; drawn once per answer and kept in this session's state."""
+    cache = st.session_state.setdefault("chat_images", {})
+    current: ExplainedPair | None = st.session_state.result
+    conversation = st.session_state.conversation
+    key = (id(conversation), index)
+    if key not in cache:
+        images: list[tuple[bytes, str]] = []
+        try:
+            answer = conversation.turns[index].answer
+            heatmaps, legend = heatmaps_for(current.explanation, st.session_state.get("heatmap_scale") or "absolute")
+            for image, caption in linked_images(answer, heatmaps, legend, photo_masks(current.explanation)):
+                images.append((png_bytes(image) if caption == "colour legend" else jpeg_bytes(image), caption))
+        except Exception as exc:  # noqa: BLE001 (the answer's text still shows)
+            log.warning("could not draw the answer's images: %s", exc)
+        cache[key] = images
+    return cache[key]
+
+
+def _mark(*pairs) -> None:
+    """With FACEX_APP_TIMING=1 (benchmarks/bench_app.py): print named durations (seconds) to the server log."""
+    if os.environ.get("FACEX_APP_TIMING"):
+        print("facex-timing " + " ".join(f"{pairs[i]}={pairs[i + 1]:.3f}" for i in range(0, len(pairs), 2)),
+              flush=True)
+
+
+def _report_timing() -> None:
+    """With FACEX_APP_TIMING=1 (benchmarks/bench_app.py), print once per answer the server's share of the wait:
+    the chatbot's answer and its images, and the whole chat drawn (seconds since the question arrived)."""
+    last = st.session_state.get("last_ask")
+    if not last or not os.environ.get("FACEX_APP_TIMING") or last["reported"]:
+        return
+    last["reported"] = True
+    print(f"facex-timing answer_s={last['answer_s']:.3f} drawn_s={time.perf_counter() - last['started']:.3f}",
+          flush=True)
 
 
 def _download(container, label: str, data, file_name: str, mime: str, *, key: str) -> None:

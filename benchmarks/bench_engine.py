@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         prep = time.perf_counter() - t
         face = _union_mask(fa.regions) | _union_mask(fb.regions)
         fill = engine.make_fill(source_mask=face)
-        common = {"threshold": engine.threshold}
+        common = {"threshold": engine.threshold, "robustness": False}  # timed on its own below
 
         t = time.perf_counter()
         s0 = explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed, fill, methods=("s0",),
@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         s1 = explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed, fill,
                             methods=("s0", "s1"), **common)  # fmt: skip
         s01_time = time.perf_counter() - t
+        rob = explain_arrays(fa.crop, fb.crop, fa.regions, fb.regions, engine.pipeline.embed, fill,
+                             methods=("s0",), **{**common, "robustness": True})  # fmt: skip
         row = {
             "pair": f"{name_a} vs {name_b}",
             "similarity": s0.reference,
@@ -119,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             "s1_s": s1.timings["s1"],
             "s0_plus_s1_s": s01_time,
             "s1_emb": s1.n_embeddings_by_method["s1"],
+            "robustness_s": rob.timings["robustness"],
+            "robustness_emb": rob.n_embeddings_by_method["robustness"],
         }
         if patchmatch is not None:
             from explain_engine.perturbation import make_fill
@@ -135,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         parts = [f"{row['pair']}: sim {row['similarity']:.4f}, {row['regions']} regions, prepare {prep:.2f} s",
                  f"S0 {s0_time:.2f} s ({row['s0_emb']} emb)",
-                 f"S1 {row['s1_s']:.2f} s ({row['s1_emb']} emb; S0+S1 {s01_time:.2f} s)"]  # fmt: skip
+                 f"S1 {row['s1_s']:.2f} s ({row['s1_emb']} emb; S0+S1 {s01_time:.2f} s)",
+                 f"robustness {row['robustness_s']:.2f} s ({row['robustness_emb']} emb)"]  # fmt: skip
         if "s0_patchmatch_s" in row:
             parts.append(f"S0 PatchMatch {row['s0_patchmatch_s']:.2f} s")
         if "fggb_s" in row:

@@ -329,9 +329,9 @@ class Chatbot:
             if not regions:
                 return []
         elif policy == "most":
-            regions = [e["most_important_region"]]
+            regions = [r for r in (e["most_important_region"],) if r]  # None: no region supports the decision
         elif policy == "least":
-            regions = [e["least_important_region"]]
+            regions = [r for r in (e["least_important_region"],) if r]
         elif policy in ("similar", "dissimilar"):
             regions = list(self.context.fields[f"{policy}_names"])
             if not regions:

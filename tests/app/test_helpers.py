@@ -85,13 +85,14 @@ def test_decision_card_leads_with_the_lr_and_never_shows_100_percent(app_module)
             assert card["confidence"].startswith("≥ ") and card["pic"].startswith("≥ ")
 
 
-def test_linked_images_follow_the_chatbots_links(app_module):
+def test_linked_images_follow_the_chatbots_links_with_the_panels_rendering(app_module):
     from chatbot import ArtifactLink
 
     maps = {"s0": {k: np.full((4, 4, 3), i, np.uint8) for i, k in enumerate(("a", "b", "overlay_a", "overlay_b"))}}
     legend = np.zeros((2, 8, 3), np.uint8)
 
     class Reply:
+        regions: tuple = ()
         links: tuple = (
             ArtifactLink("S0 heatmap, image A", "heatmap_s0_a.png", "heatmap", "s0", "a"),
             ArtifactLink("S0 overlay, image B", "overlay_s0_b.png", "overlay", "s0", "b"),
@@ -101,7 +102,62 @@ def test_linked_images_follow_the_chatbots_links(app_module):
 
     shown = app_module.linked_images(Reply(), maps, legend)
     assert [caption for _, caption in shown] == ["S0 heatmap, image A", "S0 overlay, image B", "colour legend"]
-    assert shown[0][0] is maps["s0"]["a"] and shown[1][0] is maps["s0"]["overlay_b"] and shown[2][0] is legend
+    # the heatmap panel shows overlays on the photo: the chat shows the same rendering
+    assert shown[0][0] is maps["s0"]["overlay_a"] and shown[1][0] is maps["s0"]["overlay_b"] and shown[2][0] is legend
+
+
+def test_chat_image_outlines_the_region_the_answer_names(app_module):
+    from chatbot import ArtifactLink
+
+    overlay = np.full((60, 60, 3), 200, np.uint8)
+    maps = {"s0": {"overlay_a": overlay, "overlay_b": overlay}}
+    nose = np.zeros((60, 60), bool)
+    nose[20:40, 20:40] = True
+    outlines = {"a": {"nose": nose, "eyes": np.zeros((60, 60), bool)}, "b": {"nose": nose}}
+
+    class Reply:
+        regions = ("nose",)
+        links = (ArtifactLink("S0 overlay, image A", "overlay_s0_a.png", "overlay", "s0", "a"),)
+
+    (image, caption), = app_module.linked_images(Reply(), maps, None, outlines)
+    assert "outlined: nose" in caption
+    changed = np.any(image != overlay, axis=2)
+    assert changed.any()
+    ys, xs = np.nonzero(changed)
+    assert 15 <= ys.min() and ys.max() <= 45 and 15 <= xs.min() and xs.max() <= 45  # around the nose only
+    assert not changed[28:32, 28:32].any()  # an outline, not a fill
+
+
+def test_region_labels_say_whose_left(app_module):
+    assert app_module.region_label("left_eye") == "eye (person's left)"
+    assert app_module.region_label("right_eyebrow") == "eyebrow (person's right)"
+    assert app_module.region_label("nose") == "nose"
+
+
+def test_table_view_keeps_every_method_column_with_level_role_and_change(app_module):
+    from explain_engine.table import explainability_table
+
+    deltas = {"S0": {"left_eye": -0.065, "chin": 0.012, "mouth": 0.0004},
+              "S0 (A only)": {"left_eye": -0.03, "chin": 0.01, "mouth": 0.0}}
+    norm = {c: {r: v / 0.065 for r, v in d.items()} for c, d in deltas.items()}
+    table = explainability_table(norm, by="decision", deltas=deltas, decision="non-match",
+                                 summary_columns=["S0"])
+    view, config = app_module.table_view(table)
+    assert list(view.columns) == ["region", "S0", "S0 (A only)", "Mean", "Ratio of 1s"]
+    assert list(view["region"]) == ["eye (person's left)", "chin", "mouth"]
+    assert view["S0"].tolist() == ["1 ▲ 0.065", "5 ▼ 0.012", "5 ○ 0.000"]
+    assert config["region"]["pinned"] is True
+
+
+def test_stale_reasons_name_changed_settings_and_photos(app_module, sample_photos):
+    settings = {"embedder": "dlib-torch", "fill": "inpaint:telea", "methods": ["s0"], "region_set": "coarse"}
+    a, b = sample_photos
+    current = app_module.ExplainedPair(None, {}, ("a", "b"), (a.digest, b.digest), 1.0, 0.5,
+                                       app_module.settings_key(settings))
+    assert app_module.stale_reasons(current, settings, (a, b)) == []
+    assert app_module.stale_reasons(current, {**settings, "region_set": "fine"}, (a, b)) == [
+        "other settings than those now chosen in the sidebar"]
+    assert app_module.stale_reasons(current, settings, (b, a)) == ["the previous pair of photos"]
 
 
 def test_a_second_session_waits_for_the_engine_lock(app_module, sample_photos):

@@ -80,7 +80,8 @@ def test_record_has_every_contract_key(pair_explanation):
         assert {"name", "present", "contribution", "importance", "methods", "area"} <= set(r)
         if r["present"]:
             assert -1 <= r["contribution"] <= 1 and 1 <= r["importance"] <= 5
-            assert set(r["methods"]["s0"]) == {"contribution", "importance", "delta"}
+            assert set(r["methods"]["s0"]) == {"contribution", "importance", "delta", "role", "abs_change"}
+            assert r["methods"]["s0"]["role"] in ("supports", "against", "neutral")
         else:
             assert r["contribution"] is None and r["importance"] is None
     assert d["most_important_region"] in names and d["least_important_region"] in names

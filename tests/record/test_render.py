@@ -159,7 +159,7 @@ def test_table_columns_and_colour_scale_are_codes():
     assert render.column_description("s0_a_only") == "S0 with the region hidden in photo A only"
     assert render.column_description("an old description") == "an old description"  # version 1 stored the words
     assert render.colour_scale_text("red_supports_blue_against").startswith("red = the region supports the match")
-    assert render.legend_labels() == ("supports the match", "works against the match")
+    assert render.legend_labels() == ("makes the faces more alike", "makes the faces less alike")
 
 
 def test_the_digest_is_stated_in_the_conversation_report(sentence_embedder):
