@@ -1210,7 +1210,7 @@ def _chat() -> None:
         st.error(escape_markdown(user_message(exc)), icon=":material/error:")
 
 
-def _chat_body() -> None:
+def _chat_body() -> None:  # noqa: C901 -- the chat panel top to bottom (history, pending question, suggestions, export); Streamlit layout reads in page order
     current: ExplainedPair | None = st.session_state.result
     if current is None:
         return

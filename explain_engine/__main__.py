@@ -280,7 +280,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             "landmarks": engine.config.models.landmarks,
             "alignment": f"Face Mesh keypoints onto the {engine.pipeline.embedder.template} template",
             "embedder": engine.model_name,
-            "date": dt.datetime.now(dt.timezone.utc).date().isoformat(),
+            "date": dt.datetime.now(dt.UTC).date().isoformat(),
             "versions": _versions(),
         },
     )

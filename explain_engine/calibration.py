@@ -872,7 +872,7 @@ def fit_calibration(
         impostor_scores=[float(v) for v in i],
         fitted_on=fitted_on,
         name=name,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         notes=notes,
         provenance=dict(provenance or {}),
         lr=lr,

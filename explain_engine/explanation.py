@@ -88,7 +88,7 @@ class Explanation:
     warnings: list[str] = field(default_factory=list)
     config: Any = None
     heatmap_scale: dict | None = None  # heatmaps.model_scale of the face model (absolute maps' fixed range)
-    created: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     # ---------------------------------------------------------------------------------------------------------
     @property

@@ -117,7 +117,7 @@ def _from_frame(origin, u, v, coords):
     return origin + coords[:, :1] * u + coords[:, 1:2] * v
 
 
-def build_regions(landmarks: np.ndarray, shape: tuple[int, int], parsing=None, region_set: str = "coarse", *,
+def build_regions(landmarks: np.ndarray, shape: tuple[int, int], parsing=None, region_set: str = "coarse", *,  # noqa: C901 -- one region recipe after another, in the order they claim pixels; split, the shared frame would travel through every helper
                   min_area: float = 0.004) -> Regions:
     """Region masks for one image (usually an aligned crop).
 

@@ -309,7 +309,7 @@ def render_report_html(
     return template.render(
         record=record,
         software=software,
-        generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         digest=record.get("digest"),
         inputs={"a": _input_info("a", image_a, record), "b": _input_info("b", image_b, record)},
         evidence=evidence,

@@ -130,7 +130,7 @@ def strongest_against(importance: dict[str, dict]) -> str | None:
     return max(ag, key=ag.get) if ag else None
 
 
-def explainability_table(results: dict[str, dict[str, float]], *, regions: list[str] | None = None,
+def explainability_table(results: dict[str, dict[str, float]], *, regions: list[str] | None = None,  # noqa: C901 -- builds the table column by column (levels, changes, roles, Mean, Ratio of 1s), each a short step
                          by: str = "signed", contributions: bool = True,
                          summary_columns: list[str] | None = None, deltas: dict[str, dict[str, float]] | None = None,
                          decision: str | None = None, noise_floor: float = DEFAULT_NOISE_FLOOR) -> pd.DataFrame:

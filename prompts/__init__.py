@@ -20,12 +20,12 @@ import copy
 import json
 import os
 import re
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import tomllib
 import yaml
 
 PROMPTS_DIR = Path(__file__).resolve().parent

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         "calibration": (engine.calibration.name if engine.calibration else "none: the model's default threshold"),
         "fill": engine.perturbation_name, "pairs_file": str(pairs_path), "computed_pairs": stats.computed,
         "cached_pairs": stats.cached, "run_seconds": run_s, "load_seconds": load_s,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     summary = write_outputs(records, out, options=asdict(options), meta=meta, swap_variant=args.swap_variant,
                             threshold=engine.threshold)
