@@ -354,6 +354,12 @@ def region_sentences(explanation: dict, region: dict, prompts: Prompts, fields: 
     }
     if contribution == 0:
         summary_fields.update(direction="neither more nor less", stance="did not affect")
+    role = region.get("role")  # decision-relative role against the noise floor (explain_engine.table), when recorded
+    if role in ("supports", "against", "neutral"):
+        summary_fields["stance"] = {"supports": "supported", "against": "argued against",
+                                    "neutral": "did not measurably affect"}[role]
+    if _is_number(region.get("abs_change")):
+        summary_fields["abs_delta"] = abs(float(region["abs_change"]))
     if text := fill(templates["summary"], summary_fields):
         out.append(Sentence(f"{sid}.summary", text, "table", (name,), ("s0",)))
     methods = region.get("methods") or {}

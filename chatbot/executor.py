@@ -653,6 +653,10 @@ class Executor:
         return Result(" ".join(parts), "section", "quality", keys=["quality"])
 
     def robustness(self, q: Question) -> Result:
+        """Would another fill / a re-alignment change the leading region, and which region leads robustly: the
+        engine's own verdict sentence (explain_engine.robustness.statement, words in prompts/importance.yaml), then
+        the record's numbers behind it (leading region per fill, the candidate's change under each fill and its
+        spreads, the noise floor)."""
         rob = self.facts.section("robustness")
         stab = self.facts.record.get("stability")
         if rob is None and isinstance(stab, dict) and is_number(stab.get("top_region_kept")):
@@ -661,6 +665,39 @@ class Executor:
                           keys=["robustness_stability"])
         if rob is None:
             return self.not_in_record("robustness", "whether another fill would change the answer")
+        if not isinstance(rob.get("checks"), dict):  # an older robustness layout: leading region kept or not
+            return self.robustness_summary(rob)
+        parts = [self.robustness_statement(rob)]
+        candidate = rob.get("candidate_region")
+        main_fill = rob.get("main_fill") or "main"
+        leaders = [self.say("robustness_fill_item", fill=main_fill, main=self.t["robustness_main_fill"],
+                            region=readable_region(candidate) if candidate else self.t["robustness_no_leader"])]
+        for fill, v in (rob.get("fills") or {}).items():
+            lead = (v or {}).get("leading_region")
+            leaders.append(self.say("robustness_fill_item", fill=fill, main="",
+                                    region=readable_region(lead) if lead else self.t["robustness_no_leader"]))
+        parts.append(self.say("robustness_fills", items="; ".join(leaders)))
+        per = (rob.get("per_region") or {}).get(candidate) if candidate else None
+        if isinstance(per, dict):
+            by_fill = ", ".join(f"{f} {v:+.4f}" for f, v in (per.get("by_fill") or {}).items() if is_number(v))
+            spreads = [self.say("robustness_sd_fill", sd=per["sd_fill"]) if is_number(per.get("sd_fill")) else "",
+                       self.say("robustness_sd_jitter", sd=per["sd_jitter"]) if is_number(per.get("sd_jitter")) else ""]
+            parts.append(self.say("robustness_candidate", region=readable_region(candidate), by_fill=by_fill or "n/a",
+                                  spreads="; ".join(s for s in spreads if s) or self.t["robustness_no_spread"]))
+        if is_number(rob.get("lead_gap")) and is_number(rob.get("noise_floor")):
+            parts.append(self.say("robustness_gap", gap=rob["lead_gap"], noise_floor=rob["noise_floor"]))
+        region = rob.get("leading_region")
+        return Result(" ".join(parts), "section", "robustness", [region or candidate] if (region or candidate) else [],
+                      keys=["robustness"])
+
+    @staticmethod
+    def robustness_statement(rob: dict) -> str:
+        """The card's robustness sentence, so card and chat say the same thing."""
+        from explain_engine.robustness import statement
+
+        return statement(rob)
+
+    def robustness_summary(self, rob: dict) -> Result:
         region = rob.get("leading_region")
         kept = self.t["reliability_kept"]["kept" if rob.get("leading_robust") else "lost"]
         items = []
@@ -680,19 +717,41 @@ class Executor:
     def pairs_text(self, pairs: list[tuple[str, str, float]]) -> str:
         return "; ".join(f"{self.mname(a)} and {self.mname(b)} {v:.2f}" for a, b, v in pairs)
 
+    def agreement_details(self) -> list[str]:
+        """The robustness section's agreement facts beyond the correlations: the record's verdict (``rankings_agree``
+        against its ``agreement_min``) and the leading region each independent method names."""
+        rob = self.facts.section("robustness") or {}
+        agreement = rob.get("method_agreement") if isinstance(rob.get("method_agreement"), dict) else {}
+        out = []
+        verdict = agreement.get("rankings_agree")
+        minimum = (rob.get("thresholds") or {}).get("agreement_min")
+        if isinstance(verdict, bool) and is_number(minimum):
+            out.append(self.say("agreement_rule", minimum=minimum,
+                                verdict=self.t["agreement_verdicts"]["agree" if verdict else "disagree"]))
+        leaders = agreement.get("leading_regions")
+        if isinstance(leaders, dict) and leaders:
+            items = "; ".join(self.say("agreement_leader_item", method=self.mname(m),
+                                       region=readable_region(r) if r else self.t["robustness_no_leader"])
+                              for m, r in leaders.items())
+            out.append(self.say("agreement_leaders", items=items))
+        return out
+
     def op_agreement(self, q: Question, state: Any) -> Result:
         pairs, mean = self.facts.independent_agreement()
         if not pairs or mean is None:
             used = join_names([self.mname(m) for m in self.facts.methods], article="")
             return Result(self.say("agreement_none", methods=used), "agreement", "methods", keys=["agreement_none"])
-        text = self.say("agreement", pairs=self.pairs_text(pairs), mean=mean, level=self.agreement_level(mean))
+        text = " ".join([self.say("agreement", pairs=self.pairs_text(pairs), mean=mean,
+                                  level=self.agreement_level(mean)), *self.agreement_details()])
         return Result(text, "agreement", "methods", [], sorted({m for a, b, _ in pairs for m in (a, b)}), number=mean,
                       number_kind="agreement", keys=["agreement"])
 
     def op_reliability(self, q: Question, state: Any) -> Result:
         parts = [self.say("reliability_intro")]
         rob = self.facts.section("robustness")
-        if rob is not None and rob.get("leading_region"):
+        if rob is not None and isinstance(rob.get("checks"), dict):
+            parts.append(self.robustness_statement(rob))
+        elif rob is not None and rob.get("leading_region"):
             kept = self.t["reliability_kept"]["kept" if rob.get("leading_robust") else "lost"]
             parts.append(self.say("reliability_robust", region=readable_region(rob["leading_region"]), kept=kept,
                                   rule=str(rob.get("rule") or "rule not stated").replace("_", " ")))
@@ -702,6 +761,7 @@ class Executor:
         if pairs and mean is not None:
             parts.append(self.say("reliability_agreement", level=self.agreement_level(mean), mean=mean,
                                   pairs=self.pairs_text(pairs)))
+            parts.extend(self.agreement_details())
         else:
             parts.append(self.say("reliability_agreement_one"))
         stab = self.facts.record.get("stability")

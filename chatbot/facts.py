@@ -2,8 +2,10 @@
 
 ``Facts(record)`` holds a pandas table with one row per region (present or not) and, per method the record
 computed, the columns ``importance:<m>`` (1 most important .. 5 least), ``contribution:<m>`` (normalised,
-positive = the region made the faces more alike), ``delta:<m>`` (similarity after hiding the region minus before;
-the one-sided S0 variants ``s0_a_only`` / ``s0_b_only`` hide it in one photo only), and, when the record has them,
+positive = the region made the faces more alike), ``delta:<m>`` (the change of the similarity when the region is
+hidden, similarity after minus before, i.e. the NEGATIVE of the record's ``delta``, which is ΔS = S_ref - S_perturbed,
+thesis eq. 3.1, explain_engine.attribution.types; the one-sided S0 variants ``s0_a_only`` / ``s0_b_only`` hide it in
+one photo only), and, when the record has them,
 ``role:<m>`` and ``abs_change:<m>`` (the importance issue, #13) and the visibility columns of the quality gate
 (``visible_fraction_a/b``, ``covered_a/b``, #11). Scalars (decision, similarity, threshold, margin, confidence)
 and the optional sections (``evidence``, ``quality``, ``robustness``) are read from the record as they are.
@@ -61,6 +63,8 @@ class Facts:
                 if isinstance(values, dict):
                     for key in REGION_FIELDS:
                         row[f"{key}:{m}"] = values.get(key)
+                    d = values.get("delta")  # record: S_ref - S_perturbed; here: after - before
+                    row[f"delta:{m}"] = -float(d) if is_number(d) else None
             if row["present"] and "importance:s0" not in row and r.get("importance") is not None:
                 row["importance:s0"] = r.get("importance")
                 row["contribution:s0"] = r.get("contribution")

@@ -51,7 +51,12 @@ def row(e: dict, region: str) -> dict:
 
 
 def cell(e: dict, region: str, method: str, key: str):
-    return ((row(e, region).get("methods") or {}).get(method) or {}).get(key)
+    """A region's per-method value; "delta" is the change of the similarity when the region is hidden (after minus
+    before), the negative of the record's ΔS = S_ref - S_perturbed."""
+    value = ((row(e, region).get("methods") or {}).get(method) or {}).get(key)
+    if key == "delta" and value is not None:
+        return -value
+    return value
 
 
 def ranking(e: dict, method: str) -> list[str]:
