@@ -558,8 +558,20 @@ class Executor:
             parts.append(self.say("role", method=self.mname(method), region=readable_region(region), verb=verb,
                                   decision=self.facts.decision, delta=_fmt_delta(d),
                                   direction="more" if (d or 0) < 0 else "less"))
+            size = self.facts.value(region, "abs_change", method)
+            floor = self.facts.record.get("noise_floor")
+            if is_number(size) and is_number(floor):
+                parts.append(self.say("role_size", abs_change=size, noise_floor=floor,
+                                      role=self.prompts_importance_role(effect)))
         return Result(" ".join(parts), "role", "regions", list(q.regions), [method],
                       premise="corrected" if corrected else None, keys=["role"])
+
+    @staticmethod
+    def prompts_importance_role(role: str) -> str:
+        """The role's words shared with the table and card (prompts/importance.yaml ``roles``)."""
+        from explain_engine.table import importance_words
+
+        return importance_words().get("roles", {}).get(role, role)
 
     # --- sections -------------------------------------------------------------------------------------------
     def op_visibility(self, q: Question, state: Any) -> Result:

@@ -251,6 +251,12 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:
             asked = [s for s in ("a", "b") if f"photo {s.upper()}" in answer.question] or ["a", "b"]
             return all(words[section[s]["outcome"]] in t for s in asked)
         if spec["section"] == "robustness":
+            if isinstance(section.get("checks"), dict):  # the engine's layout: its own verdict sentence and numbers
+                from explain_engine.robustness import statement
+
+                leaders = [section.get("candidate_region")] + [v["leading_region"]
+                                                               for v in (section.get("fills") or {}).values()]
+                return statement(section) in t and all(readable(r) in t for r in leaders if r)
             kept = "stayed the leading region" if section["leading_robust"] else "did not stay"
             return f"the {readable(section['leading_region'])}" in t and kept in t
     if kind == "visibility":
@@ -299,6 +305,11 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:
         ok = answer.intent == "facts:reliability" and "not about how sure the decision is" in t
         if mean is not None:
             ok &= f"{mean:.2f}" in t
+        rob = e.get("robustness") or {}
+        if isinstance(rob.get("checks"), dict):
+            from explain_engine.robustness import statement
+
+            ok &= statement(rob) in t
         return ok and "AVG and" not in t and "and AVG" not in t
     if kind == "agreement":
         mean = independent_mean(e)
