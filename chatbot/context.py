@@ -248,6 +248,9 @@ def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = Non
             importance=m.get("importance", r["importance"]), method_short=method_name(main, vocabulary, short=True),
             direction="more" if (r["contribution"] or 0) > 0 else "less")
 
+    floor = e.get("noise_floor")
+    f["noise_floor_text"] = (parts.get("noise_floor", "").format(noise_floor=float(floor)) if _is_number(floor)
+                             else "")
     for key, name in (("most", e["most_important_region"]), ("least", e["least_important_region"])):
         if name is not None:
             f[key], f[f"{key}_detail"] = readable_region(name), detail(name)
