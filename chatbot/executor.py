@@ -722,7 +722,14 @@ class Executor:
         return Result(text, "section", "robustness", [region] if region else [], keys=["robustness"])
 
     def agreement_level(self, mean: float) -> str:
+        """How well the rankings agree: the chat's settings bands, never above "poorly" when the record's own rule
+        (robustness.method_agreement.rankings_agree) says the rankings disagree, so the two never contradict."""
         s = self.settings
+        rob = self.facts.section("robustness") or {}
+        verdict = (rob.get("method_agreement") or {}).get("rankings_agree") if isinstance(
+            rob.get("method_agreement"), dict) else None
+        if verdict is False:
+            return self.t["agreement_levels"]["weak"]
         return self.t["agreement_levels"]["strong" if mean >= s["explain_reliable_agreement"] else
                                           "partial" if mean >= s["unreliable_agreement"] else "weak"]
 

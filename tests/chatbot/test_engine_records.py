@@ -85,7 +85,9 @@ def test_agreement_states_every_independent_pair_and_the_records_verdict(case):
     assert f"mean {agreement['mean_independent']:.2f}" in a.text
     verdict = "so the rankings agree" if agreement["rankings_agree"] else "so the rankings disagree"
     assert verdict in a.text
-    for method, region in agreement["leading_regions"].items():
+    if not agreement["rankings_agree"]:  # the chat's own level never contradicts the record's verdict
+        assert "so they agree poorly" in a.text
+    for region in agreement["leading_regions"].values():
         if region:
             assert readable(region) in a.text
     assert "AVG and" not in a.text and "and AVG" not in a.text
