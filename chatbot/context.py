@@ -185,7 +185,7 @@ def _delta(region: dict, method: str = "s0") -> float | None:
     return m.get("delta") if _is_number(m.get("delta")) else None
 
 
-def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = None) -> dict:
+def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = None) -> dict:  # noqa: C901 -- a flat list of the record's fields the templates name, each read once
     """Every field the ``general`` templates use; a missing optional value simply leaves its field out.
 
     ``explanation`` is a record already validated by the schema (``record_dict(read_record(...))``): every key is
@@ -385,7 +385,7 @@ def region_sentences(explanation: dict, region: dict, prompts: Prompts, fields: 
     return out
 
 
-def build_context(
+def build_context(  # noqa: C901 -- the context in reading order: general, per region, per method, facts
     explanation: dict | ExplanationRecord, prompts: Prompts, base_dir: str | Path | None = None,
     *, allow_edited: bool = False,
 ) -> Context:

@@ -214,7 +214,7 @@ class QuestionParser:
             return q
         return None
 
-    def _fill(self, q: Question, rule: dict, m: re.Match, low: str, state: Any) -> bool:
+    def _fill(self, q: Question, rule: dict, m: re.Match, low: str, state: Any) -> bool:  # noqa: C901 -- one slot after another (regions, method, side, k, threshold, operation), each a short rule
         """Fill the rule's slots (from the question, else from the conversation when the rule allows); False when a
         required slot stays empty."""
         op = q.operation

@@ -83,11 +83,19 @@ class Images(_Open):
 
 
 class MethodScore(_Open):
-    """One method's result for one region."""
+    """One method's result for one region.
+
+    contribution: normalised, in [-1, 1] (thesis eq. 3.4), positive = the region supports the similarity;
+    importance: level 1 (most important) .. 5, relative to the decision; delta: S_ref - S_perturbed in cosine units
+    (positive = hiding the region LOWERED the similarity); role: "supports" | "against" | "neutral" (the decision);
+    abs_change: |delta|.
+    """
 
     contribution: Number | None = None
     importance: int | None = None
     delta: Number | None = None
+    role: Literal["supports", "against", "neutral"] | None = None
+    abs_change: Number | None = None
 
 
 class Region(_Open):
