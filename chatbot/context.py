@@ -487,4 +487,7 @@ def summarize(explanation: dict) -> dict:
             "schema_version", "digest")
     summary = {k: explanation.get(k) for k in keys}
     summary["images"] = {side: (explanation.get("images") or {}).get(side, {}).get("name") for side in ("a", "b")}
+    calibration = explanation.get("calibration") or {}
+    # pair counts: the log shows the scores only as far as the calibration set resolves them (never "1.00")
+    summary["calibration"] = {k: calibration.get(k) for k in ("n_genuine", "n_impostor")}
     return summary

@@ -18,6 +18,16 @@ def conversation_json(conversation) -> str:
     return json.dumps(conversation.to_dict(), indent=2, ensure_ascii=False)
 
 
+def _honest(summary: dict, key: str) -> str:
+    """A C-score / PIC-score as a percentage held to what the calibration set resolves ("≥ 97.2%", never 100%)."""
+    from explain_engine.evidence import honest_probability, percent_floor
+
+    info = honest_probability(summary.get(key), summary.get("decision") or "", summary.get("calibration") or {})
+    if info is None or info["shown"] is None:
+        return "n/a"
+    return ("≥ " if info["capped"] else "") + percent_floor(info["shown"])
+
+
 def _fmt(value, spec: str) -> str:
     return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else "n/a"
 
@@ -31,7 +41,7 @@ def conversation_markdown(conversation) -> str:
         f"- Conversation: `{conversation.id}`, started {conversation.created}",
         f"- Images: {s['images'].get('a') or 'A'} and {s['images'].get('b') or 'B'}",
         (f"- Decision: **{s['decision']}** (similarity {_fmt(s['similarity'], '.3f')}, threshold "
-         f"{_fmt(s['threshold'], '.3f')}, confidence {_fmt(s['confidence'], '.2f')}, PIC {_fmt(s['pic_score'], '.2f')})"),
+         f"{_fmt(s['threshold'], '.3f')}, confidence {_honest(s, 'confidence')}, PIC {_honest(s, 'pic_score')})"),
         f"- Face model: {s['model']} ({s.get('model_description') or ''})",
         (f"- Most / least important region: {readable_region(str(s['most_important_region']))} / "
          f"{readable_region(str(s['least_important_region']))}; methods: {', '.join(s.get('methods') or [])}; "

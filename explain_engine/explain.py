@@ -168,8 +168,10 @@ def assess_strength(s0: AttributionResult, s1: AttributionResult | None, referen
     gap = abs(margin)
     single_share = largest / gap if gap > 0 else float("inf")
     s1_share = (cumulative / gap if gap > 0 else float("inf")) if cumulative is not None else None
-    weak = bool(largest < WEAK_SHARE * gap)
-    level = "strong" if (flips or largest >= gap) else ("weak" if weak else "moderate")
+    strong = bool(flips or largest >= gap)
+    # weak only when nothing, single region or set, accounts for the decision (a flipping set is not weak evidence)
+    weak = bool(largest < WEAK_SHARE * gap) and not strong
+    level = "strong" if strong else ("weak" if weak else "moderate")
     return {"similarity": float(reference), "threshold": float(threshold),
             "margin": float(margin), "largest_single_change": float(largest), "largest_single_region": region,
             "largest_abs_change": float(abs(s0.deltas[abs_region])) if abs_region else 0.0,

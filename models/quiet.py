@@ -54,6 +54,16 @@ def is_third_party_line(line: bytes) -> bool:
     return _NATIVE_LINE.match(line.lstrip(b"\r")) is not None
 
 
+_NATIVE_INSIDE = re.compile(_NATIVE_LINE.pattern.replace(b"^", b"", 1))
+
+
+def native_line_start(line: bytes) -> int | None:
+    """Where a third-party native log line starts inside ``line`` (after other text, e.g. a progress bar that ended
+    without a newline), or None."""
+    match = _NATIVE_INSIDE.search(line)
+    return match.start() if match is not None and match.start() > 0 else None
+
+
 class _StderrFilter:
     """Descriptor 2 -> pipe -> thread -> the real stderr, minus third-party native lines."""
 
@@ -102,6 +112,11 @@ class _StderrFilter:
             if is_third_party_line(line):
                 self.dropped += 1
             else:
+                # a native line glued to a progress bar's last update ("... 5%INFO: Created ..."): keep the bar only
+                start = native_line_start(line)
+                if start is not None:
+                    self.dropped += 1
+                    line = line[:start]
                 kept.append(line)
         if kept:
             with contextlib.suppress(OSError):

@@ -167,7 +167,8 @@ def _share(share: float | None) -> str:
         return words["unbounded"]
     if share >= 1:
         return words["times"].format(share=share)
-    return words["percent"].format(percent=round(share * 100))
+    # rounded down, so a share under half never reads "about 50%" beside "no region moves it by half"
+    return words["percent"].format(percent=math.floor(share * 100))
 
 
 def strength_sentence(strength: Any, *, similarity: float | None = None, threshold: float | None = None) -> str | None:

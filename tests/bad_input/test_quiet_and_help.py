@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models.quiet import is_third_party_line
+from models.quiet import is_third_party_line, native_line_start
 
 REPO = Path(__file__).resolve().parents[2]
 NATIVE = [
@@ -25,6 +25,13 @@ OURS = [b"error: a.png: file not found", b"warning: b.png: 2 faces found; the la
 def test_line_classifier():
     assert all(is_third_party_line(line + b"\n") for line in NATIVE)
     assert not any(is_third_party_line(line + b"\n") for line in OURS)
+
+
+def test_native_line_glued_to_a_progress_bar_is_found():
+    bar = b"preparing faces                       | 0%"
+    for line in NATIVE:
+        assert native_line_start(bar + line + b"\n") == len(bar)
+    assert all(native_line_start(line + b"\n") is None for line in OURS)
 
 
 def _run(code: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:

@@ -98,3 +98,16 @@ def test_bad_inputs_get_clear_errors(additive_pair, bands, helpers):
         explain_arrays(a, b, bands, bands, embed, fill, threshold=0.5, methods=("s0", "lime"))
     with pytest.raises(ValueError, match="uint8"):
         explain_arrays(a.astype(float), b, bands, bands, embed, fill, threshold=0.5)
+
+
+def test_strength_is_never_weak_and_strong_at_once():
+    """A set of regions that flips the decision makes the map strong evidence even when no single region moves the
+    score by half the margin; the record must not then also say weak (the CLI warned "Weak evidence" beside "strong")."""
+    from explain_engine.attribution.types import region_result
+    from explain_engine.explain import assess_strength
+
+    s0 = region_result("s0", {"nose": -0.02, "eyes": -0.01}, reference=0.82)  # non-match: both raise the score
+    flipped = assess_strength(s0, None, reference=0.82, threshold=0.92, flips=True)
+    assert flipped["level"] == "strong" and flipped["weak"] is False
+    alone = assess_strength(s0, None, reference=0.82, threshold=0.92, flips=False)
+    assert alone["level"] == "weak" and alone["weak"] is True

@@ -32,7 +32,7 @@ COUNTERFACTUAL = {
 def test_strength_and_counterfactual_sentences_from_numbers():
     assert render.strength_sentence(STRENGTH) == (
         "The similarity 0.965 is 0.047 above the threshold 0.919. Hiding a single region moves it towards the "
-        "threshold by at most 0.024 (cheeks), about 51% of that margin. Hiding regions one after another (greedy "
+        "threshold by at most 0.024 (cheeks), about 50% of that margin. Hiding regions one after another (greedy "
         "search) moves it by 0.035 towards the threshold in total. Single regions move the score by a sizeable part "
         "of the margin, but hiding regions does not overturn the decision: the map shows which regions matter most, "
         "while the decision also rests on the rest of the face."
