@@ -504,6 +504,10 @@ def decision_lines(record: dict, words: dict | None = None) -> list[str]:
         if evidence.get("log10_lr") is not None and "identical_inputs" not in evidence.get("inconclusive_reasons", []):
             verbal = verbal_statement(evidence, w)
         lines += [t for t in (verbal, cap_statement(evidence, w), conclusiveness_statement(evidence, w)) if t]
+        cal = evidence.get("calibration") or {}
+        if cal.get("name") and not cal.get("case_specific"):  # say the LR's reference set is not the case's
+            lines.append(w["shipped_note"].format(name=cal["name"], n_genuine=cal.get("n_genuine"),
+                                                  n_impostor=cal.get("n_impostor")))
     lines.append(w["decision"].format(
         threshold=record["threshold"], decision=record["decision"], similarity=record["similarity"],
         margin=record["margin"],
