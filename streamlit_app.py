@@ -173,17 +173,6 @@ def escape_markdown(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
 
 
-def confidence_words(c_score: float | None) -> str:
-    """The xFace C-score (0.5 = coin toss, 1 = certain) in everyday words: the band of vocabulary.yaml's
-    confidence_levels that the chat and the command line name too."""
-    return render.confidence_words(c_score)
-
-
-def pic_words(pic: float | None) -> str:
-    """The PIC score (probability the decision is right) as a frequency a non-specialist can picture."""
-    return render.pic_words(pic)
-
-
 def decision_summary(record: dict | ExplanationRecord) -> dict:
     """The decision card's values and sentences, read through the record schema (one renderer per sentence, the
     same as the command line's and the chatbot's)."""

@@ -10,8 +10,7 @@ missing is left out (or, for version-1 records, the sentence that record stored 
 from prompts import render
 render.strength_sentence(record.strength, similarity=record.similarity, threshold=record.threshold)
 render.counterfactual_sentence(record.counterfactual, threshold=record.threshold, decision=record.decision)
-render.verification_sentence(record)            # "match: similarity 0.9653 vs threshold 0.9186 (margin +0.0467)..."
-render.confidence_level(0.93)                   # {"min": 0.85, "word": "high", "plain": "the model is fairly sure ..."}
+render.confidence_level(0.93)                   # {"min": 0.85, "word": "high", ...}: the chat's level word
 ```
 """
 
@@ -90,19 +89,6 @@ def confidence_level(c_score: float | None, levels: list[dict] | None = None) ->
     return levels[-1]
 
 
-def confidence_words(c_score: float | None) -> str:
-    """The C-score in everyday words (the card's "In plain words" and the chat use the same bands)."""
-    level = confidence_level(c_score)
-    return level["plain"] if level else statements()["card"]["no_confidence"]
-
-
-def pic_words(pic: float | None) -> str:
-    """The PIC score (probability the decision is right) as a frequency a non-specialist can picture."""
-    value = _number(pic)
-    card = statements()["card"]
-    return card["no_pic"] if value is None else card["pic"].format(per_hundred=round(100 * value))
-
-
 def score_meaning(value: str | None) -> str | None:
     """What a confidence score means, from the record's ``confidence_meaning`` / ``pic_meaning`` code ("c_score",
     "pic"); version-1 records stored the sentence itself (returned as is)."""
@@ -120,44 +106,9 @@ def caveat() -> str:
     return statements()["verification"]["caveat"]
 
 
-def _caveat_suffix(verification: Any) -> str:
-    if not _get(verification, "outside_calibration", False):
-        return ""
-    return statements()["verification"]["caveat_suffix"].format(caveat=caveat())
-
-
 def caveat_sentence() -> str:
     """The caveat as a sentence of its own, for the card when the input is outside the calibration."""
     return statements()["card"]["caveat_sentence"].format(caveat=caveat())
-
-
-def verification_sentence(verification: Any) -> str:
-    """One line: decision, similarity vs threshold, margin, and the confidence scores when calibrated.
-
-    Args:
-        verification: a Verification, an ExplanationRecord or a record dict (decision, similarity, threshold,
-            margin, confidence, pic_score).
-    """
-    words = statements()["verification"]
-    confidence, pic = _number(_get(verification, "confidence")), _number(_get(verification, "pic_score"))
-    return words["line"].format(
-        decision=_get(verification, "decision"),
-        similarity=float(_get(verification, "similarity")),
-        threshold=float(_get(verification, "threshold")),
-        margin=float(_get(verification, "margin")),
-        confidence=words["confidence"].format(value=confidence) if confidence is not None else "",
-        pic=words["pic"].format(value=pic) if pic is not None else "",
-    ) + _caveat_suffix(verification)
-
-
-def scores_sentence(verification: Any) -> str | None:
-    """The CLI's confidence line (None without a calibration)."""
-    confidence, pic = _number(_get(verification, "confidence")), _number(_get(verification, "pic_score"))
-    if confidence is None or pic is None:
-        return None
-    return statements()["verification"]["scores"].format(
-        confidence=confidence, pic=pic, confidence_level=confidence_level(confidence)["word"]
-    ) + _caveat_suffix(verification)
 
 
 # --- strength and counterfactual -------------------------------------------------------------------------------------

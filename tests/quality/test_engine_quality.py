@@ -113,9 +113,10 @@ def test_card_cli_and_verify_word_a_flagged_confidence_as_not_certain(engine, fi
     plain = streamlit_app.decision_summary(flagged)["plain"]
     assert "not a certainty" in plain and plain.endswith(".")
     assert "not a certainty" not in streamlit_app.decision_summary(clean)["plain"]
-    for sentence in (render.verification_sentence(flagged), render.scores_sentence(flagged)):
-        assert sentence.endswith(render.caveat())
-    assert render.caveat() not in render.verification_sentence(clean) + render.scores_sentence(clean)
+    from explain_engine.evidence import decision_lines  # the CLI's (and the card's) decision renderer
+
+    assert decision_lines(flagged)[-1] == render.caveat_sentence()
+    assert render.caveat_sentence() not in decision_lines(clean)
 
 
 def test_quality_sentences_answer_the_chat_questions(engine, files):
