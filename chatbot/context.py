@@ -213,12 +213,15 @@ def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = Non
         "regions_list": join_names([readable_region(r["name"]) for r in e["regions"]], article=""),
     }
     # probabilities in words held to what the calibration set resolves: never "100%" (explain_engine.evidence)
-    from explain_engine.evidence import accuracy_text, probability_text
+    from explain_engine.evidence import accuracy_text, honest_probability, probability_text
 
     if e["confidence"] is not None:
         f["confidence"] = float(e["confidence"])
         f["confidence_pct"] = probability_text(f["confidence"], e["decision"], e["calibration"])
-        f["confidence_level"] = render.confidence_level(f["confidence"], vocabulary.get("confidence_levels"))["word"]
+        # the level word follows the value actually shown (held to what the calibration resolves), not the raw one
+        held = honest_probability(f["confidence"], e["decision"], e["calibration"])
+        shown = held["shown"] if held and held["shown"] is not None else f["confidence"]
+        f["confidence_level"] = render.confidence_level(shown, vocabulary.get("confidence_levels"))["word"]
     if e["pic_score"] is not None:
         f["pic_score"] = float(e["pic_score"])
         f["pic_pct"] = probability_text(float(e["pic_score"]), e["decision"], e["calibration"])
