@@ -147,12 +147,6 @@ class ExplainerFactory:
 
 
 # -------------------------------------------------------------------------------------------------------------
-def _write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
-
-
 def write_pair_folder(folder: Path, files: dict[str, bytes], status: dict) -> None:
     """Write ``files`` and ``status.json`` as ``folder`` in one rename (replacing an older folder of that name)."""
     tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"

@@ -944,12 +944,3 @@ def describe_calibration(cal: Calibration) -> list[str]:
     )
     lines += [f"warning: {w}" for w in cal.warnings]
     return lines
-
-
-def write_calibration(cal: Calibration, json_path: Path, folder: Path, prefix: str = "") -> list[Path]:
-    """Plot, then write the calibration JSON with the plots' names in ``evaluation.plots``; returns every path."""
-    files = plot_calibration(cal, folder, prefix)
-    cal.evaluation["plots"] = dict(files)
-    cal.check_usable()
-    cal.save(json_path)
-    return [json_path] + [folder / f for f in files.values()]

@@ -225,11 +225,6 @@ def drawn_methods() -> list[str]:
     return [m.key for m in METHODS if m.drawn]
 
 
-def voting_methods() -> list[str]:
-    """Keys whose columns count in the table's Mean / Ratio of 1s."""
-    return [m.key for m in METHODS if m.votes]
-
-
 def variant_methods() -> list[str]:
     """Keys of results that come with their parent's run (S0's one-sided variants)."""
     return [m.key for m in METHODS if m.variant_of is not None]

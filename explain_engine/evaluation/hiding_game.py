@@ -65,12 +65,6 @@ def hiding_curves(image_a: np.ndarray, image_b: np.ndarray, map_a: np.ndarray, m
     return np.stack([sims[:s], sims[s:]])
 
 
-def hiding_accuracy(similarities: np.ndarray, labels: Sequence[int], threshold: float) -> np.ndarray:
-    """Verification accuracy at each hidden share: (N, S) similarities (one row per trial), (N,) labels
-    (1 = same person) -> (S,) share of correct decisions at ``threshold``."""
-    return metrics.accuracy_curve(similarities, labels, threshold)
-
-
 def hiding_auc(fractions: Sequence[float], accuracy: Sequence[float]) -> float:
     """Area under accuracy(hidden share), 0-100 (DFV Table II reports this AUC; higher = more accurate map)."""
     return metrics.auc(fractions, accuracy)
