@@ -22,7 +22,7 @@ import numpy as np
 from models.alignment import DLIB5_IN_ARCFACE112, TEMPLATES, estimate_similarity, resize_scaled
 from models.base import FaceDetection, ModelInfo
 from models.config import ModelConfig
-from models.errors import ConfigError, ImageError, ModelFileError, ModelNotFoundError, ModelUnavailableError
+from models.errors import ConfigError, ImageError, ModelNotFoundError, ModelUnavailableError, load_dlib_file
 
 # Mouth corners relative to BlazeFace's mouth-centre keypoint, in units of the eye vector (along the eye line,
 # then perpendicular, positive towards the chin). Measured against Face Mesh points 61/291 on the astronaut and 31
@@ -451,13 +451,7 @@ class DlibHogDetector:
         self.weak_margin = float(weak_margin)
         self.predictor_path = _shape_predictor_path(config, predictor_path)
         self._detector = dlib.get_frontal_face_detector()
-        try:
-            self._predictor = dlib.shape_predictor(str(self.predictor_path))
-        except RuntimeError as exc:  # dlib's serialization_error for corrupt or foreign files
-            raise ModelFileError(
-                f"{self.predictor_path} is not a readable dlib shape predictor (corrupt, truncated or another file): "
-                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'dlib could not read it'}"
-            ) from None
+        self._predictor = load_dlib_file(dlib.shape_predictor, self.predictor_path, "dlib shape predictor")
         self._lock = threading.Lock()
 
     @classmethod

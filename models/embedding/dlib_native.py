@@ -14,7 +14,7 @@ import numpy as np
 from models.config import ModelConfig
 from models.embedding import check_crops
 from models.embedding.dlib_torch import DEFAULT_COSINE_THRESHOLD, DlibWeightsEmbedder
-from models.errors import ModelFileError, ModelUnavailableError
+from models.errors import ModelUnavailableError, load_dlib_file
 
 DESCRIPTION = "dlib ResNet-34 face recognition (128-d), dlib's own inference"
 
@@ -57,14 +57,9 @@ class DlibNativeEmbedder(DlibWeightsEmbedder):
     ):
         dlib = _dlib()
         self._setup(model_path, config, threshold, batch_size)
-        try:
-            self.model = dlib.face_recognition_model_v1(str(self.model_path))
-        except RuntimeError as exc:  # dlib's serialization_error for corrupt or foreign files
-            raise ModelFileError(
-                f"{self.model_path} is not a readable dlib face-recognition network (corrupt, truncated or another "
-                f"file): {str(exc).strip().splitlines()[0] if str(exc).strip() else 'dlib could not read it'}; "
-                "replace it or set FACEX_EMBEDDER_PATH to a good copy"
-            ) from None
+        self.model = load_dlib_file(dlib.face_recognition_model_v1, self.model_path,
+                                    "dlib face-recognition network",
+                                    "; replace it or set FACEX_EMBEDDER_PATH to a good copy")
         self._lock = threading.Lock()  # one dlib net object is not safe to run from two threads at once
 
     @classmethod
