@@ -474,13 +474,13 @@ def similarity_jitter(crop_a, crop_b, embed, shifts=JITTER_SHIFTS) -> dict:
     import numpy as np
 
     from explain_engine.attribution.stability import shift_image
+    from explain_engine.scoring import cosine
 
     crops = []
     for dx, dy in shifts:
         crops += [shift_image(crop_a, dx, dy), shift_image(crop_b, -dx, -dy)]
     e = np.asarray(embed(crops), dtype=np.float64)
-    e /= np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
-    sims = np.sum(e[0::2] * e[1::2], axis=1)
+    sims = np.atleast_1d(cosine(e[0::2], e[1::2]))
     return {
         "sd": float(np.std(sims, ddof=1)) if sims.size > 1 else 0.0, "n": int(sims.size),
         "min": float(sims.min()), "max": float(sims.max()), "shifts_px": int(max(max(abs(x), abs(y)) for x, y in shifts)),
