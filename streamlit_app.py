@@ -59,6 +59,7 @@ METHOD_CHOICES = {  # sidebar label -> engine method name ("avg" comes with S0 +
     "S1: greedy": "s1",
     "Black-mask contrast": "s0_black",
     "FGGB: gradient maps": "fggb",  # pixel-level similarity / dissimilarity maps (not in the default selection)
+    "FGGB fast: approximate gradient maps": "fggb_fast",
     "CorrRISE: random masks": "corrrise",
 }
 DEFAULT_METHOD_CHOICES = ["S0: one at a time", "S1: greedy", "Black-mask contrast"]

@@ -12,7 +12,10 @@ Prints wall time and the number of images embedded per method, the embedding thr
 
 Targets (issue 3): S0 <= 0.5 s and S1 <= 3 s per pair with TELEA and the torch embedding, S0 with PatchMatch
 <= 3 s, and the xFace occlusion baseline at least 30x slower than S0 in the same run. Issue 14: FGGB for both
-photos at least 20x cheaper than the xFace occlusion map, measured on the same pair and model in the same run.
+photos at least 20x cheaper than the xFace occlusion map, measured on the same pair and model in the same run:
+printed for FGGB as in paper 004 (all channels, float32) and for FGGB fast (the product's approximation, see
+bench_fggb_channels.py), each timed right before and right after xFace (the mean of the two, so that a change of
+machine load during xFace's run counts for both).
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             parts.append(f"S0 PatchMatch {row['s0_patchmatch_s']:.2f} s")
         if "fggb_s" in row:
             parts.append(f"FGGB {row['fggb_s']:.2f} s ({row['fggb_backward']} backward passes)")
+            parts.append(f"FGGB fast {row['fggb_fast_s']:.2f} s ({row['fggb_fast_backward']} backward passes)")
             parts.append(f"CorrRISE {row['corrrise_s']:.2f} s ({row['corrrise_emb']} emb)")
         print(" | ".join(parts), flush=True)
 
@@ -158,13 +162,15 @@ def main(argv: list[str] | None = None) -> int:
         row["s0_same_run_s"] = occ.timings["s0"]
         print(f"{row['pair']}: xFace occlusion {row['xface_s']:.1f} s ({row['xface_emb']} embeddings); "
               f"S0 in that run {row['s0_same_run_s']:.2f} s", flush=True)
-        if not args.no_pixel_maps:  # again right after xFace, so both see the same machine load
+        if not args.no_pixel_maps:  # again right after xFace; the mean with the run before it, so both see its load
             again = pixel_map_costs(engine, fa, fb, args.corrrise_masks)
-            row["fggb_same_run_s"] = again["fggb_s"]
-            row["corrrise_same_run_s"] = again["corrrise_s"]
-            print(f"{row['pair']}: FGGB {again['fggb_s']:.2f} s, CorrRISE {again['corrrise_s']:.2f} s right after it: "
-                  f"xFace / FGGB = {row['xface_s'] / again['fggb_s']:.1f}x (target >= 20x), "
-                  f"xFace / CorrRISE = {row['xface_s'] / again['corrrise_s']:.1f}x", flush=True)
+            for key in ("fggb", "fggb_fast", "corrrise"):
+                if f"{key}_s" in again:
+                    row[f"{key}_same_run_s"] = (row[f"{key}_s"] + again[f"{key}_s"]) / 2
+            ratios = ", ".join(f"xFace / {label} = {row['xface_s'] / row[key + '_same_run_s']:.1f}x"
+                               for key, label in (("fggb", "FGGB"), ("fggb_fast", "FGGB fast"),
+                                                  ("corrrise", "CorrRISE")) if key + "_same_run_s" in row)
+            print(f"{row['pair']}: before and after it: {ratios} (target for FGGB >= 20x)", flush=True)
 
     def med(key):
         vals = [r[key] for r in rows if key in r]
@@ -182,27 +188,31 @@ def main(argv: list[str] | None = None) -> int:
               f"S0 in the same run ({emb_ratio:.0f}x the embeddings)   target >= 30x")
     if med("fggb_s") is not None:
         print(f"  FGGB (both photos): {med('fggb_s'):.3f} s, {med('fggb_backward'):.0f} backward passes")
+        print(f"  FGGB fast:       {med('fggb_fast_s'):.3f} s, {med('fggb_fast_backward'):.0f} backward passes")
         print(f"  CorrRISE:        {med('corrrise_s'):.3f} s, {med('corrrise_emb'):.0f} embeddings")
     if med("fggb_same_run_s") is not None and med("xface_s") is not None:
-        print(f"  xFace / FGGB on the same pairs: {med('xface_s') / med('fggb_same_run_s'):.1f}x   target >= 20x; "
+        print(f"  xFace / FGGB on the same pairs: {med('xface_s') / med('fggb_same_run_s'):.1f}x (paper 004), "
+              f"xFace / FGGB fast: {med('xface_s') / med('fggb_fast_same_run_s'):.1f}x   target >= 20x; "
               f"xFace / CorrRISE: {med('xface_s') / med('corrrise_same_run_s'):.1f}x")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 
 def pixel_map_costs(engine, fa, fb, corrrise_masks: int | None) -> dict:
-    """Seconds for FGGB (both photos, all channels) and CorrRISE on one prepared pair, with the engine's model."""
+    """Seconds for FGGB (both photos, all channels), FGGB fast and CorrRISE on one prepared pair, with the engine's
+    model."""
     from explain_engine.attribution.corrrise import DEFAULT_MASKS, corrrise_maps
-    from explain_engine.attribution.fggb import fggb_maps, supports_gradients
+    from explain_engine.attribution.fggb import FAST_CHANNELS, FAST_PRECISION, fggb_maps, supports_gradients
 
     out = {}
     model = engine.pipeline.embedder
     if supports_gradients(model):
-        t = time.perf_counter()
-        res = fggb_maps(fa.crop, fb.crop, model, threshold=engine.threshold, masks_a=fa.regions.masks,
-                        masks_b=fb.regions.masks)
-        out["fggb_s"] = time.perf_counter() - t
-        out["fggb_backward"] = res.details["backward_passes"]
+        for key, options in (("fggb", {}), ("fggb_fast", {"channels": FAST_CHANNELS, "precision": FAST_PRECISION})):
+            t = time.perf_counter()
+            res = fggb_maps(fa.crop, fb.crop, model, threshold=engine.threshold, masks_a=fa.regions.masks,
+                            masks_b=fb.regions.masks, **options)
+            out[f"{key}_s"] = time.perf_counter() - t
+            out[f"{key}_backward"] = res.details["backward_passes"]
     t = time.perf_counter()
     res = corrrise_maps(fa.crop, fb.crop, engine.pipeline.embed, threshold=engine.threshold,
                         n_masks=corrrise_masks or DEFAULT_MASKS, masks_a=fa.regions.masks, masks_b=fb.regions.masks)

@@ -46,9 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="S0 variant whose swap results go into summary.json: only the pasted photo A' perturbed "
                         "(default), both photos, only B, or the mean of the one-sided two (all are in the report)")
     p.add_argument("--occlusion-stride", type=COUNT_1, default=14, help="xFace baseline stride (px, at least 1)")
-    p.add_argument("--pixel-maps", default="fggb,corrrise",
-                   help="pixel-level maps to evaluate besides the region maps: fggb, corrrise, both (default) or "
-                        "'none'; FGGB is skipped for face models without gradients (ONNX)")
+    p.add_argument("--pixel-maps", default="fggb,fggb_fast,corrrise",
+                   help="pixel-level maps to evaluate besides the region maps, comma-separated from fggb, fggb_fast, "
+                        "corrrise (default: all three), or 'none'; FGGB is skipped for face models without gradients "
+                        "(ONNX)")
     p.add_argument("--corrrise-masks", type=COUNT_1, default=None, help="CorrRISE masks per photo (default: the "
                    "product's)")
     p.add_argument("--inpainter", help="inpainting backend (default: telea, or FACEX_INPAINTER)")

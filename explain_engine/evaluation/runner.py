@@ -22,7 +22,7 @@ import numpy as np
 from models.errors import FaceXError
 
 from ..attribution.corrrise import DEFAULT_MASKS, corrrise_maps
-from ..attribution.fggb import fggb_maps, supports_gradients
+from ..attribution.fggb import FAST_CHANNELS, FAST_PRECISION, fggb_maps, supports_gradients
 from ..attribution.greedy import greedy_inpaint
 from ..attribution.occlusion import occlusion_map
 from ..attribution.single import single_inpaint
@@ -35,8 +35,9 @@ from .region_swap import region_swap_test
 from .statistics import mean_pairwise_spearman
 
 # "<method>/<perturbation>" keys of the ablation, in report order.
-METHOD_KEYS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "fggb", "corrrise", "random")
-PIXEL_MAPS = ("fggb", "corrrise")
+METHOD_KEYS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "fggb", "fggb_fast", "corrrise",
+               "random")
+PIXEL_MAPS = ("fggb", "fggb_fast", "corrrise")
 CACHE_VERSION = 3  # 2: TELEA/NS fills no longer read the hidden pixels at the crop border; 3: pixel maps, hiding game
 SWAP_VERSION = 2  # different-person records: 2 adds the matched-mask base of union pastes
 
@@ -195,10 +196,13 @@ class PairEvaluator:
             maps[key] = (region_heatmap(ma, r.normalised, shape), region_heatmap(mb, r.normalised, shape))
         maps["xface/occlusion"] = (res["occ"].map_a, res["occ"].map_b)
         model = self.engine.pipeline.embedder
-        if "fggb" in opts.pixel_maps and supports_gradients(model):  # ONNX / callables: no gradients, no FGGB
-            res["fggb"] = timed("fggb", lambda: fggb_maps(crop_a, crop_b, model, threshold=self.engine.threshold,
-                                                          masks_a=ma, masks_b=mb))
-            maps["fggb"] = (res["fggb"].signed_a, res["fggb"].signed_b)
+        fggb_options = {"fggb": {}, "fggb_fast": {"channels": FAST_CHANNELS, "precision": FAST_PRECISION}}
+        for key in [k for k in fggb_options if k in opts.pixel_maps]:
+            if supports_gradients(model):  # ONNX / callables: no gradients, no FGGB
+                res[key] = timed(key, lambda key=key: fggb_maps(
+                    crop_a, crop_b, model, threshold=self.engine.threshold, masks_a=ma, masks_b=mb, method=key,
+                    **fggb_options[key]))
+                maps[key] = (res[key].signed_a, res[key].signed_b)
         if "corrrise" in opts.pixel_maps:
             res["corrrise"] = timed("corrrise", lambda: corrrise_maps(
                 None, None, scorer, threshold=self.engine.threshold, n_masks=opts.corrrise_masks, masks_a=ma,

@@ -9,7 +9,8 @@ import pytest
 
 REQUIRED = ("deletion", "insertion", "region_swap_top1", "region_swap_top3", "region_swap_gain", "seed_stability",
             "pairs")
-METHODS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "fggb", "corrrise", "random")
+METHODS = ("s0/inpaint", "s0/black", "s1/inpaint", "s1/black", "xface/occlusion", "fggb", "fggb_fast", "corrrise",
+           "random")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,8 @@ def test_cli_writes_summary_and_resumes(two_pairs, tmp_path):
     assert set(summary["hiding_auc"]) == set(METHODS) == set(summary["method_seconds"])
     assert all(0.0 <= v <= 100.0 for v in summary["hiding_auc"].values())
     assert summary["method_seconds"]["fggb"] > 0 and summary["method_seconds"]["corrrise"] > 0
-    assert "| FGGB |" in (out / "report.md").read_text() and (out / "hiding_game.png").stat().st_size > 0
+    assert "| FGGB |" in (out / "report.md").read_text() and "| FGGB fast |" in (out / "report.md").read_text()
+    assert (out / "hiding_game.png").stat().st_size > 0
     for name in ("report.md", "ablation.csv", "curves.csv", "region_swap.csv", "region_statistics.csv",
                  "deletion_insertion.png", "region_importance.png", "region_swap.png"):
         assert (out / name).stat().st_size > 0, name

@@ -13,10 +13,13 @@ from explain_engine.attribution.fggb import (
     channel_gradient_maps,
     fggb_maps,
     require_gradients,
+    resolve_precision,
+    select_channels,
     supports_gradients,
 )
+from explain_engine.attribution.dfv import rebalanced_weights
 
-from .conftest import BandTorchEmbedder, band_mean_embed
+from .conftest import BAND, SIZE, BandTorchEmbedder, band_mean_embed
 
 torch = pytest.importorskip("torch")
 
@@ -68,6 +71,55 @@ def test_channel_subset_reports_its_error_bound(pair):
     part = fggb_maps(pair[0], pair[1], model, threshold=0.5, channels=4)
     assert part.details["channels"] == 4 and 0 < part.details["weight_share_kept"] < 1
     assert np.abs(part.signed_a - full.signed_a).max() <= part.details["max_abs_error"] + 1e-6
+
+
+class BandSumEmbedder(BandTorchEmbedder):
+    """Every channel a multiple of the band's pixel sum (plus an offset): every channel's normalised gradient map is
+    the same (1 on the band, 0 elsewhere), so the full FGGB map is (s - t) on the band, exactly."""
+
+    def __init__(self, dim: int = 12, seed: int = 0):
+        import torch
+
+        g = torch.Generator().manual_seed(seed)
+        self.scale = torch.randn(dim, generator=g)
+        self.offset = torch.randn(dim, generator=g) * 20
+
+    def forward_tensor(self, x):
+        band = x[:, :, BAND, :].sum(dim=(1, 2, 3))[:, None] / (255.0 * 3 * 8 * SIZE)
+        return band * self.scale + self.offset
+
+
+def test_fast_variant_completes_the_dropped_channels(pair, masks):
+    """Leaving the dropped channels out would keep only part of s - t (on the dev pairs it flipped a non-match's
+    map to 'similarity'); the completion restores it: with identical normalised maps the fast map is exact."""
+    model = BandSumEmbedder()
+    a, b = pair
+    full = fggb_maps(a, b, model, threshold=0.99, masks_a=masks, masks_b=masks)
+    fast = fggb_maps(a, b, model, threshold=0.99, masks_a=masks, masks_b=masks, channels=3, method="fggb_fast")
+    assert fast.method == "fggb_fast" and fast.details["channels"] == 3 and fast.details["completion"]
+    band = masks["r1"]
+    np.testing.assert_allclose(full.signed_a[band], full.details["weights_sum"], rtol=1e-5)
+    np.testing.assert_allclose(fast.signed_a, full.signed_a, atol=1e-6)
+    np.testing.assert_allclose(fast.signed_b, full.signed_b, atol=1e-6)
+    emb = model.embed(np.stack([a, b]))
+    weights = rebalanced_weights(emb[0], emb[1], 0.99)
+    kept = weights[select_channels(weights, 3)].sum()
+    assert abs(kept - weights.sum()) > 0.2 * abs(weights.sum())  # without the completion the map would be off
+    assert 0 < fast.details["weight_share_kept"] < 1 and fast.details["max_abs_error"] > 0
+
+
+def test_bfloat16_precision_is_close_to_float32(pair):
+    model = BandTorchEmbedder()
+    f32 = fggb_maps(pair[0], pair[1], model, threshold=0.5)
+    bf16 = fggb_maps(pair[0], pair[1], model, threshold=0.5, precision="bfloat16")
+    assert bf16.details["precision"] == "bfloat16" and f32.details["precision"] == "float32"
+    r = np.corrcoef(f32.signed_a.ravel(), bf16.signed_a.ravel())[0, 1]
+    assert r > 0.95
+    assert resolve_precision("auto", torch.device("cpu")) in ("float32", "bfloat16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        fggb_maps(pair[0], pair[1], model, threshold=0.5, precision="float16")
+    with pytest.raises(ValueError, match="at least 1"):
+        fggb_maps(pair[0], pair[1], model, threshold=0.5, channels=0)
 
 
 def test_refused_for_callables_and_onnx(tmp_path, pair):

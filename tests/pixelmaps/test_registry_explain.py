@@ -35,6 +35,27 @@ def test_registry_entries():
     assert registry.column_name("fggb") == "FGGB" and registry.column_name("corrrise") == "CorrRISE"
     assert registry.get_method("fggb").words["short"] == "FGGB"  # words from prompts/vocabulary.yaml
     assert registry.parse_methods("s0,s1,fggb,corrrise") == ("s0", "s1", "fggb", "corrrise")
+    fast = registry.get_method("fggb_fast")  # an approximation of FGGB: never counted as independent of it
+    assert fast.needs_gradients and not fast.independent and fast.column == "FGGB fast"
+    from chatbot.text import find_phrases  # the chat tells the two apart (longest phrase first)
+
+    phrases = {m.key: m.words["phrases"] for m in registry.METHODS if m.words}
+    assert find_phrases("What does FGGB fast show?", phrases) == ["fggb_fast"]
+    assert find_phrases("Do FGGB and S0 agree?", phrases)[0] == "fggb"
+
+
+def test_fggb_fast_through_the_registry(pair, masks):
+    a, b = pair
+    model = BandTorchEmbedder(dim=40)
+    ex = explain_arrays(a, b, masks, masks, model.embed, GreyFill(), methods=("s0", "fggb", "fggb_fast"),
+                        threshold=0.5, model=model, method_options={"fggb_fast": {"channels": 10}})
+    fast, full = ex.results["fggb_fast"], ex.results["fggb"]
+    assert fast.method == "fggb_fast" and fast.details["channels"] == 10 and full.details["channels"] == 41
+    assert fast.normalised["r1"] == full.normalised["r1"] and fast.normalised["r0"] == 0.0
+    assert "FGGB fast" in explainability_table(ex.table_columns()).columns
+    with pytest.raises(GradientsUnavailableError, match="FGGB fast needs"):
+        explain_arrays(a, b, masks, masks, band_mean_embed, GreyFill(), methods=("fggb_fast",), threshold=0.5,
+                       model=SimpleNamespace(name="onnx", embed=band_mean_embed))
 
 
 def test_explain_arrays_with_both_pixel_maps(pair, masks):
