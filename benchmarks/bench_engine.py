@@ -93,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         engine.pipeline.embed(crops)
     per_crop = (time.perf_counter() - t) / 60
     print(f"embedding: {per_crop * 1000:.1f} ms per crop in batches of 20")
+    if not args.no_pixel_maps:  # warm-up of the gradient passes in both precisions, as the embedding above
+        from explain_engine.attribution.fggb import FAST_PRECISION, fggb_maps, supports_gradients
+
+        if supports_gradients(engine.pipeline.embedder):
+            for precision in ("float32", FAST_PRECISION):
+                fggb_maps(crops[0], crops[1], engine.pipeline.embedder, threshold=engine.threshold, channels=4,
+                          precision=precision)
 
     rows = []
     for name_a, src_a, name_b, src_b in load_pairs(args.pairs):

@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     for name_a, src_a, name_b, src_b in load_pairs(args.pairs):
         fa = engine.pipeline.prepare(src_a, str(name_a))
         fb = engine.pipeline.prepare(src_b, str(name_b))
-        kw = dict(threshold=engine.threshold, masks_a=fa.regions.masks, masks_b=fb.regions.masks)
-        fggb_maps(fa.crop, fb.crop, model, channels=8, **kw)  # warm-up (oneDNN kernels, autocast caches)
+        kw = {"threshold": engine.threshold, "masks_a": fa.regions.masks, "masks_b": fb.regions.masks}
+        for precision in precisions:  # warm-up (oneDNN kernels for each precision)
+            fggb_maps(fa.crop, fb.crop, model, channels=8, precision=precision, **kw)
         ref = fggb_maps(fa.crop, fb.crop, model, **kw)
         match = ref.reference >= engine.threshold
         peak = max(float(np.abs(ref.signed_a).max()), float(np.abs(ref.signed_b).max()))

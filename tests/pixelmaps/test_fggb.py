@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from explain_engine.attribution.dfv import rebalanced_weights
 from explain_engine.attribution.fggb import (
     GradientsUnavailableError,
     channel_gradient_maps,
@@ -17,7 +18,6 @@ from explain_engine.attribution.fggb import (
     select_channels,
     supports_gradients,
 )
-from explain_engine.attribution.dfv import rebalanced_weights
 
 from .conftest import BAND, SIZE, BandTorchEmbedder, band_mean_embed
 
