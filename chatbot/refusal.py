@@ -45,7 +45,8 @@ class RefusalChatbot:
                  base_dir: str | Path | None = None, allow_edited: bool = False) -> None:
         started = time.perf_counter()
         self.record = load_refusal(refusal, allow_edited=allow_edited)
-        self.explanation = self.record.model_dump(mode="json")  # what a conversation log keeps
+        r = self.record  # what a conversation log keeps: the record with its digest (an edited one as it was)
+        self.explanation = r.model_dump(mode="json") if r.edited else r.to_dict()
         self.prompts = prompts or default_prompts()
         self.base_dir = Path(base_dir) if base_dir else None
         self.policy = load_policy()
