@@ -42,8 +42,8 @@ def conversation_markdown(conversation) -> str:
         f"- Images: {s['images'].get('a') or 'A'} and {s['images'].get('b') or 'B'}",
     ]
     if refusal := s.get("refusal"):  # a refused pair: no decision, no scores, no regions
-        lines += [f"- No decision: photo {str(refusal['side']).upper()} was refused by the quality check "
-                  f"({refusal['component']}): {refusal['message']}",
+        lines += [(f"- No decision: photo {str(refusal['side']).upper()} was refused by the quality check "
+                   f"({refusal['component']}): {refusal['message']}"),
                   f"- Record: SHA-256 digest of the refusal record's content `{s['digest']}`"]
     else:
         lines += [
