@@ -6,7 +6,8 @@
 ``ask`` reads one question per line (``-`` for stdin; blank lines are skipped); the questions form one
 conversation, so follow-ups ("why?", "and the eyes?") work. With ``--json`` it prints one JSON object per line.
 ``chat`` is an interactive loop: ``/export PATH`` saves the log (.json or .md), ``/help`` lists what can be asked,
-``/quit`` ends. Exit status: 0 done; 2 bad input, arguments or configuration (one line on stderr); 1 a bug.
+``/quit`` ends. ``--explanation`` may also name a refusal record (``explain_engine explain/verify --refusal-json
+FILE``): the chat then answers why the photo was refused and says that no decision exists (chatbot.refusal). Exit status: 0 done; 2 bad input, arguments or configuration (one line on stderr); 1 a bug.
 Third-party log lines are hidden unless ``--verbose`` (or ``FACEX_VERBOSE=1``).
 """
 

@@ -2,14 +2,16 @@
 
     python -m explain_engine explain A.jpg B.jpg --out DIR [--methods s0,s1] [--perturbation inpaint|black|blur|mean]
                                                 [--inpainter telea|ns|patchmatch|...] [--samples K] [--region-set fine]
-    python -m explain_engine verify A.jpg B.jpg [--json]
+    python -m explain_engine verify A.jpg B.jpg [--json] [--refusal-json FILE]
     python -m explain_engine calibrate PAIRS.csv --root DIR [--out DIR|FILE.json] [--fmr 0.001] [--calibrator kde]
     python -m explain_engine explain-batch PAIRS.csv --root DIR --out DIR [explain options] [--ray [ADDRESS]]
     python -m explain_engine evaluate ...          (the evaluation tools; see ``evaluate --help``)
 
 Exit status: 0 done; 2 bad input or arguments (no face, unreadable file, a number out of range, an output path
 that cannot be written, ...): one line on stderr and nothing half-written; 1 a bug (``FACEX_DEBUG=1`` shows the
-traceback). Every number is checked (finite, in range) before any model loads. Third-party log lines
+traceback). A photo the quality check refuses is such bad input; ``--refusal-json FILE`` (``explain``, ``verify``)
+and ``verify --json`` keep its quality facts for the chatbot (explain_engine.record.RefusalRecord), never in --out.
+Every number is checked (finite, in range) before any model loads. Third-party log lines
 (MediaPipe, TF Lite) are hidden unless ``--verbose`` (or ``FACEX_VERBOSE=1``).
 """
 
