@@ -102,3 +102,26 @@ def test_other_questions_say_no_decision_exists(refused_app, question):
     # nothing in it states a decision or a score
     assert "similarity of" not in answer and "confidence" not in answer.lower()
     assert refused_app.session_state["conversation"].turns[-1].answer.refusal == "photo_refused"
+
+
+def test_refusal_conversation_exports_say_no_decision(refused_app, app_module):
+    as_json, markdown = app_module.conversation_exports(refused_app.session_state["conversation"])
+    assert "- No decision: photo B was refused by the quality check (luminance_mean)" in markdown
+    assert "Decision: **" not in markdown
+    assert "Why was this photo refused?" in markdown and '"kind": "refusal"' in as_json
+
+
+def test_a_good_pair_afterwards_replaces_the_refusal_and_archives_its_chat(refused_app, sample_photos, to_png):
+    at = refused_app
+    turns = len(at.session_state["conversation"].turns)
+    a, b = sample_photos
+    at.file_uploader(key="upload_a").set_value(("me.png", to_png(a.image), "image/png"))
+    at.file_uploader(key="upload_b").set_value(("me-edited.png", to_png(b.image), "image/png"))
+    at.run()
+    at.button(key="explain").click().run(timeout=STEP_TIMEOUT)
+    assert not at.exception
+    assert [e.value for e in at.error] == []
+    assert at.session_state["refusal"] is None and at.session_state["result"].names == ("me.png", "me-edited.png")
+    assert not [d for d in at.dataframe if "what it checks" in d.value.columns]  # the quality tables are gone
+    archived = at.session_state["archive"][-1]
+    assert archived["title"] == "astronaut.png vs dark.png (photo B refused)" and archived["turns"] == turns

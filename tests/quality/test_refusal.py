@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 
 import pytest
 from PIL import Image
@@ -137,3 +138,22 @@ def test_an_edited_refusal_record_is_refused_by_the_chat(dark_refusal, tmp_path,
     data["component"] = "photographic"  # a component that passed cannot be the refusing one
     with pytest.raises(RecordError, match="not a refusing component"):
         load_refusal(data)
+
+
+def test_interactive_chat_on_a_refusal_and_its_log(dark_refusal, tmp_path, monkeypatch, capsys):
+    from chatbot.conversation import Conversation
+
+    log_md, log_json = tmp_path / "chat.md", tmp_path / "chat.json"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(
+        f"/help\nwhy was this photo refused?\nis it a match?\n/export {log_md}\n/export {log_json}\n/quit\n"))
+    capsys.readouterr()
+    assert chat_main(["chat", "--explanation", str(dark_refusal[4])]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Loaded {dark_refusal[4]}: no decision. dark.png: refused by the quality check")
+    assert out.count("No decision, score or explanation exists") == 2  # /help and "is it a match?"
+    markdown = log_md.read_text()
+    assert "- No decision: photo B was refused by the quality check (luminance_mean)" in markdown
+    assert "Decision: **" not in markdown and "## 2. is it a match?" in markdown
+    restored = Conversation.load(log_json)  # a saved refusal conversation loads back and goes on
+    assert len(restored.turns) == 2
+    assert "the photo was refused" in restored.ask("is the photo good enough?").text
