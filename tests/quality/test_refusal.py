@@ -157,3 +157,15 @@ def test_interactive_chat_on_a_refusal_and_its_log(dark_refusal, tmp_path, monke
     restored = Conversation.load(log_json)  # a saved refusal conversation loads back and goes on
     assert len(restored.turns) == 2
     assert "the photo was refused" in restored.ask("is the photo good enough?").text
+
+
+def test_explain_batch_keeps_the_refusal_in_the_failed_pairs_folder(pipeline, photos):
+    from explain_engine.batch import BatchPair, PairExplainer
+    from explain_engine.engine import Engine, EngineConfig
+
+    explainer = PairExplainer(Engine(EngineConfig(methods=("s0",)), pipeline=pipeline))
+    out = explainer(BatchPair(0, "upside_down.png", "astronaut.png", photos["upside_down"], photos["astronaut"]))
+    assert out["status"] == "failed" and "in_plane_orientation" in out["error"]
+    assert list(out["files"]) == ["refusal.json"]
+    record = load_refusal(json.loads(out["files"]["refusal.json"]))
+    assert record.side == "a" and record.component == "in_plane_orientation" and "b" not in record.quality
