@@ -126,6 +126,8 @@ class RefusalChatbot:
             return "good_enough", [*self._photo_ids(), "@advice"], [], None
         if "advice" in hit:
             return "advice", ["@lead", "@why", "@advice"], [], None
+        if regions:  # "and the mouth?", "is the nose important?": all a refusal knows of a region is whether it shows
+            return "visibility", ["@no_decision", *self._region_ids(regions)], regions, REFUSED
         return "no_decision", ["@no_decision", "@advice"], [], REFUSED
 
     # --- sentence ids -----------------------------------------------------------------------------------------

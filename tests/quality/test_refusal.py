@@ -169,3 +169,16 @@ def test_explain_batch_keeps_the_refusal_in_the_failed_pairs_folder(pipeline, ph
     assert list(out["files"]) == ["refusal.json"]
     record = load_refusal(json.loads(out["files"]["refusal.json"]))
     assert record.side == "a" and record.component == "in_plane_orientation" and "b" not in record.quality
+
+
+def test_a_region_named_alone_gets_its_visibility_and_no_decision(dark_refusal):
+    from chatbot.conversation import Conversation
+    from chatbot.refusal import RefusalChatbot
+
+    chat = Conversation(RefusalChatbot.from_file(dark_refusal[4]))
+    chat.ask("Is the photo good enough?")
+    answer = chat.ask("and the mouth?")
+    assert answer.regions == ["mouth"] and answer.refusal == "photo_refused"
+    assert answer.text.startswith("No decision, score or explanation exists") and "The mouth: in photo A" in answer.text
+    ranked = chat.ask("Is the nose the most important region?")
+    assert ranked.refusal == "photo_refused" and "most important" not in ranked.text
