@@ -182,3 +182,22 @@ def test_a_region_named_alone_gets_its_visibility_and_no_decision(dark_refusal):
     assert answer.text.startswith("No decision, score or explanation exists") and "The mouth: in photo A" in answer.text
     ranked = chat.ask("Is the nose the most important region?")
     assert ranked.refusal == "photo_refused" and "most important" not in ranked.text
+
+
+def test_dark_glasses_refusal_answers_the_visibility_questions(pipeline, astronaut, astro_landmarks):
+    from chatbot.refusal import RefusalChatbot
+    from explain_engine.engine import Engine, EngineConfig
+    from explain_engine.quality import QualityError
+    from explain_engine.record import RefusalRecord
+
+    engine = Engine(EngineConfig(methods=("s0",)), pipeline=pipeline)
+    with pytest.raises(QualityError) as info:
+        engine.prepare_pair(degrade.dark_glasses(astronaut, astro_landmarks), astronaut, regions=True,
+                            names=["glasses.png", "astronaut.png"])
+    bot = RefusalChatbot(RefusalRecord.from_error(info.value).to_dict())
+    eyes = bot.answer("Are the eyes visible?").text
+    assert "The eyes: in photo A not compared" in eyes and "Photo A: the eyes are covered" in eyes
+    hidden = bot.answer("Is part of the face hidden?").text
+    assert "Hidden, covered or cut off: in photo A the eyes" in hidden and "mouth is visible" in hidden
+    why = bot.answer("Why was this photo refused?").text
+    assert "refused for eyes visible" in why and "Photo A (glasses.png) was refused" in why
