@@ -197,8 +197,9 @@ class RefusedPair:
 
 
 def quality_table(block: dict):
-    """One photo's quality components as a DataFrame (component, what it checks, value, unit, outcome, threshold,
-    source), in the policy's order; the words come from the quality policy (prompts/quality_policy.yaml)."""
+    """One photo's quality components as a DataFrame (component, outcome, value, unit, threshold, what it checks,
+    source): refused components first, then warnings, then the rest, each in the policy's order; the words come
+    from the quality policy (prompts/quality_policy.yaml)."""
     import pandas as pd
 
     from explain_engine.quality import load_policy
@@ -217,7 +218,9 @@ def quality_table(block: dict):
             "threshold": limit_text(c.get("threshold") or {}, "all"),
             "source": c.get("source"),
         })
-    return pd.DataFrame(rows, columns=["component", "what it checks", "value", "unit", "outcome", "threshold", "source"])
+    severity = {"refuse": 0, "warn": 1}
+    rows.sort(key=lambda r: severity.get(r["outcome"], 2))  # stable: the policy's order within each outcome
+    return pd.DataFrame(rows, columns=["component", "outcome", "value", "unit", "threshold", "what it checks", "source"])
 
 
 def refusal_record(exc: BaseException) -> dict | None:
@@ -1174,8 +1177,7 @@ def _refusal_panel(refused: RefusedPair) -> None:
     st.divider()
     with st.container(border=True, key="refusal-card"):
         st.markdown(f"#### No decision: photo {side.upper()} ({escape_markdown(record['photo'])}) was refused by "
-                    "the image-quality check")
-        st.markdown(escape_markdown(record["message"]))
+                    "the image-quality check")  # the one-line message is the error just above
         for s in sorted(record["quality"], key=lambda k: k != side):
             name = (record["images"].get(s) or {}).get("name", s.upper())
             outcome = "refused" if s == side else record["quality"][s].get("outcome", "")
@@ -1325,7 +1327,7 @@ def _chat_body() -> None:  # noqa: C901 -- the chat panel top to bottom (history
                     details.append(f"follow-up ({answer.followup})")
                 st.caption(escape_markdown(" · ".join(details)))
             if answer.evidence:
-                with st.expander("Evidence from the explanation"):
+                with st.expander("Facts from the quality check" if refused else "Evidence from the explanation"):
                     for sentence in answer.evidence:
                         st.markdown("- " + escape_markdown(sentence))
     if failed := st.session_state.chat_error:

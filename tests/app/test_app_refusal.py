@@ -62,7 +62,9 @@ def test_refusal_shows_the_error_and_each_photos_component_table(refused_app):
     tables = [d.value for d in at.dataframe]
     assert len(tables) == 2
     b, a = tables
-    assert list(b.columns) == ["component", "what it checks", "value", "unit", "outcome", "threshold", "source"]
+    assert list(b.columns) == ["component", "outcome", "value", "unit", "threshold", "what it checks", "source"]
+    assert b["component"].iloc[0] == "luminance_mean"  # the refusing components lead, the named one first
+    assert list(b["outcome"]).index("pass") > max(i for i, o in enumerate(b["outcome"]) if o == "refuse")
     row = b[b["component"] == "luminance_mean"].iloc[0]
     assert row["outcome"] == "refuse" and row["value"] < 35 and "refused below 35" in row["threshold"]
     assert row["source"] and row["unit"]
