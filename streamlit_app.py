@@ -10,8 +10,9 @@ page in ``main()``.
 Per browser session (``st.session_state``): ``result`` (the current :class:`ExplainedPair`), ``conversation`` (the
 chatbot's Conversation over it: its ``turns`` are the one chat history shown and exported), ``chat_error`` (the
 last question that could not be answered, with its message, shown under the history until the next answer),
-``archive`` (earlier conversations of this session, still exportable after a new pair) and ``error`` (the last error,
-shown until the next success).
+``archive`` (earlier conversations of this session, still exportable after a new pair), ``error`` (the last error,
+shown until the next success) and ``refusal`` (a :class:`RefusedPair` when the quality check refused a photo of the
+last pair: no decision exists, the page shows each photo's quality components and the chat answers from them).
 Uploaded photos stay in memory (bytes and arrays in this session's state); nothing is written to disk.
 """
 
@@ -51,6 +52,12 @@ SUGGESTED_QUESTIONS = (
     "Which region mattered least?",
     "Do the methods agree?",
     "What would change the decision?",
+)
+REFUSAL_QUESTIONS = (  # suggested when the quality check refused a photo: no decision exists to ask about
+    "Why was this photo refused?",
+    "Is the photo good enough?",
+    "Is part of the face hidden?",
+    "Are the eyes visible?",
 )
 NOT_IN_SIMILARITY_UNITS = ("occlusion",)  # the xFace map is normalised by construction: kept out of the ΔS chart
 SCALE_LABELS = {"absolute": "Absolute (change of similarity)", "normalised": "Normalised per map (thesis)"}
@@ -172,6 +179,66 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")
 def escape_markdown(text: object) -> str:
     """Escape every Markdown/HTML-special character so ``st.markdown`` shows the text literally (never as HTML)."""
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
+
+
+@dataclass
+class RefusedPair:
+    """One session's refused pair: the quality check refused a photo, so no decision was made. ``record`` is the
+    refusal record (``explain_engine.record.RefusalRecord.to_dict()``), the chat answers from it."""
+
+    record: dict
+    names: tuple[str, str]
+    digests: tuple[str, str]
+    settings_key: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.names[0]} vs {self.names[1]} (photo {self.record['side'].upper()} refused)"
+
+
+def quality_table(block: dict):
+    """One photo's quality components as a DataFrame (component, outcome, value, unit, threshold, what it checks,
+    source): refused components first, then warnings, then the rest, each in the policy's order; the words come
+    from the quality policy (prompts/quality_policy.yaml)."""
+    import pandas as pd
+
+    from explain_engine.quality import load_policy
+    from explain_engine.quality.words import limit_text
+
+    policy = load_policy()
+    rows = []
+    for c in block.get("components") or []:
+        rule = policy.components.get(c.get("name"))
+        rows.append({
+            "component": c.get("name"),
+            "what it checks": rule.label if rule else "",
+            "value": c.get("value"),
+            "unit": c.get("unit"),
+            "outcome": c.get("outcome"),
+            "threshold": limit_text(c.get("threshold") or {}, "all"),
+            "source": c.get("source"),
+        })
+    severity = {"refuse": 0, "warn": 1}
+    rows.sort(key=lambda r: severity.get(r["outcome"], 2))  # stable: the policy's order within each outcome
+    return pd.DataFrame(rows, columns=["component", "outcome", "value", "unit", "threshold", "what it checks", "source"])
+
+
+def refusal_record(exc: BaseException) -> dict | None:
+    """The refusal record of a pair whose photo the quality check refused (None for any other error)."""
+    from explain_engine.quality import QualityError
+    from explain_engine.record import RefusalRecord
+
+    if not isinstance(exc, QualityError) or exc.quality is None or exc.component is None:
+        return None
+    return RefusalRecord.from_error(exc).to_dict()
+
+
+def refusal_conversation(record: dict):
+    """A chatbot Conversation over a refusal record (no model: it answers from the quality facts)."""
+    from chatbot import Conversation
+    from chatbot.refusal import RefusalChatbot
+
+    return Conversation(RefusalChatbot(record))
 
 
 def decision_summary(record: dict | ExplanationRecord) -> dict:
@@ -661,7 +728,8 @@ def user_message(exc: BaseException) -> str:
 def main() -> None:
     st.session_state["_run_started"] = time.perf_counter()
     st.set_page_config(page_title="facex-chat: why do these faces match?", page_icon="🔎", layout="wide")
-    for key, value in {"result": None, "conversation": None, "chat_error": None, "archive": [], "error": None}.items():
+    for key, value in {"result": None, "refusal": None, "conversation": None, "chat_error": None, "archive": [],
+                       "error": None}.items():
         st.session_state.setdefault(key, value)
     try:
         _page()
@@ -695,7 +763,11 @@ def _page() -> None:
         st.error(escape_markdown(st.session_state.error), icon=":material/error:")
 
     current: ExplainedPair | None = st.session_state.result
-    if current is not None:
+    refused: RefusedPair | None = st.session_state.refusal
+    if refused is not None:
+        _refusal_panel(refused)
+        _chat()
+    elif current is not None:
         stale = stale_reasons(current, settings, photos)
         if stale:
             with st.container(key="stale-marker", border=True):
@@ -945,6 +1017,14 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
         except Exception as exc:  # noqa: BLE001 (FaceXError: its message; anything else: logged, summarised)
             status.update(label="Could not explain this pair", state="error", expanded=False)
             st.session_state.error = user_message(exc)
+            if (refusal := refusal_record(exc)) is not None:  # no decision: the chat answers why, from the facts
+                status.update(label="A photo was refused by the quality check: no decision")
+                _archive_current()
+                st.session_state.result = None
+                st.session_state.refusal = RefusedPair(refusal, (photo_a.name, photo_b.name),
+                                                       (photo_a.digest, photo_b.digest), key)
+                st.session_state.conversation = refusal_conversation(refusal)
+                st.session_state.chat_error = None
             return
         bar.progress(1.0, text="Preparing the chat")
         chat_started = time.perf_counter()
@@ -958,6 +1038,7 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
         status.update(label=f"Explained in {seconds:.1f} s", state="complete", expanded=False)
 
     _archive_current()
+    st.session_state.refusal = None
     st.session_state.result = ExplainedPair(
         explanation, record, (photo_a.name, photo_b.name), (photo_a.digest, photo_b.digest), seconds,
         sha256=(photo_a.sha256, photo_b.sha256), engine_seconds=engine_seconds, settings_key=key,
@@ -969,7 +1050,7 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
 
 def _archive_current() -> None:
     """Keep the finished conversation exportable after a new pair replaces it."""
-    current: ExplainedPair | None = st.session_state.result
+    current: ExplainedPair | RefusedPair | None = st.session_state.result or st.session_state.refusal
     conversation = st.session_state.conversation
     if current is None or conversation is None or not conversation.turns:
         return
@@ -1089,6 +1170,27 @@ def _results(current: ExplainedPair) -> None:
     )
 
 
+def _refusal_panel(refused: RefusedPair) -> None:
+    """Why no decision was made: each checked photo's quality components, the refused photo first."""
+    record = refused.record
+    side = record["side"]
+    st.divider()
+    with st.container(border=True, key="refusal-card"):
+        st.markdown(f"#### No decision: photo {side.upper()} ({escape_markdown(record['photo'])}) was refused by "
+                    "the image-quality check")  # the one-line message is the error just above
+        for s in sorted(record["quality"], key=lambda k: k != side):
+            name = (record["images"].get(s) or {}).get("name", s.upper())
+            outcome = "refused" if s == side else record["quality"][s].get("outcome", "")
+            st.markdown(f"**Photo {s.upper()}: {escape_markdown(name)}** ({escape_markdown(outcome)})")
+            st.dataframe(quality_table(record["quality"][s]), hide_index=True, width="stretch", key=f"quality-{s}")
+        for s in ("a", "b"):
+            if s not in record["quality"]:
+                st.caption(f"Photo {s.upper()} was not checked: the comparison stopped at the refused photo.")
+    st.download_button("Refusal record (JSON)", data=json.dumps(record, indent=2, ensure_ascii=False),
+                       file_name="refusal.json", mime="application/json", on_click="ignore",
+                       icon=":material/download:", key="dl_refusal")
+
+
 def _heatmap_panel(current: ExplainedPair) -> None:
     """Every drawn method side by side, photo A above photo B, all on one colour scale with its legend."""
     explanation, record = current.explanation, current.record
@@ -1202,10 +1304,11 @@ def _chat() -> None:
 
 def _chat_body() -> None:  # noqa: C901 -- the chat panel top to bottom (history, pending question, suggestions, export); Streamlit layout reads in page order
     current: ExplainedPair | None = st.session_state.result
-    if current is None:
+    refused = st.session_state.refusal is not None
+    if current is None and not refused:
         return
     st.divider()
-    st.subheader("Ask about this decision")
+    st.subheader("Ask why the photo was refused" if refused else "Ask about this decision")
     conversation = st.session_state.conversation
     for index, turn in enumerate(conversation.turns if conversation is not None else []):
         with st.chat_message("user"):
@@ -1224,7 +1327,7 @@ def _chat_body() -> None:  # noqa: C901 -- the chat panel top to bottom (history
                     details.append(f"follow-up ({answer.followup})")
                 st.caption(escape_markdown(" · ".join(details)))
             if answer.evidence:
-                with st.expander("Evidence from the explanation"):
+                with st.expander("Facts from the quality check" if refused else "Evidence from the explanation"):
                     for sentence in answer.evidence:
                         st.markdown("- " + escape_markdown(sentence))
     if failed := st.session_state.chat_error:
@@ -1237,7 +1340,7 @@ def _chat_body() -> None:  # noqa: C901 -- the chat panel top to bottom (history
     if st.session_state.conversation is not None:
         st.caption("Try one of these:")
         with st.container(horizontal=True):
-            for question in SUGGESTED_QUESTIONS:
+            for question in REFUSAL_QUESTIONS if refused else SUGGESTED_QUESTIONS:
                 st.button(question, key=f"suggest {question}", on_click=_ask, args=(question,))
 
     conversation = st.session_state.conversation
@@ -1253,7 +1356,8 @@ def _chat_body() -> None:  # noqa: C901 -- the chat panel top to bottom (history
             "text/markdown", key="dl_chat_md",
         )
     st.chat_input(
-        "Ask about the decision, e.g. “Which region drove the match?”",
+        "Ask why the photo was refused, e.g. “Are the eyes visible?”" if refused
+        else "Ask about the decision, e.g. “Which region drove the match?”",
         key="chat_question",
         on_submit=_on_chat_input,
         max_chars=MAX_QUESTION_CHARS,
@@ -1266,6 +1370,8 @@ def _answer_images(index: int) -> list[tuple[bytes, str]]:
     with the regions it names outlined; drawn once per answer and kept in this session's state."""
     cache = st.session_state.setdefault("chat_images", {})
     current: ExplainedPair | None = st.session_state.result
+    if current is None:  # a refused pair: no heatmaps exist
+        return []
     conversation = st.session_state.conversation
     key = (id(conversation), index)
     if key not in cache:

@@ -6,7 +6,8 @@
 ``ask`` reads one question per line (``-`` for stdin; blank lines are skipped); the questions form one
 conversation, so follow-ups ("why?", "and the eyes?") work. With ``--json`` it prints one JSON object per line.
 ``chat`` is an interactive loop: ``/export PATH`` saves the log (.json or .md), ``/help`` lists what can be asked,
-``/quit`` ends. Exit status: 0 done; 2 bad input, arguments or configuration (one line on stderr); 1 a bug.
+``/quit`` ends. ``--explanation`` may also name a refusal record (``explain_engine explain/verify --refusal-json
+FILE``): the chat then answers why the photo was refused and says that no decision exists (chatbot.refusal). Exit status: 0 done; 2 bad input, arguments or configuration (one line on stderr); 1 a bug.
 Third-party log lines are hidden unless ``--verbose`` (or ``FACEX_VERBOSE=1``).
 """
 
@@ -32,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
                      epilog="exit status: 0 done; 2 bad input, arguments or configuration; 1 a bug")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _Parser(add_help=False)
-    common.add_argument("--explanation", required=True, type=Path, help="explanation.json (or the folder holding it)")
+    common.add_argument("--explanation", required=True, type=Path,
+                        help="explanation.json (or the folder holding it), or a refusal record written by "
+                        "`explain_engine explain/verify --refusal-json FILE` for a photo the quality check refused")
     common.add_argument("--sentence", default=None, help="sentence-embedding backend (minilm, mpnet)")
     common.add_argument("--sentence-path", default=None, help="local folder of the sentence model")
     common.add_argument("--qa", default=None, help="QA backend (e.g. hf); default: none, answer from sentences")
@@ -92,7 +95,24 @@ def _build(args: argparse.Namespace):
     if paths:
         config.paths = {**config.paths, **paths}
     prompts = load_prompts(extra_paths=args.facts) if args.facts else None
+    if _is_refusal_file(args.explanation):  # a pair refused by the quality check: no decision, only the refusal
+        from chatbot.refusal import RefusalChatbot
+
+        return RefusalChatbot.from_file(args.explanation, prompts=prompts, allow_edited=args.allow_edited)
     return Chatbot.from_file(args.explanation, config=config, prompts=prompts, allow_edited=args.allow_edited)
+
+
+def _is_refusal_file(path: Path) -> bool:
+    """True when ``path`` is a refusal record (``explain --refusal-json FILE``) rather than an explanation."""
+    from explain_engine.record import is_refusal
+
+    path = path.expanduser()
+    if not path.is_file():
+        return False
+    try:
+        return is_refusal(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False  # the explanation loader reports what is wrong with the file
 
 
 def _read_questions(source: str) -> list[str]:
@@ -153,8 +173,12 @@ def _chat(args: argparse.Namespace) -> int:
     bot = _build(args)
     conversation = Conversation(bot)
     e = bot.explanation
-    print(f"Loaded {args.explanation}: decision {e['decision']} (similarity {e['similarity']:.3f}, threshold "
-          f"{e['threshold']:.3f}). Ask a question; /export PATH saves the log, /help, /quit.")
+    refused = e.get("kind") == "refusal"
+    if refused:
+        print(bot.say("loaded", path=args.explanation) + " /export PATH saves the log, /help, /quit.")
+    else:
+        print(f"Loaded {args.explanation}: decision {e['decision']} (similarity {e['similarity']:.3f}, threshold "
+              f"{e['threshold']:.3f}). Ask a question; /export PATH saves the log, /help, /quit.")
     while True:
         try:
             line = input("> ")
@@ -165,7 +189,7 @@ def _chat(args: argparse.Namespace) -> int:
         if command in ("/quit", "/exit", "/q"):
             return 0
         if command == "/help":
-            print(bot.prompts.reply("help"))
+            print(bot.say("no_decision") if refused else bot.prompts.reply("help"))
             continue
         if command.startswith("/export"):
             target = command[len("/export"):].strip()

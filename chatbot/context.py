@@ -53,6 +53,14 @@ def validate_explanation(explanation: Any, *, allow_edited: bool = False) -> dic
     """Check an explanation dict against the record schema; return it unchanged or raise ExplanationError."""
     if not isinstance(explanation, dict):
         raise ExplanationError(f"an explanation must be a JSON object, not {type(explanation).__name__}")
+    if explanation.get("kind") == "refusal":  # a refused pair's record (chatbot.refusal)
+        from explain_engine.record import RecordError, load_refusal
+
+        try:
+            load_refusal(explanation, allow_edited=allow_edited)
+        except RecordError as exc:
+            raise ExplanationError(str(exc)) from None
+        return explanation
     read_record(explanation, allow_edited=allow_edited)
     return explanation
 
@@ -490,6 +498,8 @@ def summarize(explanation: dict) -> dict:
             "schema_version", "digest")
     summary = {k: explanation.get(k) for k in keys}
     summary["images"] = {side: (explanation.get("images") or {}).get(side, {}).get("name") for side in ("a", "b")}
+    if explanation.get("kind") == "refusal":  # a refused pair (explain_engine.record.RefusalRecord): no decision
+        summary["refusal"] = {k: explanation.get(k) for k in ("side", "photo", "component", "message")}
     calibration = explanation.get("calibration") or {}
     # pair counts: the log shows the scores only as far as the calibration set resolves them (never "1.00")
     summary["calibration"] = {k: calibration.get(k) for k in ("n_genuine", "n_impostor")}

@@ -71,7 +71,11 @@ class Conversation:
 
     def ask(self, question: object) -> Answer:
         """Answer ``question`` in the light of the earlier turns and record the turn."""
-        if self.bot is None:
+        if self.bot is None and self.explanation.get("kind") == "refusal":
+            from chatbot.refusal import RefusalChatbot
+
+            self.bot = RefusalChatbot(self.explanation, allow_edited=self.explanation_edited)
+        elif self.bot is None:
             self.bot = Chatbot(self.explanation, allow_edited=self.explanation_edited)
         asked_at = now_iso()
         answer = self.bot.answer(question, self.history)

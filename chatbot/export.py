@@ -40,15 +40,22 @@ def conversation_markdown(conversation) -> str:
         "",
         f"- Conversation: `{conversation.id}`, started {conversation.created}",
         f"- Images: {s['images'].get('a') or 'A'} and {s['images'].get('b') or 'B'}",
-        (f"- Decision: **{s['decision']}** (similarity {_fmt(s['similarity'], '.3f')}, threshold "
-         f"{_fmt(s['threshold'], '.3f')}, confidence {_honest(s, 'confidence')}, PIC {_honest(s, 'pic_score')})"),
-        f"- Face model: {s['model']} ({s.get('model_description') or ''})",
-        (f"- Most / least important region: {readable_region(str(s['most_important_region']))} / "
-         f"{readable_region(str(s['least_important_region']))}; methods: {', '.join(s.get('methods') or [])}; "
-         f"perturbation: {s.get('perturbation')}"),
-        (f"- Record: SHA-256 digest of the explanation's content `{s['digest']}`" if s.get("digest")
-         else "- Record: no content digest (a version-1 explanation.json)"),
     ]
+    if refusal := s.get("refusal"):  # a refused pair: no decision, no scores, no regions
+        lines += [(f"- No decision: photo {str(refusal['side']).upper()} was refused by the quality check "
+                   f"({refusal['component']}): {refusal['message']}"),
+                  f"- Record: SHA-256 digest of the refusal record's content `{s['digest']}`"]
+    else:
+        lines += [
+            (f"- Decision: **{s['decision']}** (similarity {_fmt(s['similarity'], '.3f')}, threshold "
+             f"{_fmt(s['threshold'], '.3f')}, confidence {_honest(s, 'confidence')}, PIC {_honest(s, 'pic_score')})"),
+            f"- Face model: {s['model']} ({s.get('model_description') or ''})",
+            (f"- Most / least important region: {readable_region(str(s['most_important_region']))} / "
+             f"{readable_region(str(s['least_important_region']))}; methods: {', '.join(s.get('methods') or [])}; "
+             f"perturbation: {s.get('perturbation')}"),
+            (f"- Record: SHA-256 digest of the explanation's content `{s['digest']}`" if s.get("digest")
+             else "- Record: no content digest (a version-1 explanation.json)"),
+        ]
     if models:
         sentence, qa = models.get("sentence") or {}, models.get("qa") or {}
         lines.append(f"- Chat models: sentence embeddings {sentence.get('name', 'n/a')}, "

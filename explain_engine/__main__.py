@@ -2,20 +2,23 @@
 
     python -m explain_engine explain A.jpg B.jpg --out DIR [--methods s0,s1] [--perturbation inpaint|black|blur|mean]
                                                 [--inpainter telea|ns|patchmatch|...] [--samples K] [--region-set fine]
-    python -m explain_engine verify A.jpg B.jpg [--json]
+    python -m explain_engine verify A.jpg B.jpg [--json] [--refusal-json FILE]
     python -m explain_engine calibrate PAIRS.csv --root DIR [--out DIR|FILE.json] [--fmr 0.001] [--calibrator kde]
     python -m explain_engine explain-batch PAIRS.csv --root DIR --out DIR [explain options] [--ray [ADDRESS]]
     python -m explain_engine evaluate ...          (the evaluation tools; see ``evaluate --help``)
 
 Exit status: 0 done; 2 bad input or arguments (no face, unreadable file, a number out of range, an output path
 that cannot be written, ...): one line on stderr and nothing half-written; 1 a bug (``FACEX_DEBUG=1`` shows the
-traceback). Every number is checked (finite, in range) before any model loads. Third-party log lines
+traceback). A photo the quality check refuses is such bad input; ``--refusal-json FILE`` (``explain``, ``verify``)
+and ``verify --json`` keep its quality facts for the chatbot (explain_engine.record.RefusalRecord), never in --out.
+Every number is checked (finite, in range) before any model loads. Third-party log lines
 (MediaPipe, TF Lite) are hidden unless ``--verbose`` (or ``FACEX_VERBOSE=1``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -100,6 +103,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="also show third-party log lines (MediaPipe, TF Lite)")
 
 
+def _add_refusal_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--refusal-json", dest="refusal_json", metavar="FILE",
+                   help="when the quality check refuses a photo (exit 2, nothing else written): write why to FILE "
+                   "(a refusal record the chatbot answers from: python -m chatbot ask --explanation FILE); not "
+                   "written when both photos pass")
+
+
 def _check_files(*paths: str) -> None:
     from models.errors import ImageError
 
@@ -111,11 +121,48 @@ def _check_files(*paths: str) -> None:
             raise ImageError(f"{p}: is a folder, not an image file")
 
 
+def _check_refusal_file(args: argparse.Namespace) -> None:
+    """--refusal-json: writable, a file, and not inside --out (a refused pair writes nothing there)."""
+    if not getattr(args, "refusal_json", None):
+        return
+    path = check_output_file(args.refusal_json, "--refusal-json").resolve()
+    out = getattr(args, "out", None)
+    if out and path.is_relative_to(Path(out).expanduser().resolve()):
+        raise OutputError(f"--refusal-json {args.refusal_json}: give a file outside --out {out} (a refused pair "
+                          "writes nothing into the output folder)")
+
+
+@contextlib.contextmanager
+def _refusal_kept(args: argparse.Namespace):
+    """On a photo the quality check refuses: the refusal record (explain_engine.record.RefusalRecord) goes to
+    --refusal-json and, with --json, to stdout; the QualityError then ends the command as before (one line, exit 2)."""
+    from explain_engine.quality import QualityError
+
+    try:
+        yield
+    except QualityError as exc:
+        from explain_engine.record import RefusalRecord
+
+        record = RefusalRecord.from_error(exc, versions=_versions())
+        text = json.dumps(record.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        if getattr(args, "json", False):
+            print(text, end="", flush=True)
+        if getattr(args, "refusal_json", None):
+            with staged_file(args.refusal_json, "--refusal-json") as partial:  # whole or not at all
+                partial.write_text(text, encoding="utf-8")
+            if not getattr(args, "json", False):
+                print(f"wrote {args.refusal_json}: why photo {record.side.upper()} was refused (question it with "
+                      f"python -m chatbot ask --explanation {args.refusal_json} ...)", flush=True)
+        raise
+
+
 # ---------------------------------------------------------------------------------------------------------------
 def cmd_verify(args: argparse.Namespace) -> int:
     _check_files(args.image_a, args.image_b)
+    _check_refusal_file(args)
     engine = _engine(_engine_config(args))
-    v = engine.verify(args.image_a, args.image_b)
+    with _refusal_kept(args):
+        v = engine.verify(args.image_a, args.image_b)
     if args.json:
         print(json.dumps(v.to_dict(), indent=2))
     else:
@@ -130,8 +177,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     _check_files(args.image_a, args.image_b)
+    _check_refusal_file(args)
     with staged_folder(args.out) as stage:  # checks --out before any work; nothing half-written on failure
-        explanation = _compute_explanation(args, tqdm)
+        with _refusal_kept(args):
+            explanation = _compute_explanation(args, tqdm)
         try:
             explanation.save(stage)
             report = _write_report(args, stage) if args.report else None
@@ -344,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image_a")
     p.add_argument("image_b")
     p.add_argument("--out", required=True, help="output folder")
+    _add_refusal_option(p)
     _add_explain_options(p)
     p.set_defaults(func=cmd_explain)
 
@@ -360,7 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="decide match / non-match with confidence")
     p.add_argument("image_a")
     p.add_argument("image_b")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as JSON (for a photo the quality check refuses: its refusal record, exit 2)")
+    _add_refusal_option(p)
     _add_model_options(p)
     p.set_defaults(func=cmd_verify)
 

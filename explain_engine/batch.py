@@ -1,6 +1,7 @@
 """Explain a whole pair list: ``python -m explain_engine explain-batch PAIRS.csv --root DIR --out DIR``.
 
-One explanation folder per pair (``OUT/pairs/<key>/``: explanation.json, heatmaps, table.csv and ``status.json``)
+One explanation folder per pair (``OUT/pairs/<key>/``: explanation.json, heatmaps, table.csv and ``status.json``;
+for a pair whose photo the quality check refused, ``status.json`` and ``refusal.json``)
 plus ``OUT/index.csv`` with one row per pair of the list (pair key, photos, label, status, decision, similarity,
 threshold, likelihood ratio when the record has one, most important region, error, folder).
 
@@ -127,11 +128,22 @@ class PairExplainer:
             record = json.loads(files["explanation.json"])
             out.update(status="ok", error=None, files=files, **index_fields(record))
         except FaceXError as exc:  # bad input: recorded with its reason, the run goes on
-            out.update(status="failed", error=str(exc))
+            out.update(status="failed", error=str(exc), files=_refusal_files(exc))
         except Exception as exc:  # noqa: BLE001 - anything else: recorded too, and retried by the next run
             out.update(status="error", error=f"unexpected {type(exc).__name__}: {exc}")
         out["seconds"] = time.perf_counter() - t0
         return out
+
+
+def _refusal_files(exc: FaceXError) -> dict[str, bytes]:
+    """{"refusal.json": ...} for a photo the quality check refused (the chat answers why from it), else {}."""
+    from explain_engine.quality import QualityError
+    from explain_engine.record import REFUSAL_FILE, RefusalRecord
+
+    if not isinstance(exc, QualityError) or exc.quality is None or exc.component is None:
+        return {}
+    text = json.dumps(RefusalRecord.from_error(exc).to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return {REFUSAL_FILE: text.encode("utf-8")}
 
 
 @dataclass

@@ -146,15 +146,18 @@ def check_output_folder(path: str | Path) -> Path:
     return out
 
 
-def check_output_file(path: str | Path) -> Path:
+def check_output_file(path: str | Path, option: str = "--out") -> Path:
     """Make sure a file can be written at ``path`` before any work: not a folder, its folder writable.
+
+    Args:
+        path: the file; option: the command-line option that named it (for the message).
 
     Raises:
         OutputError: ``path`` is a folder, or its folder cannot be created or written.
     """
     out = Path(path).expanduser()
     if out.is_dir():
-        raise OutputError(f"--out {out}: is a folder; give a file name")
+        raise OutputError(f"{option} {out}: is a folder; give a file name")
     parent = out.parent
     made = _missing_parents(parent)
     try:
@@ -163,21 +166,21 @@ def check_output_file(path: str | Path) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputError(f"--out {out}: cannot write there ({_os_reason(exc)})") from None
+        raise OutputError(f"{option} {out}: cannot write there ({_os_reason(exc)})") from None
     finally:
         _remove_empty(made)
     return out
 
 
 @contextlib.contextmanager
-def staged_file(out: str | Path) -> Iterator[Path]:
+def staged_file(out: str | Path, option: str = "--out") -> Iterator[Path]:
     """A temporary file beside ``out`` to write; it replaces ``out`` only when the body succeeds (an earlier
     ``out`` stays intact otherwise, and no partial file is left).
 
     Raises:
         OutputError: the file cannot be written there.
     """
-    out = check_output_file(out)
+    out = check_output_file(out, option)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
     os.close(fd)
@@ -187,7 +190,7 @@ def staged_file(out: str | Path) -> Iterator[Path]:
         tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, out)
     except OSError as exc:
-        raise OutputError(f"--out {out}: writing failed ({_os_reason(exc)}); nothing was written") from None
+        raise OutputError(f"{option} {out}: writing failed ({_os_reason(exc)}); nothing was written") from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -23,6 +23,7 @@ from explain_engine.calibration import (
     default_calibration_path,
 )
 from explain_engine.pipeline import FacePipeline, PreparedFace, source_name
+from explain_engine.quality import QualityError
 from explain_engine.scoring import cosine
 from models.config import ModelConfig
 from models.errors import ConfigError, FaceXError
@@ -204,8 +205,15 @@ class Engine:
         if names[0] == names[1]:
             names = [f"{names[0]} (A)", f"{names[1]} (B)"]
         region_set = self.config.region_set
-        face_a = self.pipeline.prepare(image_a, names[0], regions=regions, region_set=region_set)
-        face_b = self.pipeline.prepare(image_b, names[1], regions=regions, region_set=region_set)
+        face_a = None
+        try:
+            face_a = self.pipeline.prepare(image_a, names[0], regions=regions, region_set=region_set)
+            face_b = self.pipeline.prepare(image_b, names[1], regions=regions, region_set=region_set)
+        except QualityError as exc:  # which photo of the pair, for the refusal record (explain_engine.record)
+            exc.side = "a" if face_a is None else "b"
+            exc.names = {"a": names[0], "b": names[1]}
+            exc.other = face_a.quality if face_a is not None else None
+            raise
         warnings = list(face_a.warnings) + list(face_b.warnings)
         if _same_file(image_a, image_b) or _fingerprint(face_a.image) == _fingerprint(face_b.image):
             warnings.append(

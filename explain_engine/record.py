@@ -264,6 +264,145 @@ class ExplanationRecord(_Open):
         return data
 
 
+class RefusalRecord(_Open):
+    """refusal.json: a photo of a pair that the quality check refused, so that no decision was made.
+
+    Written only when asked (``explain ... --refusal-json FILE``, ``verify --json``, the app keeps it in the
+    session); never into an explanation folder, which stays empty on a refusal. The chat answers "why was this photo
+    refused?" from it (:class:`chatbot.refusal.RefusalChatbot`). ``quality`` has the layout of the explanation
+    record's quality section: ``{"a"|"b": PhotoQuality.to_dict()}``, the refused photo's side always, the other one
+    when it was checked before the refusal (and passed).
+    """
+
+    kind: Literal["refusal"] = "refusal"
+    schema_version: Literal[2] = SCHEMA_VERSION
+    side: Literal["a", "b"]  # which photo of the pair was refused
+    photo: str  # its display name
+    images: dict[Literal["a", "b"], dict[str, str]]  # {"a": {"name": ...}, "b": {"name": ...}}
+    component: str  # the refusing component the message names (the first in the policy's order)
+    message: str  # the one-line error the command line printed
+    quality: dict[Literal["a", "b"], Section]
+    policy: str | None = None  # the quality policy file it was judged by
+    created: str
+    versions: dict[str, str] = Field(default_factory=dict)
+    digest: str | None = None
+
+    _edited: bool = PrivateAttr(default=False)
+    _problems: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refused_side_refuses(self) -> RefusalRecord:
+        block = self.quality.get(self.side)
+        if not isinstance(block, dict) or block.get("outcome") != "refuse":
+            raise ValueError(f"quality.{self.side}: the refused photo's outcome must be 'refuse'")
+        names = [c.get("name") for c in block.get("components") or [] if isinstance(c, dict)
+                 and c.get("outcome") == "refuse"]
+        if self.component not in names:
+            raise ValueError(f"component {self.component!r} is not a refusing component of photo {self.side.upper()}")
+        return self
+
+    @property
+    def edited(self) -> bool:
+        return self._edited
+
+    @property
+    def problems(self) -> list[str]:
+        return list(self._problems)
+
+    @property
+    def refused(self) -> dict:
+        """The refused photo's quality block (``PhotoQuality.to_dict()``)."""
+        return self.quality[self.side]
+
+    @property
+    def names(self) -> dict[str, str]:
+        """{"a": name, "b": name}."""
+        return {k: v.get("name", k.upper()) for k, v in self.images.items()}
+
+    def to_dict(self) -> dict:
+        """The JSON-ready dict with a fresh digest (refused for a record loaded as edited, like ExplanationRecord)."""
+        if self._edited:
+            raise RecordEditedError("an edited refusal record is not signed again: " + "; ".join(self._problems))
+        data = self.model_dump(mode="json", exclude={"digest"})
+        data["digest"] = record_digest(data)
+        return data
+
+    @classmethod
+    def from_error(cls, error, *, versions: dict | None = None) -> RefusalRecord:
+        """The record of a :class:`explain_engine.quality.QualityError` raised for one photo of a pair.
+
+        Args:
+            error: the QualityError (its ``side``, ``names`` and ``other`` are set by ``Engine.prepare_pair``; a
+                photo checked alone counts as photo A).
+            versions: software versions to keep with it.
+
+        Raises:
+            RecordError: the error carries no quality facts (nothing to record).
+        """
+        import datetime as dt
+
+        if error.quality is None or error.component is None:
+            raise RecordError("the refusal carries no quality facts to record")
+        side = error.side or "a"
+        names = dict(error.names or {side: error.quality.name})
+        quality = {side: error.quality.to_dict()}
+        if error.other is not None:
+            quality["b" if side == "a" else "a"] = error.other.to_dict()
+        from explain_engine.quality import load_policy
+
+        return cls(side=side, photo=error.quality.name, images={k: {"name": v} for k, v in names.items()},
+                   component=error.component, message=str(error), quality=quality, policy=load_policy().path,
+                   created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), versions=dict(versions or {}))
+
+
+REFUSAL_FILE = "refusal.json"
+
+
+def load_refusal(source: str | Path | dict | RefusalRecord, *, allow_edited: bool = False,
+                 label: str | None = None) -> RefusalRecord:
+    """Read and validate a refusal record (refusal.json).
+
+    Args:
+        source: a path to the file (or a folder holding refusal.json), the parsed dict, or a record (returned).
+        allow_edited: return a record whose digest does not match its content with ``edited`` set instead of
+            raising.
+        label: how messages name it (default: the file path).
+
+    Returns:
+        The :class:`RefusalRecord`.
+
+    Raises:
+        RecordError: missing or unreadable file, invalid JSON, not a refusal record, missing keys or wrong types.
+        RecordEditedError: the digest does not match the content (unless ``allow_edited``).
+    """
+    if isinstance(source, RefusalRecord):
+        return source
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        data, name = _read(path / REFUSAL_FILE if path.is_dir() else path)
+        name = label or name
+    else:
+        data, name = source, label or REFUSAL_FILE
+    if not isinstance(data, dict) or data.get("kind") != "refusal":
+        raise RecordError(f"{name}: not a refusal record (expected \"kind\": \"refusal\")")
+    try:
+        record = RefusalRecord.model_validate(data)
+    except ValidationError as exc:
+        raise RecordError(f"{name} is malformed: {_describe(exc.errors())}") from None
+    stored = data.get("digest")
+    if stored is not None and stored != record_digest(data):
+        if not allow_edited:
+            raise RecordEditedError(f"{name} was edited: its digest does not match its content")
+        record._edited = True
+        record._problems = ["its digest does not match its content"]
+    return record
+
+
+def is_refusal(data: Any) -> bool:
+    """True for a parsed refusal record (``"kind": "refusal"``), False for an explanation record or anything else."""
+    return isinstance(data, dict) and data.get("kind") == "refusal"
+
+
 # --- canonical form and digest ---------------------------------------------------------------------------------
 def canonical_json(data: dict) -> str:
     """The canonical JSON of a record: sorted keys, no whitespace, UTF-8 text, no ``digest`` key, no NaN."""

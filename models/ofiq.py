@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,11 @@ class OfiqQuality:
 
 
 def _download(target: Path) -> Path | None:
+    """``ofiq.setup()`` into ``target`` (OFIQ's configuration and models, about 400 MB).
+
+    Raises:
+        ModelNotFoundError: the download failed (no network, a server error, a full disk): one line naming why.
+    """
     import ofiq
 
     target.mkdir(parents=True, exist_ok=True)
@@ -125,6 +131,11 @@ def _download(target: Path) -> Path | None:
     os.environ["OFIQ_DATA_DIR"] = str(target)
     try:
         return Path(ofiq.setup())
+    except (OSError, zipfile.BadZipFile) as exc:  # urllib's URLError/HTTPError are OSErrors
+        raise ModelNotFoundError(
+            f"model OFIQ not found, and downloading its data into {target} failed ({exc}); download it where there "
+            "is network access (python-ofiq setup) and set FACEX_QUALITY_PATH to the folder"
+        ) from None
     finally:
         if old is None:
             os.environ.pop("OFIQ_DATA_DIR", None)

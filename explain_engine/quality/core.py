@@ -27,6 +27,10 @@ class QualityError(FaceXError):
         super().__init__(message)
         self.component = component
         self.quality = quality
+        # set by the engine when the photo is one of a pair (explain_engine.engine.Engine.prepare_pair)
+        self.side: str | None = None  # "a" | "b": which photo of the pair was refused
+        self.names: dict[str, str] = {}  # {"a": name, "b": name}: both photos' display names
+        self.other: PhotoQuality | None = None  # the other photo's quality, when it was checked (and passed)
 
     def to_dict(self) -> dict:
         """What the app and the chat need to answer "why was this photo refused?": the photo, the refusing

@@ -34,6 +34,7 @@ class Rule:
     refuse_above: float | None = None
     missing: str = "not_measured"  # the outcome when the value could not be measured
     texts: dict = field(default_factory=dict)
+    regions: tuple[str, ...] = ()  # the face regions the component is about (eyes_occlusion: eyes)
 
     def bounds(self) -> dict:
         return {k: getattr(self, k) for k in BOUND_KEYS if getattr(self, k) is not None}
@@ -111,7 +112,8 @@ def _load(path: str) -> QualityPolicy:
             raise ConfigError(f"quality policy {path}: {name}.missing must be one of {', '.join(OUTCOMES)}")
         rules[name] = Rule(name=name, unit=str(spec.get("unit", "")), source=str(spec.get("source", "")).strip(),
                            label=str(spec.get("label", name.replace("_", " "))), ofiq=spec.get("ofiq"),
-                           missing=missing, texts=dict(spec.get("texts") or {}), **bounds)
+                           missing=missing, texts=dict(spec.get("texts") or {}),
+                           regions=tuple(str(r) for r in spec.get("regions") or ()), **bounds)
     vis = data.get("visibility") or {}
     return QualityPolicy(
         components=rules,

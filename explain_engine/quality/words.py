@@ -14,6 +14,47 @@ def _num(v) -> str:
     return "not measured" if v is None else f"{float(v):.3g}"
 
 
+def limit_text(threshold: dict, outcome: str) -> str:
+    """The bounds of ``threshold`` that lead to ``outcome`` in words ("refused below 35"); every bound for any
+    other outcome ("refused below 35, flagged below 60")."""
+    return _limit(threshold, outcome)
+
+
+def component_facts(block: dict, name: str, policy: QualityPolicy | None = None) -> dict | None:
+    """The fields the sentences about one component of one photo use: ``label``, ``name``, ``value`` (formatted),
+    ``unit``, ``outcome``, ``limit`` (the bounds it crossed, in words), ``why`` (its outcome text) and ``source``.
+
+    Args:
+        block: one photo's quality (``PhotoQuality.to_dict()``); name: the component; policy: for its words.
+
+    Returns:
+        The fields, or None when the photo has no such component or the policy does not know it.
+    """
+    policy = policy or load_policy()
+    c = next((c for c in block.get("components") or [] if c.get("name") == name), None)
+    rule = policy.components.get(name)
+    if c is None or rule is None:
+        return None
+    outcome = c.get("outcome")
+    threshold = c.get("threshold") or {}
+    return {"label": rule.label, "name": name, "value": _num(c.get("value")), "unit": rule.unit.split(" (")[0],
+            "outcome": outcome, "limit": _limit(_crossed(threshold, c.get("value"), outcome), outcome),
+            "why": rule.texts.get(outcome) or rule.label, "source": c.get("source") or rule.source}
+
+
+def _crossed(threshold: dict, value, outcome: str) -> dict:
+    """The bound(s) of ``threshold`` that ``value`` crossed for ``outcome`` (all of that outcome's bounds when the
+    value is missing)."""
+    if value is None or outcome not in ("warn", "refuse"):
+        return threshold
+    below, above = threshold.get(f"{outcome}_below"), threshold.get(f"{outcome}_above")
+    if below is not None and float(value) < below:
+        return {f"{outcome}_below": below}
+    if above is not None and float(value) > above:
+        return {f"{outcome}_above": above}
+    return threshold
+
+
 def _limit(threshold: dict, outcome: str) -> str:
     words = {"refuse_below": "refused below", "warn_below": "flagged below", "warn_above": "flagged above",
              "refuse_above": "refused above"}

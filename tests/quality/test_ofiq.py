@@ -4,6 +4,7 @@ separately downloaded data folder, like the other reference models."""
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
@@ -61,3 +62,45 @@ def test_data_folder_is_found_where_documented(tmp_path, monkeypatch):
     # a folder that looks right but holds no usable models: a clear error, not a crash
     with pytest.raises(ModelUnavailableError, match="OFIQ could not start"):
         registry.create("quality", config, "ofiq")
+
+
+@pytest.mark.skipif(not HAS_OFIQ, reason="python-ofiq not installed")
+def test_missing_model_files_are_named_in_ofiqs_own_words(tmp_path, monkeypatch):
+    """A data folder whose configuration names model files that are not there: the real OFIQ constructor refuses
+    and the message passes OFIQ's own reason (the missing file) on in one line."""
+    data = tmp_path / "ofiq"
+    (data / "models").mkdir(parents=True)
+    onnx = "models/face_occlusion_segmentation/face_occlusion_segmentation_ort.onnx"
+    (data / "ofiq_config.jaxn").write_text(json.dumps({"config": {
+        "detector": "ssd", "landmarks": "ADNet", "measures": ["Luminance"],
+        "params": {
+            "detector": {"ssd": {"model_path": "models/face_detection/ssd_facedetect.caffemodel",
+                                 "prototxt_path": "models/face_detection/ssd_facedetect.prototxt.txt",
+                                 "confidence_thr": 0.4, "min_rel_face_size": 0.05, "padding": 0.2}},
+            "landmarks": {"ADNet": {"model_path": "models/face_landmark_estimation/ADNet.onnx"}},
+            "measures": {"FaceOcclusionSegmentation": {"model_path": onnx},
+                         "FaceParsing": {"model_path": "models/face_parsing/bisenet_400.onnx"}}}}}))
+    config = _config(tmp_path, monkeypatch, paths={"quality": str(data)})
+    with pytest.raises(ModelUnavailableError) as info:
+        registry.create("quality", config, "ofiq")
+    message = str(info.value)
+    assert message.startswith(f"OFIQ could not start from {data}") and onnx in message and "\n" not in message
+
+
+@pytest.mark.skipif(not HAS_OFIQ, reason="python-ofiq not installed")
+def test_a_failed_download_is_one_clear_line(tmp_path, monkeypatch):
+    """FACEX_ALLOW_DOWNLOADS=1 where OFIQ's servers cannot be reached: "not found", with why, not a traceback. The
+    network is the only thing replaced here (python-ofiq's own setup() runs)."""
+    import sys
+    import urllib.error
+
+    import ofiq  # noqa: F401 (loads ofiq.setup, the module whose download is replaced)
+
+    def unreachable(url, *args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(sys.modules["ofiq.setup"], "urlretrieve", unreachable)
+    config = _config(tmp_path, monkeypatch, quality="ofiq")
+    config.allow_downloads = True
+    with pytest.raises(ModelNotFoundError, match="downloading its data .* failed .*no route to host"):
+        registry.create("quality", config)
