@@ -553,6 +553,7 @@ def plot_calibration(cal: Calibration, out_dir: str | Path, prefix: str = "") ->
         warnings.simplefilter("ignore")
         fig, ax = plt.subplots(figsize=(6, 4))
         _lir_plot(tippett, ax, data)
+        ax.set_ylim(0, 100)  # lir lets matplotlib fit the curves: a 40% floor made every proportion look larger
         ax.set_title(f"Tippett plot (cross-validated LRs, {lr['calibrator']}, ELUB)\n{title}", fontsize=9)
         save(fig, "tippett")
 

@@ -164,6 +164,8 @@ def _input_info(side: str, path: str | Path | tuple[str, bytes] | None, record: 
 
 
 def _quality_rows(record: dict) -> list[dict]:
+    from explain_engine.quality.words import limit_text
+
     rows = []
     quality = record.get("quality") or {}
     for side in ("a", "b"):
@@ -174,7 +176,8 @@ def _quality_rows(record: dict) -> list[dict]:
             unit = f" {c.get('unit')}" if c.get("unit") else ""
             rows.append({
                 "side": side.upper(), "name": c.get("name"), "value": f"{_cell(c.get('value'))}{unit}",
-                "threshold": _cell(c.get("threshold")), "outcome": c.get("outcome"),
+                "threshold": (limit_text(c["threshold"], "all") if isinstance(c.get("threshold"), dict)
+                              else _cell(c.get("threshold"))), "outcome": c.get("outcome"),
             })  # fmt: skip
         if q.get("outcome") is not None:
             rows.append({"side": side.upper(), "name": "overall", "value": "", "threshold": "", "outcome": q["outcome"]})

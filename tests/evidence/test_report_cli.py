@@ -75,6 +75,7 @@ def test_report_html_has_hashes_lr_statement_and_every_methods_map(run, photos):
         assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)
     body = " ".join(parsed.text)
     assert "shipped calibration" in body and not OVERSTATED.search(body)
+    assert "refused below 35" in body and "refuse_below" not in body  # quality limits in words, not raw dicts
     assert "wrote " + str(out / "report.html") in printed
     if find_chromium() is not None:
         assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
