@@ -66,9 +66,10 @@ class OfiqQuality:
         try:
             self._ofiq = ofiq.OFIQ(str(self.data_dir))
         except ofiq.OFIQError as exc:
-            raise ModelUnavailableError(f"OFIQ could not start from {self.data_dir}: {exc}") from None
+            raise ModelUnavailableError(f"OFIQ could not start from {self.data_dir}: {_one_line(exc)}") from None
         self.version = str(getattr(ofiq, "__ofiq_version__", ""))
-        self._errors = (ofiq.OFIQError,)
+        self._no_face = ofiq.FaceDetectionError
+        self._errors = ofiq.OFIQError
         self._lock = threading.Lock()
 
     @classmethod
@@ -104,18 +105,40 @@ class OfiqQuality:
                          str(path or _candidates(config)[0]), licence=OFIQ_LICENCE, detail=detail)
 
     def measure(self, image: np.ndarray) -> dict[str, dict | None]:
-        """OFIQ's measures of an RGB uint8 (H, W, 3) photo; None for a measure OFIQ could not compute, and an
-        empty dict when OFIQ finds no face."""
+        """OFIQ's quality vector of one photo (OFIQ's ``vectorQuality``).
+
+        Args:
+            image: RGB uint8 (H, W, 3) photo, the whole photo (OFIQ detects and aligns the face itself).
+
+        Returns:
+            ``{measure: {"scalar": 0-100, "raw": float} | None}`` keyed by OFIQ's own measure names (the
+            sub-measures of compound ones, e.g. ``LuminanceMean``, ``HeadPoseYaw``); None for a measure OFIQ could
+            not assess; an empty dict when OFIQ's detector finds no face.
+
+        Raises:
+            ImageError: not an (H, W, 3) uint8 array.
+            ModelUnavailableError: one of OFIQ's models failed on the photo (a model file of the wrong shape or
+                kind, e.g. a segmentation model whose input is not the size OFIQ feeds): one line, OFIQ's reason.
+        """
         image = np.ascontiguousarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ImageError(f"OFIQ needs an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
         with self._lock:
             try:
                 out = self._ofiq.vector_quality(image, True)
-            except self._errors:
+            except self._no_face:
                 return {}
+            except self._errors as exc:  # landmarks, segmentation, head pose: a model, not the photo, failed
+                raise ModelUnavailableError(
+                    f"OFIQ's models in {self.data_dir} failed on the photo: {_one_line(exc)}"
+                ) from None
         return {str(k): (None if v is None else {"scalar": float(v["scalar"]), "raw": float(v["raw"])})
                 for k, v in out.items()}
+
+
+def _one_line(exc: BaseException) -> str:
+    """OFIQ's message on one line (ONNX Runtime's shape errors span several)."""
+    return " ".join(str(exc).split())
 
 
 def _download(target: Path) -> Path | None:
