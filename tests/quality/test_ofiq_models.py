@@ -347,3 +347,23 @@ def test_the_record_carries_ofiqs_figures_as_reference(ofiq_data, ofiq_backend, 
         _check_vector(reference["measures"])
         assert reference["measures"] == ofiq_backend.measure(pixels)
         assert record["quality"][side]["components"]  # the project's own measures stay beside them
+
+
+def test_the_cli_with_a_broken_ofiq_model_is_one_error_line_and_writes_nothing(ofiq_data, tmp_path, monkeypatch,
+                                                                                 astronaut, capsys):
+    from PIL import Image
+
+    from explain_engine.__main__ import EXIT_BAD_INPUT, main
+
+    data = _variant(tmp_path, ofiq_data, _wrong_input_size)
+    monkeypatch.setenv("FACEX_QUALITY", "ofiq")
+    monkeypatch.setenv("FACEX_QUALITY_PATH", str(data))
+    monkeypatch.delenv("OFIQ_DATA_DIR", raising=False)
+    a = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(a)
+    out = tmp_path / "never"
+    capsys.readouterr()
+    assert main(["explain", str(a), str(a), "--out", str(out), "--methods", "s0", "--quiet"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "OFIQ's models in" in err[0] and "Expected: 112" in err[0]
+    assert not out.exists()
