@@ -7,6 +7,9 @@ for in ``FACEX_QUALITY_PATH``, then ``OFIQ_DATA_DIR``, then ``<FACEX_MODEL_DIR>/
 folder holding ``ofiq_config.jaxn`` and ``models/``. Without them the backend reports "not found" like the other
 reference models; with ``FACEX_ALLOW_DOWNLOADS=1`` it runs ``ofiq.setup()`` into ``<FACEX_MODEL_DIR>/ofiq``.
 
+A model file that OFIQ loads but that fails on a photo (the wrong input size, a missing output) is a one-line
+ModelUnavailableError with OFIQ's reason; a photo in which OFIQ's detector finds no face gives an empty vector.
+
 Select it with ``FACEX_QUALITY=ofiq``. Its measures (OFIQ's own scalar 0-100 scores and raw values) are recorded
 beside this project's quality components as reference figures (``quality.<photo>.reference``); the pass / warn /
 refuse policy stays the project's own, whose thresholds were measured for its offline measures.
@@ -29,6 +32,8 @@ from models.errors import ConfigError, ImageError, ModelNotFoundError, ModelUnav
 
 OFIQ_LICENCE = "MIT (OFIQ and python-ofiq); OFIQ's models: see the OFIQ-Project README (BSI / EU-LISA)"
 CONFIG_FILE = "ofiq_config.jaxn"
+# OFIQ 1.1.2 fails inside OpenCV (cv::remap: sizes < SHRT_MAX) from 32767 px a side on; measured with python-ofiq 0.3.1
+MAX_SIDE = 32767
 
 
 def _candidates(config: ModelConfig) -> list[Path]:
@@ -116,13 +121,16 @@ class OfiqQuality:
             not assess; an empty dict when OFIQ's detector finds no face.
 
         Raises:
-            ImageError: not an (H, W, 3) uint8 array.
+            ImageError: not an (H, W, 3) uint8 array, or a side of MAX_SIDE pixels or more.
             ModelUnavailableError: one of OFIQ's models failed on the photo (a model file of the wrong shape or
                 kind, e.g. a segmentation model whose input is not the size OFIQ feeds): one line, OFIQ's reason.
         """
         image = np.ascontiguousarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ImageError(f"OFIQ needs an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
+        if max(image.shape[:2]) >= MAX_SIDE:
+            raise ImageError(f"OFIQ measures photos under {MAX_SIDE} pixels a side (OpenCV's warp limit in OFIQ's "
+                             f"alignment), this one is {image.shape[1]}x{image.shape[0]}")
         with self._lock:
             try:
                 out = self._ofiq.vector_quality(image, True)

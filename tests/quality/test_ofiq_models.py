@@ -367,3 +367,14 @@ def test_the_cli_with_a_broken_ofiq_model_is_one_error_line_and_writes_nothing(o
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "OFIQ's models in" in err[0] and "Expected: 112" in err[0]
     assert not out.exists()
+
+
+def test_a_photo_too_large_for_ofiq_is_an_image_error(ofiq_backend):
+    from models.errors import ImageError
+    from models.ofiq import MAX_SIDE
+
+    assert set(ofiq_backend.measure(np.full((MAX_SIDE - 1, 16, 3), 128, np.uint8))) == REPORTED  # OFIQ still runs
+    with pytest.raises(ImageError, match=f"under {MAX_SIDE} pixels a side.*16x{MAX_SIDE}"):
+        ofiq_backend.measure(np.full((MAX_SIDE, 16, 3), 128, np.uint8))
+    with pytest.raises(ImageError, match=r"\(H, W, 3\) uint8"):
+        ofiq_backend.measure(np.zeros((64, 64), np.uint8))
