@@ -189,8 +189,8 @@ def face_outline(landmarks: np.ndarray) -> np.ndarray:
 
 def cut_off(landmarks: np.ndarray, photo_shape: tuple[int, int]) -> tuple[float, dict[str, float]]:
     """Share of the face oval's area inside the photo, and per side (left, right, top, bottom) the share of the
-    oval's width/height that lies outside it (OFIQ's Leftward/Rightward/Upward/DownwardCropOfTheFaceImage, which
-    measure the same margins from the eye centres)."""
+    oval's width/height that lies outside it (OFIQ's Leftward/RightwardCropOfTheFaceImage and
+    MarginAbove/BelowOfTheFaceImage, which measure the same margins from the eye centres)."""
     oval = face_outline(landmarks)
     h, w = photo_shape[:2]
     area = polygon_area(oval)

@@ -30,7 +30,7 @@ from models import registry
 from models.config import ModelConfig
 from models.errors import ModelUnavailableError
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ofiq") is None,
+needs_ofiq = pytest.mark.skipif(importlib.util.find_spec("ofiq") is None,
                                 reason="python-ofiq not installed (pip install .[ofiq])")
 
 # OFIQ's measures in the configuration, and the names its quality vector reports for them (compound measures report
@@ -265,12 +265,14 @@ def _check_vector(measures: dict) -> None:
         assert 0.0 <= value["scalar"] <= 100.0 and math.isfinite(value["raw"]), (name, value)
 
 
+@needs_ofiq
 def test_the_built_folder_is_described_as_available(ofiq_data, tmp_path, monkeypatch):
     info = next(i for i in registry.describe_all(_config(tmp_path, monkeypatch, ofiq_data))
                 if i.capability == "quality")
     assert info.name == "ofiq" and info.available and info.source == str(ofiq_data)
 
 
+@needs_ofiq
 def test_ofiq_measures_a_photo_with_its_own_names(ofiq_backend, astronaut):
     import ofiq
 
@@ -284,6 +286,7 @@ def test_ofiq_measures_a_photo_with_its_own_names(ofiq_backend, astronaut):
     assert ofiq_backend.measure(astronaut.copy()) == measures  # deterministic
 
 
+@needs_ofiq
 def test_ofiq_figures_follow_the_pixels(ofiq_backend, astronaut):
     """The same folder on a photo darkened to a third: OFIQ's luminance and exposure figures move the right way."""
     bright = ofiq_backend.measure(astronaut)
@@ -293,6 +296,7 @@ def test_ofiq_figures_follow_the_pixels(ofiq_backend, astronaut):
     assert dark["UnderExposurePrevention"]["raw"] > bright["UnderExposurePrevention"]["raw"]  # share of dark pixels
 
 
+@needs_ofiq
 def test_ofiq_finding_no_face_gives_an_empty_vector(ofiq_data, tmp_path, monkeypatch, astronaut):
     def strict(config, models):  # the detector's confidence (0.9 by its prior) never reaches 0.999
         config["config"]["params"]["detector"]["ssd"]["confidence_thr"] = 0.999
@@ -312,6 +316,7 @@ def _not_a_model(config, models):
     (models / "adnet.onnx").write_bytes(b"this is not an ONNX file")
 
 
+@needs_ofiq
 @pytest.mark.parametrize("edit, where, reason", [
     (_wrong_input_size, "failed on the photo", r"Occlusion segment generation failed: .*Expected: 112"),
     (_not_a_model, "could not start", "ADNet"),
@@ -324,6 +329,7 @@ def test_a_wrong_model_file_is_one_clear_line(ofiq_data, tmp_path, monkeypatch, 
     assert message.startswith("OFIQ") and where in message and str(data) in message and "\n" not in message
 
 
+@needs_ofiq
 def test_the_record_carries_ofiqs_figures_as_reference(ofiq_data, ofiq_backend, tmp_path, monkeypatch, astronaut):
     """FACEX_QUALITY=ofiq through the CLI: explanation.json's quality.<photo>.reference holds OFIQ's vector of
     that photo (the same figures as the backend gives for its pixels), beside the project's own components."""
@@ -349,6 +355,7 @@ def test_the_record_carries_ofiqs_figures_as_reference(ofiq_data, ofiq_backend, 
         assert record["quality"][side]["components"]  # the project's own measures stay beside them
 
 
+@needs_ofiq
 def test_the_cli_with_a_broken_ofiq_model_is_one_error_line_and_writes_nothing(ofiq_data, tmp_path, monkeypatch,
                                                                                  astronaut, capsys):
     from PIL import Image
@@ -369,6 +376,7 @@ def test_the_cli_with_a_broken_ofiq_model_is_one_error_line_and_writes_nothing(o
     assert not out.exists()
 
 
+@needs_ofiq
 def test_a_photo_too_large_for_ofiq_is_an_image_error(ofiq_backend):
     from models.errors import ImageError
     from models.ofiq import MAX_SIDE
@@ -378,3 +386,15 @@ def test_a_photo_too_large_for_ofiq_is_an_image_error(ofiq_backend):
         ofiq_backend.measure(np.full((MAX_SIDE, 16, 3), 128, np.uint8))
     with pytest.raises(ImageError, match=r"\(H, W, 3\) uint8"):
         ofiq_backend.measure(np.zeros((64, 64), np.uint8))
+
+
+def test_the_policys_ofiq_names_are_names_ofiq_reports():
+    """Each component's ``ofiq:`` name in the quality policy is a key of OFIQ's own quality vector (as the run above
+    reports it), so a reader can set the reference figure beside the component."""
+    from explain_engine.quality import load_policy
+
+    named = {rule.name: [n.strip() for n in rule.ofiq.split(",")]
+             for rule in load_policy().components.values() if rule.ofiq}
+    assert named and "face_cut_off" in named
+    unknown = {(name, n) for name, names in named.items() for n in names if n not in REPORTED}
+    assert not unknown
