@@ -72,14 +72,15 @@ class QualityPolicy:
     def refusal_message(self, photo: str, component) -> str:
         """One line: the photo, the refusing component, its value, the limit it crossed and what it means."""
         rule = self.components[component.name]
-        value = "not measured" if component.value is None else f"{component.value:.3g}"
+        words = self.texts["refusal_limits"]
         v = component.value
+        value = self.texts["not_measured"] if v is None else f"{v:.3g}"
         if v is None:
-            limit = "it must be measured"
+            limit = words["unmeasured"]
         elif rule.refuse_below is not None and v < rule.refuse_below:
-            limit = f"at least {rule.refuse_below:g} needed"
+            limit = words["below"].format(bound=rule.refuse_below)
         else:
-            limit = f"at most {rule.refuse_above:g} allowed"
+            limit = words["above"].format(bound=rule.refuse_above)
         return self.texts["refusal"].format(photo=photo, label=rule.label, name=component.name, value=value,
                                             unit=rule.unit.split(" (")[0], limit=limit,
                                             why=rule.texts.get("refuse", rule.label)).strip()
@@ -121,6 +122,15 @@ def _load(path: str) -> QualityPolicy:
         min_visible_fraction=float(vis.get("min_visible_fraction", 0.5)),
         covered={str(k): float(v) for k, v in (vis.get("covered_flat_fraction") or {}).items()},
         max_parser_disagreement=float(vis.get("max_parser_disagreement", 0.5)),
-        texts=dict(data.get("texts") or {}),
+        texts=_texts(data.get("texts"), path),
         path=path,
     )
+
+
+def _texts(texts: dict | None, path: str) -> dict:
+    """The policy's wording; a laboratory's own policy file may give only its thresholds, or some of the words: the
+    rest comes from the shipped policy."""
+    own = dict(texts or {})
+    if Path(path) == DEFAULT_POLICY.resolve():
+        return own
+    return {**_load(str(DEFAULT_POLICY.resolve())).texts, **own}

@@ -10,14 +10,14 @@ from __future__ import annotations
 from explain_engine.quality.policy import QualityPolicy, load_policy
 
 
-def _num(v) -> str:
-    return "not measured" if v is None else f"{float(v):.3g}"
+def _num(v, policy: QualityPolicy | None = None) -> str:
+    return (policy or load_policy()).texts["not_measured"] if v is None else f"{float(v):.3g}"
 
 
-def limit_text(threshold: dict, outcome: str) -> str:
+def limit_text(threshold: dict, outcome: str, policy: QualityPolicy | None = None) -> str:
     """The bounds of ``threshold`` that lead to ``outcome`` in words ("refused below 35"); every bound for any
-    other outcome ("refused below 35, flagged below 60")."""
-    return _limit(threshold, outcome)
+    other outcome ("refused below 35, flagged below 60"). Words: ``texts.limits`` of the quality policy."""
+    return _limit(threshold, outcome, policy)
 
 
 def component_facts(block: dict, name: str, policy: QualityPolicy | None = None) -> dict | None:
@@ -37,8 +37,9 @@ def component_facts(block: dict, name: str, policy: QualityPolicy | None = None)
         return None
     outcome = c.get("outcome")
     threshold = c.get("threshold") or {}
-    return {"label": rule.label, "name": name, "value": _num(c.get("value")), "unit": rule.unit.split(" (")[0],
-            "outcome": outcome, "limit": _limit(_crossed(threshold, c.get("value"), outcome), outcome),
+    return {"label": rule.label, "name": name, "value": _num(c.get("value"), policy),
+            "unit": rule.unit.split(" (")[0], "outcome": outcome,
+            "limit": _limit(_crossed(threshold, c.get("value"), outcome), outcome, policy),
             "why": rule.texts.get(outcome) or rule.label, "source": c.get("source") or rule.source}
 
 
@@ -55,11 +56,10 @@ def _crossed(threshold: dict, value, outcome: str) -> dict:
     return threshold
 
 
-def _limit(threshold: dict, outcome: str) -> str:
-    words = {"refuse_below": "refused below", "warn_below": "flagged below", "warn_above": "flagged above",
-             "refuse_above": "refused above"}
+def _limit(threshold: dict, outcome: str, policy: QualityPolicy | None = None) -> str:
+    words = (policy or load_policy()).texts["limits"]
     keys = [k for k in threshold if k.startswith(outcome)] if outcome in ("warn", "refuse") else list(threshold)
-    return ", ".join(f"{words[k]} {threshold[k]:g}" for k in keys if k in words) or "no limit"
+    return ", ".join(words[k].format(bound=threshold[k]) for k in keys if k in words and k != "none") or words["none"]
 
 
 def sentences(quality: dict | None, photos: dict | None = None, policy: QualityPolicy | None = None
@@ -102,12 +102,12 @@ def sentences(quality: dict | None, photos: dict | None = None, policy: QualityP
             if outcome in ("warn", "refuse"):
                 text = rule.texts.get(outcome) or rule.label
                 out.append((f"quality.{side}.{c['name']}", t["component"].format(
-                    side=s, text=text, label=rule.label, value=_num(c.get("value")), unit=unit,
-                    limit=_limit(c.get("threshold") or {}, outcome))))
+                    side=s, text=text, label=rule.label, value=_num(c.get("value"), policy), unit=unit,
+                    limit=_limit(c.get("threshold") or {}, outcome, policy))))
             elif outcome == "pass":
                 out.append((f"quality.{side}.{c['name']}", t["component_pass"].format(
-                    side=s, text=rule.texts.get("pass", rule.label), label=rule.label, value=_num(c.get("value")),
-                    unit=unit)))
+                    side=s, text=rule.texts.get("pass", rule.label), label=rule.label,
+                    value=_num(c.get("value"), policy), unit=unit)))
         issues = [policy.components[c["name"]].texts.get(c["outcome"], c["name"]) for c in q.get("components", [])
                   if c.get("outcome") in ("warn", "refuse") and c["name"] in policy.components]
         out.append((f"quality.{side}.issues", t["issues"].format(side=s, issues="; ".join(issues)) if issues

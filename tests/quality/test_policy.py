@@ -9,6 +9,7 @@ import pytest
 from explain_engine.quality import Component, PhotoQuality, QualityError, enforce, judge, load_policy
 from explain_engine.quality.core import worst
 from explain_engine.quality.policy import OUTCOMES, Rule
+from explain_engine.quality.words import limit_text
 from models.errors import ConfigError, FaceXError
 
 
@@ -82,7 +83,11 @@ def test_broken_policy_files_are_config_errors(tmp_path, monkeypatch):
     custom.write_text("components:\n  sharpness: {unit: u, warn_below: 5000, source: mine}\n"
                       "texts: {refusal: 'x', warning: '{photo}: {components}'}\n")
     monkeypatch.setenv("FACEX_QUALITY_POLICY", str(custom))
-    assert list(load_policy().components) == ["sharpness"]
+    policy = load_policy()
+    assert list(policy.components) == ["sharpness"]
+    # a laboratory's file with only some words: the others come from the shipped policy
+    assert policy.texts["refusal"] == "x" and policy.texts["limits"]["refuse_below"] == "refused below {bound:g}"
+    assert limit_text({"refuse_below": 35.0, "warn_below": 60.0}, "all", policy) == "refused below 35, flagged below 60"
 
 
 def test_refusal_carries_what_the_chat_needs():
