@@ -211,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     try:
-        with quiet_third_party(verbose=args.verbose or args.command == "chat"):  # chat: a live terminal
+        # chat: a live terminal, so its stderr is not piped through the filter; the loading bars still go
+        with quiet_third_party(verbose=args.verbose, filter_stderr=args.command != "chat"):
             return _ask(args) if args.command == "ask" else _chat(args)
     except (FaceXError, PromptsError) as exc:
         print(f"error: {exc}", file=sys.stderr)

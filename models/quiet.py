@@ -136,11 +136,13 @@ class _StderrFilter:
 
 
 @contextlib.contextmanager
-def quiet_third_party(verbose: bool = False) -> Iterator[None]:
+def quiet_third_party(verbose: bool = False, *, filter_stderr: bool = True) -> Iterator[None]:
     """Run the body with third-party logging hidden (unless ``verbose``); nested uses are one.
 
     Args:
         verbose: show everything (no filtering at all).
+        filter_stderr: also route descriptor 2 through the line filter (off for an interactive session, whose
+            prompt and input must reach the terminal directly: only the environment switches and loggers apply).
 
     Yields:
         None. Hidden: absl/glog and TF Lite native lines on stderr, absl's Python logger below ERROR, scipy's
@@ -157,7 +159,7 @@ def quiet_third_party(verbose: bool = False) -> Iterator[None]:
     if outer:  # read when transformers / huggingface_hub load: their weight-loading progress bars and advisories
         for name, value in _QUIET_ENV.items():
             os.environ.setdefault(name, value)
-    stderr_filter = _StderrFilter() if outer else None
+    stderr_filter = _StderrFilter() if outer and filter_stderr else None
     started = stderr_filter.start() if stderr_filter else False
     absl_logger = logging.getLogger("absl")
     absl_level = absl_logger.level

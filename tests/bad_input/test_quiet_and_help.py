@@ -74,6 +74,19 @@ def test_verify_shows_no_mediapipe_lines(photo_files):
     assert loud.returncode == 0 and (b"W0000" in loud.stderr or b"TensorFlow Lite" in loud.stderr)
 
 
+def test_interactive_chat_shows_no_loading_bar():
+    """The interactive chat keeps its terminal (no stderr pipe) but still hides the weight-loading bars."""
+    fixture = REPO / "tests" / "chatbot" / "fixtures" / "nonmatch_coarse.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("FACEX_VERBOSE", "HF_HUB_DISABLE_PROGRESS_BARS")}
+    env["PYTHONPATH"] = str(REPO)
+    cmd = [sys.executable, "-m", "chatbot", "chat", "--explanation", str(fixture)]
+    run = subprocess.run(cmd, input=b"which region mattered most?\n/quit\n", check=False, capture_output=True,
+                         env=env, timeout=300, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    assert b"Loading weights" not in run.stderr + run.stdout and b"it/s]" not in run.stderr
+    assert b"> " in run.stdout  # the session itself ran and answered
+
+
 @pytest.mark.parametrize("module, argv", [
     ("models", ["--help"]),
     ("explain_engine", ["--help"]),
