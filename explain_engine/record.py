@@ -156,7 +156,37 @@ class Counterfactual(_Open):
     statement: str | None = None  # version 1 stored the sentence; version 2 renders it (prompts.render)
 
 
-class ExplanationRecord(_Open):
+class _Signed(_Open):
+    """A record with a content digest, and the edited state :func:`load_record` / :func:`load_refusal` set."""
+
+    _edited: bool = PrivateAttr(default=False)
+    _problems: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def edited(self) -> bool:
+        """True when the record was loaded with ``allow_edited=True`` and failed the digest or consistency check."""
+        return self._edited
+
+    @property
+    def problems(self) -> list[str]:
+        """Why the record counts as edited (empty when it does not)."""
+        return list(self._problems)
+
+    def to_dict(self) -> dict:
+        """The JSON-ready dict, with a fresh digest over its content (what :func:`save_record` writes).
+
+        Raises:
+            RecordEditedError: the record was loaded as edited (``allow_edited``): it is not given a new digest, which
+                would make the edit look genuine. Use ``model_dump(mode="json")`` to keep it with its old digest.
+        """
+        if self._edited:
+            raise RecordEditedError("an edited record is not signed again: " + "; ".join(self._problems))
+        data = self.model_dump(mode="json", exclude={"digest"})
+        data["digest"] = record_digest(data)
+        return data
+
+
+class ExplanationRecord(_Signed):
     """explanation.json, schema_version 2. Field meanings: the README's record section and the writers' docstrings
     (:class:`explain_engine.engine.Verification`, :class:`explain_engine.explanation.Explanation`)."""
 
@@ -214,9 +244,6 @@ class ExplanationRecord(_Open):
     robustness: Section | None = None
     digest: str | None = None
 
-    _edited: bool = PrivateAttr(default=False)
-    _problems: list[str] = PrivateAttr(default_factory=list)
-
     @field_validator("regions")
     @classmethod
     def _some_region_present(cls, regions: list[Region]) -> list[Region]:
@@ -234,37 +261,15 @@ class ExplanationRecord(_Open):
 
     # --- views ---------------------------------------------------------------------------------------------------
     @property
-    def edited(self) -> bool:
-        """True when the record was loaded with ``allow_edited=True`` and failed the digest or consistency check."""
-        return self._edited
-
-    @property
-    def problems(self) -> list[str]:
-        """Why the record counts as edited (empty when it does not)."""
-        return list(self._problems)
-
-    @property
     def present_regions(self) -> list[Region]:
         return [r for r in self.regions if r.present]
 
     def region(self, name: str) -> Region | None:
         return next((r for r in self.regions if r.name == name), None)
 
-    def to_dict(self) -> dict:
-        """The JSON-ready dict, with a fresh digest over its content (what :func:`save_record` writes).
-
-        Raises:
-            RecordEditedError: the record was loaded as edited (``allow_edited``): it is not given a new digest, which
-                would make the edit look genuine. Use ``model_dump(mode="json")`` to keep it with its old digest.
-        """
-        if self._edited:
-            raise RecordEditedError("an edited record is not signed again: " + "; ".join(self._problems))
-        data = self.model_dump(mode="json", exclude={"digest"})
-        data["digest"] = record_digest(data)
-        return data
 
 
-class RefusalRecord(_Open):
+class RefusalRecord(_Signed):
     """refusal.json: a photo of a pair that the quality check refused, so that no decision was made.
 
     Written only when asked (``explain ... --refusal-json FILE``, ``verify --json``, the app keeps it in the
@@ -287,9 +292,6 @@ class RefusalRecord(_Open):
     versions: dict[str, str] = Field(default_factory=dict)
     digest: str | None = None
 
-    _edited: bool = PrivateAttr(default=False)
-    _problems: list[str] = PrivateAttr(default_factory=list)
-
     @model_validator(mode="after")
     def _refused_side_refuses(self) -> RefusalRecord:
         block = self.quality.get(self.side)
@@ -302,14 +304,6 @@ class RefusalRecord(_Open):
         return self
 
     @property
-    def edited(self) -> bool:
-        return self._edited
-
-    @property
-    def problems(self) -> list[str]:
-        return list(self._problems)
-
-    @property
     def refused(self) -> dict:
         """The refused photo's quality block (``PhotoQuality.to_dict()``)."""
         return self.quality[self.side]
@@ -318,14 +312,6 @@ class RefusalRecord(_Open):
     def names(self) -> dict[str, str]:
         """{"a": name, "b": name}."""
         return {k: v.get("name", k.upper()) for k, v in self.images.items()}
-
-    def to_dict(self) -> dict:
-        """The JSON-ready dict with a fresh digest (refused for a record loaded as edited, like ExplanationRecord)."""
-        if self._edited:
-            raise RecordEditedError("an edited refusal record is not signed again: " + "; ".join(self._problems))
-        data = self.model_dump(mode="json", exclude={"digest"})
-        data["digest"] = record_digest(data)
-        return data
 
     @classmethod
     def from_error(cls, error, *, versions: dict | None = None) -> RefusalRecord:
