@@ -466,12 +466,15 @@ class Explanation:
         return out
 
 
+PNG_COMPRESS_LEVEL = 1  # zlib level: 1 encodes photo-like overlays ~3.5x faster than PIL's 6, files ~25% larger
+
+
 def png_bytes(image: np.ndarray) -> bytes:
-    """One uint8 image (H, W[, 3]) encoded as PNG."""
+    """One uint8 image (H, W[, 3]) encoded as PNG (lossless; :data:`PNG_COMPRESS_LEVEL`)."""
     import io
 
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()

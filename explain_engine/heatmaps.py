@@ -26,6 +26,7 @@ SCALES = ("absolute", "normalised")
 # value below, flagged as rule "default_range" so the reader knows it is not the model's own.
 DEFAULT_RANGE = 0.15
 FEATHER_FRACTION = 1 / 40  # Gaussian sigma of the feathered region edges, as a fraction of the crop's side
+DIRECT_BLUR_SIGMA = 4.0  # larger blurs run on a reduced copy (soften): same picture, far less work on big photos
 
 
 def model_scale(calibration: dict | None) -> dict:
@@ -61,25 +62,38 @@ def model_scale(calibration: dict | None) -> dict:
 
 def soften(heatmap: np.ndarray, sigma: float | None = None) -> np.ndarray:
     """Feather the edges of a region map: Gaussian blur with ``sigma`` px (default FEATHER_FRACTION of the shorter
-    side). Values inside large regions keep their level; only the borders blend. Returns float32 (H, W)."""
+    side). Values inside large regions keep their level; only the borders blend. Returns float32 (H, W).
+
+    A large ``sigma`` (above :data:`DIRECT_BLUR_SIGMA`) is applied to a copy reduced so that sigma becomes
+    DIRECT_BLUR_SIGMA, then enlarged back: the blurred map is smooth at that scale, so this differs from the direct
+    blur by under 1% of the map's range, at a fraction of the cost on multi-megapixel photos."""
     heat = np.asarray(heatmap, dtype=np.float32)
     if sigma is None:
         sigma = max(1.0, min(heat.shape[:2]) * FEATHER_FRACTION)
     if sigma <= 0 or heat.size == 0:
         return heat
-    return cv2.GaussianBlur(heat, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma), borderType=cv2.BORDER_REPLICATE)
+    h, w = heat.shape[:2]
+    factor = float(sigma) / DIRECT_BLUR_SIGMA
+    if factor <= 1.5 or min(h, w) / factor < 8:
+        return cv2.GaussianBlur(heat, (0, 0), sigmaX=float(sigma), sigmaY=float(sigma),
+                                borderType=cv2.BORDER_REPLICATE)
+    small = cv2.resize(heat, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigmaX=DIRECT_BLUR_SIGMA, sigmaY=DIRECT_BLUR_SIGMA,
+                             borderType=cv2.BORDER_REPLICATE)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def feather_mask(mask: np.ndarray, sigma: float | None = None) -> np.ndarray:
     """Soft-edged weight in [0, 1] that fades to 0 INSIDE the mask's border (eroded by 2 sigma, then blurred, then
-    cut by the mask): pixels outside the mask keep weight 0, so the photo there stays exactly as it was."""
+    cut by the mask): pixels outside the mask keep weight 0, so the photo there stays exactly as it was. The erosion
+    by a disc is a threshold of the Euclidean distance to the mask's outside (linear time, whatever the radius)."""
     m = np.asarray(mask, dtype=np.float32)
     if sigma is None:
         sigma = max(1.0, min(m.shape[:2]) * FEATHER_FRACTION)
     r = max(1, round(2 * sigma))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    core = cv2.erode(m, kernel, borderType=cv2.BORDER_REPLICATE)
-    return np.clip(soften(core, sigma), 0.0, 1.0) * (m > 0.5)
+    inside = (m > 0.5).astype(np.uint8)
+    core = (cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) > r).astype(np.float32)
+    return np.clip(soften(core, sigma), 0.0, 1.0) * inside
 
 
 def region_heatmap(masks: dict[str, np.ndarray], contributions: dict[str, float | None],
