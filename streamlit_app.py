@@ -19,6 +19,7 @@ Uploaded photos stay in memory (bytes and arrays in this session's state); nothi
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import json
 import logging
@@ -670,10 +671,24 @@ def warm_up() -> threading.Thread:
             shared_sentence_models()
         except Exception:  # the page reports the same error when it needs the model
             log.exception("background model loading failed")
+        settle_heap()
 
     thread = threading.Thread(target=load, name="facex-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def settle_heap() -> None:
+    """Keep the objects alive now (libraries, loaded models) out of the garbage collector's later scans.
+
+    Streamlit runs a full garbage collection after every script run (``runner.postScriptGC``), holding the GIL: with
+    the face models in memory it walks about a million objects (about 0.35 s on a desktop), and the page's last
+    messages and a chat answer wait behind it. Called once the models are loaded; ``gc.freeze`` (after a collection,
+    so that no garbage is kept) moves the survivors to a generation the collector skips. They are still freed by
+    reference counting; only reference cycles among them would now stay until the process ends.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run_explanation(shared: Shared, photo_a: Photo, photo_b: Photo, progress: Callable, waiting: Callable):
