@@ -63,6 +63,21 @@ def test_overlay_edges_are_soft():
     assert np.array_equal(soft[2, 2], image[2, 2])  # far outside the photo is untouched
 
 
+def test_overlay_with_a_precomputed_weight_is_the_same_picture():
+    """The explanation feathers each photo's region mask once and reuses it for every method's overlay."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)
+    mask = np.zeros((90, 70), bool)
+    mask[15:70, 10:55] = True
+    for feather in (None, 0, 2.5):
+        weight = hm.mask_weight(mask, image.shape[:2], feather)
+        assert weight.min() >= 0 and weight.max() <= 1 and not weight[~mask].any()
+        for vmax in (0.146, 1.0):
+            heat = rng.uniform(-vmax, vmax, (45, 35)).astype(np.float32)  # resized to the photo inside overlay
+            expected = hm.overlay(image, heat, mask=mask, vmax=vmax, feather=feather)
+            assert np.array_equal(hm.overlay(image, heat, weight=weight, vmax=vmax, feather=feather), expected)
+
+
 def test_legend_in_similarity_units():
     a = hm.legend_image(vmax=0.146, unit="change of similarity")
     b = hm.legend_image()
