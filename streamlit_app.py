@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import os
+import queue
 import re
 import threading
 import time
@@ -537,6 +538,44 @@ class ExplainedPair:
         return self.encoded[key]
 
 
+def page_images(explanation: Any, scale: str, part: str) -> dict[tuple, bytes]:
+    """The images the results panel shows at once, drawn and encoded under :meth:`ExplainedPair.image`'s keys:
+    ``part`` "faces" (the outlined aligned faces) or "heatmaps" (every method's photo overlays on ``scale`` and the
+    colour legend).
+
+    Run in worker threads (:func:`start_drawing`) while the page builds the record and the chat: OpenCV, NumPy and
+    Pillow release the GIL for most of this work, so it overlaps instead of adding up.
+    """
+    if part == "faces":
+        return {("faces", side): jpeg_bytes(explanation.aligned_faces[side]) for side in ("a", "b")}
+    heatmaps, legend = heatmaps_for(explanation, scale)
+    out = {}
+    for method, images in heatmaps.items():
+        for side in ("a", "b"):
+            if images.get(f"overlay_{side}") is not None:
+                out[(scale, method, side)] = jpeg_bytes(images[f"overlay_{side}"])
+    out[(scale, "legend")] = png_bytes(legend)
+    return out
+
+
+def start_drawing(explanation: Any, scale: str) -> list:
+    """Futures of :func:`page_images`' two parts, drawn side by side in :func:`drawing_pool`."""
+    pool = drawing_pool()
+    return [pool.submit(page_images, explanation, scale, part) for part in ("heatmaps", "faces")]
+
+
+def finished_images(drawing: list) -> dict[tuple, bytes]:
+    """The workers' images (:func:`start_drawing`); a part that failed is left out, so that the page draws it itself
+    and shows the error where it occurs."""
+    out: dict[tuple, bytes] = {}
+    for job in drawing:
+        try:
+            out.update(job.result())
+        except Exception as exc:  # noqa: BLE001 (the page draws these images again, in its own error guard)
+            log.warning("drawing the panel's images failed: %s", exc)
+    return out
+
+
 def engine_config(settings: dict):
     """The EngineConfig for the sidebar settings; everything not chosen keeps the embedded offline defaults."""
     from explain_engine import EngineConfig
@@ -592,6 +631,14 @@ def shared_sentence_models() -> Shared:
     embedder = registry.create("sentence", config)
     qa = registry.create("qa", config) if config.qa else None
     return Shared({"embedder": embedder, "qa": qa})
+
+
+@st.cache_resource(show_spinner=False)
+def drawing_pool():
+    """Worker threads that draw a new explanation's images (:func:`start_drawing`), shared by all sessions."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="facex-draw")
 
 
 @st.cache_resource(show_spinner=False)
@@ -703,6 +750,71 @@ def run_explanation(shared: Shared, photo_a: Photo, photo_b: Photo, progress: Ca
         return shared.value.explain(photo_a.image, photo_b.image, progress=progress, names=(photo_a.name, photo_b.name))
     finally:
         shared.lock.release()
+
+
+class Stopped(Exception):
+    """The page that asked for an explanation stopped (a rerun or a closed tab): the engine stops at its next step."""
+
+
+def start_explanation(shared: Shared, photos: tuple[Photo, Photo], events: queue.Queue, stop: threading.Event):
+    """Explain ``photos`` in a worker thread; returns a Future of (explanation, the engine's own seconds).
+
+    The engine's progress goes into ``events`` as ("progress", stage, fraction), ("waiting",) when another session
+    holds the engine and ("done",) last, however the job ends; once ``stop`` is set, the next progress call raises
+    :class:`Stopped` in the worker. Nothing here draws on the page: the script thread does
+    (:func:`follow_explanation`)."""
+    from concurrent.futures import Future
+
+    future: Future = Future()
+
+    def progress(stage: str, fraction: float) -> None:
+        if stop.is_set():
+            raise Stopped("the page stopped this explanation")
+        events.put(("progress", stage, fraction))
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            engine_started = time.perf_counter()
+            explanation = run_explanation(shared, *photos, progress=progress, waiting=lambda: events.put(("waiting",)))
+            future.set_result((explanation, time.perf_counter() - engine_started))
+        except BaseException as exc:  # noqa: BLE001 (handed to the page through the future)
+            future.set_exception(exc)
+        finally:
+            events.put(("done",))  # wakes the page at once
+
+    threading.Thread(target=work, name="facex-explain", daemon=True).start()
+    return future
+
+
+def follow_explanation(job, events: queue.Queue, progress: Callable[[str, float], None],
+                       waiting: Callable[[], None], poll_s: float = 0.25) -> None:
+    """Hand the worker's events to ``progress`` / ``waiting`` (in this, the script's thread) until its last one,
+    ("done",), arrives: the job has finished then and every event it sent has been drawn."""
+    while True:
+        try:
+            event = events.get(timeout=poll_s)
+        except queue.Empty:
+            if job.done() and events.empty():  # a job that ended without its "done" (not expected)
+                return
+            continue
+        if event[0] == "done":
+            return
+        if event[0] == "waiting":
+            waiting()
+        else:
+            progress(event[1], event[2])
+
+
+def stop_explanation(job, stop: threading.Event, timeout: float = ENGINE_WAIT_S) -> None:
+    """Stop an unfinished job (the page left it) and wait until its engine has let go, so that a new explanation
+    does not find the engine busy with a discarded one. Does nothing to a finished job."""
+    stop.set()
+    if job is not None and not job.done():
+        from concurrent.futures import wait
+
+        wait([job], timeout=timeout)
 
 
 def new_conversation(record: dict):
@@ -991,16 +1103,28 @@ def _decoded(slot: str, uploaded) -> Photo:
 
 
 def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
-    """Run the engine with live progress; on success start a new conversation (archiving the old one)."""
+    """Run the engine with live progress; on success start a new conversation (archiving the old one).
+
+    The engine runs in a worker thread (:func:`start_explanation`) and reports its progress through a queue; this
+    script thread draws it. With the models already loaded the worker starts before the status box is drawn, since
+    Streamlit pauses 50 ms to open one.
+    """
     photo_a, photo_b = photos
     started = time.perf_counter()  # the click: this run starts when the button is pressed
     key = settings_key(settings)
     first_time = key not in loaded_settings()
+    tracker = StageTracker(["preparing faces", *settings["methods"]])
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    job = None
+    if not first_time:
+        try:
+            job = start_explanation(shared_engine(key, settings), photos, events, stop)
+        except Exception:  # noqa: BLE001 (tried again in the status box below, which reports the error)
+            job = None
     status = st.status("Explaining the pair…", expanded=True)
     with status:
         bar = st.progress(0.0, text=STAGE_LABELS["loading models"] if first_time else "Starting")
-        tracker = StageTracker(["preparing faces", *settings["methods"]])
-
         last_bar = [0.0]
 
         def progress(stage: str, fraction: float) -> None:
@@ -1012,23 +1136,24 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
                 last_bar[0] = now
                 bar.progress(tracker.overall, text=f"{tracker.current_label} · {now - started:.0f} s")
 
+        def waiting() -> None:
+            status.update(label="Waiting for another person's explanation to finish…")
+
         try:
-            shared = shared_engine(key, settings)
-            if first_time:
-                st.write(f"✓ {STAGE_LABELS['loading models']} ({time.perf_counter() - started:.1f} s)")
-                loaded_settings().add(key)
-            tracker.restart_clock()
-            engine_started = time.perf_counter()
-            explanation = run_explanation(
-                shared,
-                photo_a,
-                photo_b,
-                progress=progress,
-                waiting=lambda: status.update(label="Waiting for another person's explanation to finish…"),
-            )
-            engine_seconds = time.perf_counter() - engine_started
+            if job is None:
+                shared = shared_engine(key, settings)
+                if first_time:
+                    st.write(f"✓ {STAGE_LABELS['loading models']} ({time.perf_counter() - started:.1f} s)")
+                    loaded_settings().add(key)
+                tracker.restart_clock()
+                job = start_explanation(shared, photos, events, stop)
+            follow_explanation(job, events, progress, waiting)
+            explanation, engine_seconds = job.result()
+            # the panel's images are drawn in a worker while the record and the chat are built here
+            drawing = start_drawing(explanation, st.session_state.get("heatmap_scale") or "absolute")
+            record_started = time.perf_counter()
             record = explanation.to_dict()
-            _mark("engine", engine_seconds, "record", time.perf_counter() - engine_started - engine_seconds)
+            _mark("engine", engine_seconds, "record", time.perf_counter() - record_started)
         except Exception as exc:  # noqa: BLE001 (FaceXError: its message; anything else: logged, summarised)
             status.update(label="Could not explain this pair", state="error", expanded=False)
             st.session_state.error = user_message(exc)
@@ -1041,6 +1166,8 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
                 st.session_state.conversation = refusal_conversation(refusal)
                 st.session_state.chat_error = None
             return
+        finally:
+            stop_explanation(job, stop)  # when the page stopped this run: the engine stops at its next step
         bar.progress(1.0, text="Preparing the chat")
         chat_started = time.perf_counter()
         try:
@@ -1048,6 +1175,7 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
             st.write(f"✓ Preparing the chat ({time.perf_counter() - chat_started:.1f} s)")
         except Exception as exc:  # noqa: BLE001 (the results stay usable without the chat)
             conversation, chat_error = None, f"The chat could not start: {user_message(exc)}"
+        encoded = finished_images(drawing)
         seconds = time.perf_counter() - started
         _mark("explain_run", seconds)
         status.update(label=f"Explained in {seconds:.1f} s", state="complete", expanded=False)
@@ -1056,7 +1184,7 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
     st.session_state.refusal = None
     st.session_state.result = ExplainedPair(
         explanation, record, (photo_a.name, photo_b.name), (photo_a.digest, photo_b.digest), seconds,
-        sha256=(photo_a.sha256, photo_b.sha256), engine_seconds=engine_seconds, settings_key=key,
+        sha256=(photo_a.sha256, photo_b.sha256), engine_seconds=engine_seconds, settings_key=key, encoded=encoded,
     )
     st.session_state.chat_error = None
     st.session_state.conversation = conversation

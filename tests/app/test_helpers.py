@@ -200,3 +200,101 @@ def test_stage_tracker_turns_engine_progress_into_steps(app_module):
     assert tracker.update("s1", 0.5) == [] and tracker.overall == pytest.approx(2.5 / 3)
     assert [label for label, _ in tracker.update("done", 1.0)] == [app_module.STAGE_LABELS["s1"]]
     assert tracker.overall == 1.0
+
+
+class _SteppingEngine:
+    """Stands in for the engine: reports ``steps`` progress calls, ``pause`` seconds apart, then returns its names."""
+
+    def __init__(self, steps: int = 3, pause: float = 0.0, error: Exception | None = None) -> None:
+        self.steps, self.pause, self.error = steps, pause, error
+        self.finished = False
+
+    def explain(self, a, b, progress=None, names=None):
+        import time
+
+        for k in range(self.steps):
+            time.sleep(self.pause)
+            progress("s0", (k + 1) / self.steps)
+        if self.error is not None:
+            raise self.error
+        self.finished = True
+        return names
+
+
+def test_explanation_runs_in_a_worker_and_the_page_draws_its_progress_in_order(app_module, sample_photos):
+    import queue
+    import threading
+
+    shared = app_module.Shared(_SteppingEngine(steps=4, pause=0.01))
+    events, stop = queue.Queue(), threading.Event()
+    job = app_module.start_explanation(shared, sample_photos, events, stop)
+    seen = []
+    app_module.follow_explanation(job, events, lambda stage, f: seen.append((stage, f, threading.current_thread())),
+                                  waiting=lambda: seen.append("waiting"))
+    assert [(s, f) for s, f, _ in seen] == [("s0", 0.25), ("s0", 0.5), ("s0", 0.75), ("s0", 1.0)]
+    assert all(t is threading.current_thread() for _, _, t in seen)  # drawn by the page's own thread
+    value, seconds = job.result(timeout=10)
+    assert value == ("astronaut.png", "astronaut-edited.png") and seconds > 0.03
+    assert not shared.lock.locked()
+
+
+def test_an_engine_error_reaches_the_page(app_module, sample_photos):
+    import queue
+    import threading
+
+    from models.errors import FaceXError
+
+    shared = app_module.Shared(_SteppingEngine(steps=1, error=FaceXError("no face found in photo A")))
+    events = queue.Queue()
+    job = app_module.start_explanation(shared, sample_photos, events, threading.Event())
+    app_module.follow_explanation(job, events, lambda *_: None, lambda: None)
+    with pytest.raises(FaceXError, match="no face found"):
+        job.result(timeout=10)
+    assert not shared.lock.locked()
+
+
+def test_a_page_that_stops_stops_its_engine_at_the_next_step_and_frees_it(app_module, sample_photos):
+    import queue
+    import threading
+
+    engine = _SteppingEngine(steps=1000, pause=0.01)
+    shared = app_module.Shared(engine)
+    events, stop = queue.Queue(), threading.Event()
+    job = app_module.start_explanation(shared, sample_photos, events, stop)
+    assert events.get(timeout=10)[0] == "progress"  # it runs
+    app_module.stop_explanation(job, stop, timeout=10)  # e.g. the page reran: returns once the engine let go
+    assert job.done() and not engine.finished
+    with pytest.raises(app_module.Stopped):
+        job.result()
+    assert not shared.lock.locked()
+    app_module.stop_explanation(job, stop)  # a finished job: nothing to do
+
+
+def test_the_panels_images_are_drawn_ahead_under_the_pages_keys(app_module):
+    """start_drawing draws what the results panel shows first (faces, overlays, legend) under the keys that
+    ExplainedPair.image looks up; a part that fails is left for the page to draw (and report) itself."""
+    face = np.full((30, 30, 3), 90, np.uint8)
+
+    class Drawn:
+        def __init__(self) -> None:
+            self.aligned_faces = {"a": face, "b": face}
+
+        def overlays_on(self, scale):
+            return {"s0": {"overlay_a": face, "overlay_b": face}, "s0_a_only": {"overlay_a": face}}
+
+        def legend_on(self, scale):
+            return np.zeros((5, 20, 3), np.uint8)
+
+    encoded = app_module.finished_images(app_module.start_drawing(Drawn(), "normalised"))
+    assert set(encoded) == {("faces", "a"), ("faces", "b"), ("normalised", "s0", "a"), ("normalised", "s0", "b"),
+                            ("normalised", "s0_a_only", "a"), ("normalised", "legend")}
+    assert encoded[("normalised", "legend")].startswith(b"\x89PNG") and encoded[("faces", "a")][:2] == b"\xff\xd8"
+    current = app_module.ExplainedPair(None, {}, ("a", "b"), ("x", "y"), 1.0, encoded=encoded)
+    assert current.image(("faces", "a"), lambda: pytest.fail("drawn again")) == encoded[("faces", "a")]
+
+    class Broken(Drawn):
+        def overlays_on(self, scale):
+            raise RuntimeError("no maps")
+
+    assert set(app_module.finished_images(app_module.start_drawing(Broken(), "absolute"))) == {
+        ("faces", "a"), ("faces", "b")}
