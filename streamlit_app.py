@@ -634,6 +634,15 @@ def shared_sentence_models() -> Shared:
 
 
 @st.cache_resource(show_spinner=False)
+def explain_pool():
+    """Threads that run the engine for the pages (:func:`start_explanation`), shared by all sessions and reused:
+    the engines take one explanation at a time anyway (their lock), and the libraries' per-thread buffers are kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="facex-explain")
+
+
+@st.cache_resource(show_spinner=False)
 def drawing_pool():
     """Worker threads that draw a new explanation's images (:func:`start_drawing`), shared by all sessions."""
     from concurrent.futures import ThreadPoolExecutor
@@ -757,35 +766,29 @@ class Stopped(Exception):
 
 
 def start_explanation(shared: Shared, photos: tuple[Photo, Photo], events: queue.Queue, stop: threading.Event):
-    """Explain ``photos`` in a worker thread; returns a Future of (explanation, the engine's own seconds).
+    """Explain ``photos`` in a worker thread (:func:`explain_pool`); returns a Future of (explanation, the engine's
+    own seconds).
 
     The engine's progress goes into ``events`` as ("progress", stage, fraction), ("waiting",) when another session
     holds the engine and ("done",) last, however the job ends; once ``stop`` is set, the next progress call raises
     :class:`Stopped` in the worker. Nothing here draws on the page: the script thread does
-    (:func:`follow_explanation`)."""
-    from concurrent.futures import Future
-
-    future: Future = Future()
+    (:func:`follow_explanation`).
+    """
 
     def progress(stage: str, fraction: float) -> None:
         if stop.is_set():
             raise Stopped("the page stopped this explanation")
         events.put(("progress", stage, fraction))
 
-    def work() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
+    def work():
         try:
             engine_started = time.perf_counter()
             explanation = run_explanation(shared, *photos, progress=progress, waiting=lambda: events.put(("waiting",)))
-            future.set_result((explanation, time.perf_counter() - engine_started))
-        except BaseException as exc:  # noqa: BLE001 (handed to the page through the future)
-            future.set_exception(exc)
+            return explanation, time.perf_counter() - engine_started
         finally:
             events.put(("done",))  # wakes the page at once
 
-    threading.Thread(target=work, name="facex-explain", daemon=True).start()
-    return future
+    return explain_pool().submit(work)
 
 
 def follow_explanation(job, events: queue.Queue, progress: Callable[[str, float], None],
