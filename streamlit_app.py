@@ -1384,35 +1384,46 @@ def _heatmap_panel(current: ExplainedPair) -> None:
         st.caption(escape_markdown(words))
 
 
-def _contribution_chart(frame, vmax: float) -> None:
-    import altair as alt
+def contribution_chart_spec(frame, vmax: float) -> dict:
+    """The Vega-Lite spec of the contributions chart (bars per region, one per method, on the maps' ±``vmax`` range).
 
+    Written as a plain spec for ``st.vega_lite_chart``: building the same chart with Altair validated it against
+    the Vega-Lite schema on every run, about as long as drawing the rest of the results.
+    """
     order = frame.groupby("region")["contribution"].mean().sort_values(ascending=False).index.tolist()
     colours = {m.short: m.colour for m in METHODS if m.drawn}
     shown = [m for m in colours if m in set(frame["method"])]
-    chart = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "contribution:Q",
-                title="change of similarity: ← makes the faces less alike · more alike →",
-                scale=alt.Scale(domain=[-vmax, vmax], clamp=True),
-            ),
-            y=alt.Y("region:N", sort=order, title=None),
-            yOffset="method:N",
+    return {
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {
+                "field": "contribution",
+                "type": "quantitative",
+                "title": "change of similarity: ← makes the faces less alike · more alike →",
+                "scale": {"domain": [-vmax, vmax], "clamp": True},
+            },
+            "y": {"field": "region", "type": "nominal", "sort": order, "title": None},
+            "yOffset": {"field": "method", "type": "nominal"},
             # method colours stay clear of the red/blue that means support/against in the heatmaps
-            color=alt.Color(
-                "method:N",
-                title=None,
-                scale=alt.Scale(domain=shown, range=[colours[m] for m in shown]),
-                legend=alt.Legend(orient="bottom", columns=4),
-            ),
-            tooltip=["region", "method", alt.Tooltip("contribution:Q", format="+.3f")],
-        )
-        .properties(height=max(240, 14 * len(frame)))
-    )
-    st.altair_chart(chart, width="stretch")
+            "color": {
+                "field": "method",
+                "type": "nominal",
+                "title": None,
+                "scale": {"domain": shown, "range": [colours[m] for m in shown]},
+                "legend": {"orient": "bottom", "columns": 4},
+            },
+            "tooltip": [
+                {"field": "region", "type": "nominal"},
+                {"field": "method", "type": "nominal"},
+                {"field": "contribution", "type": "quantitative", "format": "+.3f"},
+            ],
+        },
+        "height": max(240, 14 * len(frame)),
+    }
+
+
+def _contribution_chart(frame, vmax: float) -> None:
+    st.vega_lite_chart(frame, contribution_chart_spec(frame, vmax), width="stretch")
 
 
 def _ask(question: str) -> None:

@@ -298,3 +298,18 @@ def test_the_panels_images_are_drawn_ahead_under_the_pages_keys(app_module):
 
     assert set(app_module.finished_images(app_module.start_drawing(Broken(), "absolute"))) == {
         ("faces", "a"), ("faces", "b")}
+
+
+def test_contribution_chart_is_a_valid_vega_lite_spec_on_the_maps_range(app_module):
+    import altair as alt
+    import pandas as pd
+
+    frame = pd.DataFrame({"region": ["nose", "nose", "eyes", "eyes"], "method": ["S0", "S1", "S0", "S1"],
+                          "contribution": [0.02, 0.03, -0.01, 0.0]})
+    spec = app_module.contribution_chart_spec(frame, 0.146)
+    alt.Chart.from_dict({**spec, "data": {"values": frame.to_dict("records")}})  # raises on a schema error
+    encoding = spec["encoding"]
+    assert encoding["x"]["scale"]["domain"] == [-0.146, 0.146]  # the heatmaps' absolute range, not stretched
+    assert encoding["y"]["sort"] == ["nose", "eyes"]  # largest mean change first
+    assert encoding["color"]["scale"]["domain"] == ["S0", "S1"]
+    assert all(c.lower() not in ("red", "blue") for c in encoding["color"]["scale"]["range"])
