@@ -360,6 +360,25 @@ def rule_words(rule: str, record: dict) -> str:
     return rule_text(rule, noise_floor=(record.get("robustness") or {}).get("noise_floor"))
 
 
+def largest_change(record: dict, methods: list[str]) -> float | None:
+    """The largest |change of similarity| of one region among ``methods``' region maps (cosine units), or None when
+    none of them is drawn in similarity units (per-pixel maps and the occlusion baseline are normalised)."""
+    pixel_level = {m for m, names in (record.get("heatmaps") or {}).items() if "photo-similarity_a" in (names or {})}
+    shown = set(methods) - pixel_level - set(NOT_IN_SIMILARITY_UNITS)
+    changes = [abs(float(v["delta"])) for r in record.get("regions", []) if r.get("present")
+               for m, v in (r.get("methods") or {}).items()
+               if m in shown and v.get("delta") is not None and np.isfinite(v["delta"])]
+    return max(changes) if changes else None
+
+
+def scale_reading_words(record: dict, scale: str, methods: list[str]) -> str:
+    """How to read the maps' colours, with this pair's largest change (words: prompts/importance.yaml)."""
+    from explain_engine.heatmaps import scale_reading
+
+    return scale_reading(record.get("heatmap_scale"), largest_change(record, methods), scale,
+                         normalised_label=SCALE_LABELS["normalised"])
+
+
 def scale_words(record: dict, scale: str) -> str | None:
     from explain_engine.heatmaps import scale_text
 
@@ -1354,6 +1373,13 @@ def _heatmap_panel(current: ExplainedPair) -> None:
     heatmaps, legend = heatmaps_for(explanation, scale)
     methods = [m for m in record.get("methods", []) + record.get("one_sided_methods", []) if m in heatmaps]
     methods += [m for m in heatmaps if m not in methods]
+    # the legend and how to read it come first: on the fixed scale most maps are pale, and that is the finding
+    st.image(current.image((scale, "legend"), lambda: legend, png=True), width=640)
+    with st.container(key="scale-reading"):
+        st.markdown(escape_markdown(scale_reading_words(record, scale, methods)))
+    words = scale_words(record, scale)
+    if words:
+        st.caption(escape_markdown(words))
     with st.container(key="heatmaps"):
         for side, name in (("a", current.names[0]), ("b", current.names[1])):
             columns = st.columns(max(1, len(methods)))
@@ -1378,10 +1404,6 @@ def _heatmap_panel(current: ExplainedPair) -> None:
             for col, key, caption in zip(st.columns(4), keys, captions):
                 col.image(current.image((scale, method, key), lambda m=method, k=key: heatmaps[m][k]),
                           caption=caption, width="stretch")
-    st.image(current.image((scale, "legend"), lambda: legend, png=True), width=640)
-    words = scale_words(record, scale)
-    if words:
-        st.caption(escape_markdown(words))
 
 
 def contribution_chart_spec(frame, vmax: float) -> dict:

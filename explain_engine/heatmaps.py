@@ -232,6 +232,37 @@ def scale_text(info: dict | None, scale: str = "absolute") -> str:
     return template.format(vmax=float(info.get("vmax", DEFAULT_RANGE)))
 
 
+def scale_reading(info: dict | None, largest: float | None, scale: str = "absolute",
+                  normalised_label: str = "normalised") -> str:
+    """How to read the colours of this pair's maps (prompts/importance.yaml ``scales.reading_*``), with its numbers.
+
+    Args:
+        info: the record's ``heatmap_scale`` ({"vmax", "rule", ...}; None: :func:`model_scale`'s default).
+        largest: the largest |ΔS_i| (cosine units) among the maps shown on the absolute scale, or None when none is.
+        scale: "absolute" or "normalised" (the scale on screen).
+        normalised_label: what the page calls the normalised scale (named when the maps are pale).
+
+    Returns:
+        The sentences; :func:`scale_text` alone when ``largest`` is None. On the absolute scale a largest change
+        below ``pale_below`` of full colour adds ``reading_pale``: pale maps show small changes, not a display fault.
+    """
+    from .table import importance_words
+
+    info = info or model_scale(None)
+    if largest is None or not np.isfinite(largest):
+        return scale_text(info, scale)
+    scales = importance_words().get("scales", {})
+    vmax = float(info.get("vmax", DEFAULT_RANGE))
+    share = abs(float(largest)) / vmax
+    fields = {"vmax": vmax, "largest": abs(float(largest)), "share": f"{share:.0%}"}  # over 100%: drawn clipped
+    if scale == "normalised":
+        return scales["reading_normalised"].format(**fields)
+    text = scales["reading_absolute"].format(**fields)
+    if share < float(scales.get("pale_below", 0.5)):
+        text += " " + scales["reading_pale"].format(normalised=normalised_label)
+    return text
+
+
 def short_region_label(name: str) -> str:
     """Compact on-image label: "left_eye" -> "L eye" (the PERSON's left; the caption says so), "nose" -> "nose"."""
     for side, mark in (("left", "L"), ("right", "R")):

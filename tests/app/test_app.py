@@ -107,6 +107,10 @@ def test_sample_pair_decision_card_matches_the_engine(app, reference, app_module
                if not str(c).endswith((" contribution", " role", " change")) and c != "Level rule")
     # robustness is on the card
     assert any("Robustness:" in _plain(m.value) for m in app.markdown)
+    # the heatmaps say how to read their fixed colour scale, with this pair's own largest change
+    largest = app_module.largest_change(record, record["methods"] + record.get("one_sided_methods", []))
+    reading = next(_plain(m.value) for m in app.markdown if "How to read the colours" in m.value)
+    assert f"{largest:.3f}" in reading and f"({record['heatmap_scale']['vmax']:.3f})" in reading
     # nothing on the page is rendered as HTML
     assert all(not m.proto.allow_html for m in app.markdown)
 

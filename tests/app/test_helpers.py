@@ -313,3 +313,20 @@ def test_contribution_chart_is_a_valid_vega_lite_spec_on_the_maps_range(app_modu
     assert encoding["y"]["sort"] == ["nose", "eyes"]  # largest mean change first
     assert encoding["color"]["scale"]["domain"] == ["S0", "S1"]
     assert all(c.lower() not in ("red", "blue") for c in encoding["color"]["scale"]["range"])
+
+
+def test_largest_change_counts_only_region_maps_drawn_in_similarity_units(app_module):
+    record = {
+        "heatmaps": {"fggb": {"photo-similarity_a": "x.png"}},
+        "regions": [
+            {"name": "nose", "present": True, "methods": {"s0": {"delta": -0.031}, "s1": {"delta": 0.012},
+                                                          "occlusion": {"delta": 0.9}, "fggb": {"delta": 0.5}}},
+            {"name": "ears", "present": False, "methods": {"s0": {"delta": 0.2}}},
+            {"name": "chin", "present": True, "methods": {"s0": {"delta": None}, "s0_a_only": {"delta": 0.02}}},
+        ],
+    }
+    assert app_module.largest_change(record, ["s0", "s1", "s0_a_only", "occlusion", "fggb"]) == 0.031
+    assert app_module.largest_change(record, ["s1"]) == 0.012
+    assert app_module.largest_change(record, ["occlusion", "fggb"]) is None
+    words = app_module.scale_reading_words({**record, "heatmap_scale": {"vmax": 0.146}}, "absolute", ["s0"])
+    assert "0.031, 21% of full colour (0.146)" in words and app_module.SCALE_LABELS["normalised"] in words

@@ -85,3 +85,24 @@ def test_legend_in_similarity_units():
     assert not np.array_equal(a, b)  # different tick labels and the unit line
     bar = a[: a.shape[0] // 2 - 8]
     assert bar[:, 0].astype(int)[:, 2].mean() > bar[:, 0].astype(int)[:, 0].mean()  # blue at the left end
+
+
+def test_scale_reading_explains_pale_maps_with_the_pairs_own_numbers():
+    """A new user took the pale maps on the fixed scale for a broken app: the panel says how to read them."""
+    from explain_engine.table import importance_words
+
+    words = importance_words()["scales"]
+    info = {"vmax": 0.146, "rule": "genuine_impostor_median_gap"}
+    pale = hm.scale_reading(info, 0.011, "absolute", normalised_label="Normalised per map")
+    assert pale.startswith(words["reading_absolute"].format(vmax=0.146, largest=0.011, share="8%"))
+    assert "0.011, 8% of full colour (0.146)" in pale
+    assert words["reading_pale"].format(normalised="Normalised per map") in pale  # pale: the finding, not a fault
+    strong = hm.scale_reading(info, 0.2, "absolute")
+    assert "137% of full colour" in strong and words["reading_pale"].split(",")[0] not in strong
+    assert hm.scale_reading(info, -0.011, "absolute") == hm.scale_reading(info, 0.011, "absolute")
+    normalised = hm.scale_reading(info, 0.011, "normalised")
+    assert normalised == words["reading_normalised"].format(vmax=0.146, largest=0.011, share="8%")
+    assert "not their strength" in normalised
+    # nothing drawn in similarity units: the scale's own sentence
+    assert hm.scale_reading(info, None, "absolute") == hm.scale_text(info, "absolute")
+    assert "7% of full colour (0.150)" in hm.scale_reading(None, 0.011, "absolute")  # the default range
