@@ -109,6 +109,21 @@ class Photo:
     digest: str
     sha256: str = ""  # of the uploaded file's bytes (for the case report)
 
+    @functools.cached_property
+    def preview(self) -> bytes:
+        """The page's small copy (JPEG, at most PREVIEW_PX a side), encoded once: every rerun shows it again, and
+        re-encoding the full photo each time delayed the start of an explanation."""
+        from PIL import Image
+
+        small = Image.fromarray(np.asarray(self.image, dtype=np.uint8)).convert("RGB")
+        small.thumbnail((PREVIEW_PX, PREVIEW_PX))
+        buffer = io.BytesIO()
+        small.save(buffer, format="JPEG", quality=90)
+        return buffer.getvalue()
+
+
+PREVIEW_PX = 480  # the previews are shown 240 px wide: twice that for high-density screens
+
 
 def _fingerprint(data: bytes | np.ndarray) -> str:
     import hashlib
@@ -1087,8 +1102,8 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
     if source == "sample":
         photo_a, photo_b = sample_pair()
         st.info(SAMPLE_LABEL, icon=":material/info:")
-        left.image(photo_a.image, caption="A: the original photo", width=240)
-        right.image(photo_b.image, caption="B: an edited copy of the same photo", width=240)
+        left.image(photo_a.preview, caption="A: the original photo", width=240)
+        right.image(photo_b.preview, caption="B: an edited copy of the same photo", width=240)
         return photo_a, photo_b
 
     photos: list[Photo | None] = []
@@ -1107,7 +1122,7 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
                 except Exception as exc:  # noqa: BLE001 (a bad file is a message, and keeps everything else)
                     st.error(escape_markdown(user_message(exc)), icon=":material/error:")
                 else:
-                    st.image(photo.image, caption=escape_markdown(photo.name), width=240)
+                    st.image(photo.preview, caption=escape_markdown(photo.name), width=240)
             photos.append(photo)
     if photos[0] is None or photos[1] is None:
         return None
@@ -1274,6 +1289,7 @@ def _results(current: ExplainedPair) -> None:
                 current.image(("faces", side), lambda side=side: explanation.aligned_faces[side]),
                 caption=escape_markdown(f"{side.upper()}: {name}"),
                 width="stretch",
+                output_format="JPEG",  # as encoded: Streamlit need not open the bytes to find out
             )
         st.caption(
             "The model sees these aligned crops; the outlines are the regions that were hidden one by one. "
@@ -1374,7 +1390,8 @@ def _heatmap_panel(current: ExplainedPair) -> None:
     methods = [m for m in record.get("methods", []) + record.get("one_sided_methods", []) if m in heatmaps]
     methods += [m for m in heatmaps if m not in methods]
     # the legend and how to read it come first: on the fixed scale most maps are pale, and that is the finding
-    st.image(current.image((scale, "legend"), lambda: legend, png=True), width=640)
+    # output_format: Streamlit would otherwise re-encode a PNG without alpha as JPEG on every run (and blur the text)
+    st.image(current.image((scale, "legend"), lambda: legend, png=True), width=640, output_format="PNG")
     with st.container(key="scale-reading"):
         st.markdown(escape_markdown(scale_reading_words(record, scale, methods)))
     words = scale_words(record, scale)
@@ -1390,6 +1407,7 @@ def _heatmap_panel(current: ExplainedPair) -> None:
                     current.image((scale, method, side), lambda m=method, s=side: heatmaps[m][f"overlay_{s}"]),
                     caption=escape_markdown(f"{method_short(method)} · {side.upper()}: {name}"),
                     width="stretch",
+                    output_format="JPEG",
                 )
     names = record.get("heatmaps") or {}
     pixel_level = [m for m in methods if "photo-similarity_a" in (names.get(m) or {})]
@@ -1499,7 +1517,8 @@ def _chat_body() -> None:  # noqa: C901 -- the chat panel top to bottom (history
             if images:
                 columns = st.columns(4)
                 for k, (image, caption) in enumerate(images):
-                    columns[k % 4].image(image, caption=escape_markdown(caption), width="stretch")
+                    columns[k % 4].image(image, caption=escape_markdown(caption), width="stretch",
+                                         output_format="PNG" if image.startswith(b"\x89PNG") else "JPEG")
             if st.session_state.get("debug"):  # the router's internals only on request
                 details = [f"answered by {answer.method}", f"score {answer.score:.2f}"]
                 if answer.followup:

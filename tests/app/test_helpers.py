@@ -330,3 +330,15 @@ def test_largest_change_counts_only_region_maps_drawn_in_similarity_units(app_mo
     assert app_module.largest_change(record, ["occlusion", "fggb"]) is None
     words = app_module.scale_reading_words({**record, "heatmap_scale": {"vmax": 0.146}}, "absolute", ["s0"])
     assert "0.031, 21% of full colour (0.146)" in words and app_module.SCALE_LABELS["normalised"] in words
+
+
+def test_photo_preview_is_small_and_encoded_once(app_module):
+    from PIL import Image
+
+    wide = np.zeros((300, 900, 3), np.uint8)
+    wide[:, 450:] = 200
+    photo = app_module.read_upload("wide.png", _encode(wide, "PNG"))
+    preview = photo.preview
+    assert photo.preview is preview  # every rerun shows the same bytes
+    with Image.open(io.BytesIO(preview)) as shown:
+        assert shown.format == "JPEG" and shown.size == (app_module.PREVIEW_PX, app_module.PREVIEW_PX // 3)
