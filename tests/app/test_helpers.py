@@ -342,3 +342,17 @@ def test_photo_preview_is_small_and_encoded_once(app_module):
     assert photo.preview is preview  # every rerun shows the same bytes
     with Image.open(io.BytesIO(preview)) as shown:
         assert shown.format == "JPEG" and shown.size == (app_module.PREVIEW_PX, app_module.PREVIEW_PX // 3)
+
+
+def test_settle_heap_keeps_the_loaded_objects_out_of_later_collections(app_module):
+    import gc
+
+    try:
+        app_module.settle_heap()
+        assert gc.get_freeze_count() > 0  # the objects alive now are skipped by every later collection
+        garbage = []
+        garbage.append(garbage)  # a reference cycle made afterwards is still collected
+        del garbage
+        assert gc.collect() >= 1
+    finally:
+        gc.unfreeze()
