@@ -19,10 +19,12 @@ Uploaded photos stay in memory (bytes and arrays in this session's state); nothi
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import json
 import logging
 import os
+import queue
 import re
 import threading
 import time
@@ -106,6 +108,21 @@ class Photo:
     image: np.ndarray
     digest: str
     sha256: str = ""  # of the uploaded file's bytes (for the case report)
+
+    @functools.cached_property
+    def preview(self) -> bytes:
+        """The page's small copy (JPEG, at most PREVIEW_PX a side), encoded once: every rerun shows it again, and
+        re-encoding the full photo each time delayed the start of an explanation."""
+        from PIL import Image
+
+        small = Image.fromarray(np.asarray(self.image, dtype=np.uint8)).convert("RGB")
+        small.thumbnail((PREVIEW_PX, PREVIEW_PX))
+        buffer = io.BytesIO()
+        small.save(buffer, format="JPEG", quality=90)
+        return buffer.getvalue()
+
+
+PREVIEW_PX = 480  # the previews are shown 240 px wide: twice that for high-density screens
 
 
 def _fingerprint(data: bytes | np.ndarray) -> str:
@@ -358,6 +375,25 @@ def rule_words(rule: str, record: dict) -> str:
     return rule_text(rule, noise_floor=(record.get("robustness") or {}).get("noise_floor"))
 
 
+def largest_change(record: dict, methods: list[str]) -> float | None:
+    """The largest |change of similarity| of one region among ``methods``' region maps (cosine units), or None when
+    none of them is drawn in similarity units (per-pixel maps and the occlusion baseline are normalised)."""
+    pixel_level = {m for m, names in (record.get("heatmaps") or {}).items() if "photo-similarity_a" in (names or {})}
+    shown = set(methods) - pixel_level - set(NOT_IN_SIMILARITY_UNITS)
+    changes = [abs(float(v["delta"])) for r in record.get("regions", []) if r.get("present")
+               for m, v in (r.get("methods") or {}).items()
+               if m in shown and v.get("delta") is not None and np.isfinite(v["delta"])]
+    return max(changes) if changes else None
+
+
+def scale_reading_words(record: dict, scale: str, methods: list[str]) -> str:
+    """How to read the maps' colours, with this pair's largest change (words: prompts/importance.yaml)."""
+    from explain_engine.heatmaps import scale_reading
+
+    return scale_reading(record.get("heatmap_scale"), largest_change(record, methods), scale,
+                         normalised_label=SCALE_LABELS["normalised"])
+
+
 def scale_words(record: dict, scale: str) -> str | None:
     from explain_engine.heatmaps import scale_text
 
@@ -536,6 +572,44 @@ class ExplainedPair:
         return self.encoded[key]
 
 
+def page_images(explanation: Any, scale: str, part: str) -> dict[tuple, bytes]:
+    """The images the results panel shows at once, drawn and encoded under :meth:`ExplainedPair.image`'s keys:
+    ``part`` "faces" (the outlined aligned faces) or "heatmaps" (every method's photo overlays on ``scale`` and the
+    colour legend).
+
+    Run in worker threads (:func:`start_drawing`) while the page builds the record and the chat: OpenCV, NumPy and
+    Pillow release the GIL for most of this work, so it overlaps instead of adding up.
+    """
+    if part == "faces":
+        return {("faces", side): jpeg_bytes(explanation.aligned_faces[side]) for side in ("a", "b")}
+    heatmaps, legend = heatmaps_for(explanation, scale)
+    out = {}
+    for method, images in heatmaps.items():
+        for side in ("a", "b"):
+            if images.get(f"overlay_{side}") is not None:
+                out[(scale, method, side)] = jpeg_bytes(images[f"overlay_{side}"])
+    out[(scale, "legend")] = png_bytes(legend)
+    return out
+
+
+def start_drawing(explanation: Any, scale: str) -> list:
+    """Futures of :func:`page_images`' two parts, drawn side by side in :func:`drawing_pool`."""
+    pool = drawing_pool()
+    return [pool.submit(page_images, explanation, scale, part) for part in ("heatmaps", "faces")]
+
+
+def finished_images(drawing: list) -> dict[tuple, bytes]:
+    """The workers' images (:func:`start_drawing`); a part that failed is left out, so that the page draws it itself
+    and shows the error where it occurs."""
+    out: dict[tuple, bytes] = {}
+    for job in drawing:
+        try:
+            out.update(job.result())
+        except Exception as exc:  # noqa: BLE001 (the page draws these images again, in its own error guard)
+            log.warning("drawing the panel's images failed: %s", exc)
+    return out
+
+
 def engine_config(settings: dict):
     """The EngineConfig for the sidebar settings; everything not chosen keeps the embedded offline defaults."""
     from explain_engine import EngineConfig
@@ -591,6 +665,23 @@ def shared_sentence_models() -> Shared:
     embedder = registry.create("sentence", config)
     qa = registry.create("qa", config) if config.qa else None
     return Shared({"embedder": embedder, "qa": qa})
+
+
+@st.cache_resource(show_spinner=False)
+def explain_pool():
+    """Threads that run the engine for the pages (:func:`start_explanation`), shared by all sessions and reused:
+    the engines take one explanation at a time anyway (their lock), and the libraries' per-thread buffers are kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="facex-explain")
+
+
+@st.cache_resource(show_spinner=False)
+def drawing_pool():
+    """Worker threads that draw a new explanation's images (:func:`start_drawing`), shared by all sessions."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="facex-draw")
 
 
 @st.cache_resource(show_spinner=False)
@@ -670,10 +761,24 @@ def warm_up() -> threading.Thread:
             shared_sentence_models()
         except Exception:  # the page reports the same error when it needs the model
             log.exception("background model loading failed")
+        settle_heap()
 
     thread = threading.Thread(target=load, name="facex-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def settle_heap() -> None:
+    """Keep the objects alive now (libraries, loaded models) out of the garbage collector's later scans.
+
+    Streamlit runs a full garbage collection after every script run (``runner.postScriptGC``), holding the GIL: with
+    the face models in memory it walks about a million objects (about 0.35 s on a desktop), and the page's last
+    messages and a chat answer wait behind it. Called once the models are loaded; ``gc.freeze`` (after a collection,
+    so that no garbage is kept) moves the survivors to a generation the collector skips. They are still freed by
+    reference counting; only reference cycles among them would now stay until the process ends.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run_explanation(shared: Shared, photo_a: Photo, photo_b: Photo, progress: Callable, waiting: Callable):
@@ -688,6 +793,65 @@ def run_explanation(shared: Shared, photo_a: Photo, photo_b: Photo, progress: Ca
         return shared.value.explain(photo_a.image, photo_b.image, progress=progress, names=(photo_a.name, photo_b.name))
     finally:
         shared.lock.release()
+
+
+class Stopped(Exception):
+    """The page that asked for an explanation stopped (a rerun or a closed tab): the engine stops at its next step."""
+
+
+def start_explanation(shared: Shared, photos: tuple[Photo, Photo], events: queue.Queue, stop: threading.Event):
+    """Explain ``photos`` in a worker thread (:func:`explain_pool`); returns a Future of (explanation, the engine's
+    own seconds).
+
+    The engine's progress goes into ``events`` as ("progress", stage, fraction), ("waiting",) when another session
+    holds the engine and ("done",) last, however the job ends; once ``stop`` is set, the next progress call raises
+    :class:`Stopped` in the worker. Nothing here draws on the page: the script thread does
+    (:func:`follow_explanation`).
+    """
+
+    def progress(stage: str, fraction: float) -> None:
+        if stop.is_set():
+            raise Stopped("the page stopped this explanation")
+        events.put(("progress", stage, fraction))
+
+    def work():
+        try:
+            engine_started = time.perf_counter()
+            explanation = run_explanation(shared, *photos, progress=progress, waiting=lambda: events.put(("waiting",)))
+            return explanation, time.perf_counter() - engine_started
+        finally:
+            events.put(("done",))  # wakes the page at once
+
+    return explain_pool().submit(work)
+
+
+def follow_explanation(job, events: queue.Queue, progress: Callable[[str, float], None],
+                       waiting: Callable[[], None], poll_s: float = 0.25) -> None:
+    """Hand the worker's events to ``progress`` / ``waiting`` (in this, the script's thread) until its last one,
+    ("done",), arrives: the job has finished then and every event it sent has been drawn."""
+    while True:
+        try:
+            event = events.get(timeout=poll_s)
+        except queue.Empty:
+            if job.done() and events.empty():  # a job that ended without its "done" (not expected)
+                return
+            continue
+        if event[0] == "done":
+            return
+        if event[0] == "waiting":
+            waiting()
+        else:
+            progress(event[1], event[2])
+
+
+def stop_explanation(job, stop: threading.Event, timeout: float = ENGINE_WAIT_S) -> None:
+    """Stop an unfinished job (the page left it) and wait until its engine has let go, so that a new explanation
+    does not find the engine busy with a discarded one. Does nothing to a finished job."""
+    stop.set()
+    if job is not None and not job.done():
+        from concurrent.futures import wait
+
+        wait([job], timeout=timeout)
 
 
 def new_conversation(record: dict):
@@ -938,8 +1102,8 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
     if source == "sample":
         photo_a, photo_b = sample_pair()
         st.info(SAMPLE_LABEL, icon=":material/info:")
-        left.image(photo_a.image, caption="A: the original photo", width=240)
-        right.image(photo_b.image, caption="B: an edited copy of the same photo", width=240)
+        left.image(photo_a.preview, caption="A: the original photo", width=240)
+        right.image(photo_b.preview, caption="B: an edited copy of the same photo", width=240)
         return photo_a, photo_b
 
     photos: list[Photo | None] = []
@@ -958,7 +1122,7 @@ def _inputs(source: str) -> tuple[Photo, Photo] | None:
                 except Exception as exc:  # noqa: BLE001 (a bad file is a message, and keeps everything else)
                     st.error(escape_markdown(user_message(exc)), icon=":material/error:")
                 else:
-                    st.image(photo.image, caption=escape_markdown(photo.name), width=240)
+                    st.image(photo.preview, caption=escape_markdown(photo.name), width=240)
             photos.append(photo)
     if photos[0] is None or photos[1] is None:
         return None
@@ -976,16 +1140,28 @@ def _decoded(slot: str, uploaded) -> Photo:
 
 
 def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
-    """Run the engine with live progress; on success start a new conversation (archiving the old one)."""
+    """Run the engine with live progress; on success start a new conversation (archiving the old one).
+
+    The engine runs in a worker thread (:func:`start_explanation`) and reports its progress through a queue; this
+    script thread draws it. With the models already loaded the worker starts before the status box is drawn, since
+    Streamlit pauses 50 ms to open one.
+    """
     photo_a, photo_b = photos
     started = time.perf_counter()  # the click: this run starts when the button is pressed
     key = settings_key(settings)
     first_time = key not in loaded_settings()
+    tracker = StageTracker(["preparing faces", *settings["methods"]])
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    job = None
+    if not first_time:
+        try:
+            job = start_explanation(shared_engine(key, settings), photos, events, stop)
+        except Exception:  # noqa: BLE001 (tried again in the status box below, which reports the error)
+            job = None
     status = st.status("Explaining the pair…", expanded=True)
     with status:
         bar = st.progress(0.0, text=STAGE_LABELS["loading models"] if first_time else "Starting")
-        tracker = StageTracker(["preparing faces", *settings["methods"]])
-
         last_bar = [0.0]
 
         def progress(stage: str, fraction: float) -> None:
@@ -997,23 +1173,24 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
                 last_bar[0] = now
                 bar.progress(tracker.overall, text=f"{tracker.current_label} · {now - started:.0f} s")
 
+        def waiting() -> None:
+            status.update(label="Waiting for another person's explanation to finish…")
+
         try:
-            shared = shared_engine(key, settings)
-            if first_time:
-                st.write(f"✓ {STAGE_LABELS['loading models']} ({time.perf_counter() - started:.1f} s)")
-                loaded_settings().add(key)
-            tracker.restart_clock()
-            engine_started = time.perf_counter()
-            explanation = run_explanation(
-                shared,
-                photo_a,
-                photo_b,
-                progress=progress,
-                waiting=lambda: status.update(label="Waiting for another person's explanation to finish…"),
-            )
-            engine_seconds = time.perf_counter() - engine_started
+            if job is None:
+                shared = shared_engine(key, settings)
+                if first_time:
+                    st.write(f"✓ {STAGE_LABELS['loading models']} ({time.perf_counter() - started:.1f} s)")
+                    loaded_settings().add(key)
+                tracker.restart_clock()
+                job = start_explanation(shared, photos, events, stop)
+            follow_explanation(job, events, progress, waiting)
+            explanation, engine_seconds = job.result()
+            # the panel's images are drawn in a worker while the record and the chat are built here
+            drawing = start_drawing(explanation, st.session_state.get("heatmap_scale") or "absolute")
+            record_started = time.perf_counter()
             record = explanation.to_dict()
-            _mark("engine", engine_seconds, "record", time.perf_counter() - engine_started - engine_seconds)
+            _mark("engine", engine_seconds, "record", time.perf_counter() - record_started)
         except Exception as exc:  # noqa: BLE001 (FaceXError: its message; anything else: logged, summarised)
             status.update(label="Could not explain this pair", state="error", expanded=False)
             st.session_state.error = user_message(exc)
@@ -1026,6 +1203,8 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
                 st.session_state.conversation = refusal_conversation(refusal)
                 st.session_state.chat_error = None
             return
+        finally:
+            stop_explanation(job, stop)  # when the page stopped this run: the engine stops at its next step
         bar.progress(1.0, text="Preparing the chat")
         chat_started = time.perf_counter()
         try:
@@ -1033,6 +1212,7 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
             st.write(f"✓ Preparing the chat ({time.perf_counter() - chat_started:.1f} s)")
         except Exception as exc:  # noqa: BLE001 (the results stay usable without the chat)
             conversation, chat_error = None, f"The chat could not start: {user_message(exc)}"
+        encoded = finished_images(drawing)
         seconds = time.perf_counter() - started
         _mark("explain_run", seconds)
         status.update(label=f"Explained in {seconds:.1f} s", state="complete", expanded=False)
@@ -1041,7 +1221,7 @@ def _explain(settings: dict, photos: tuple[Photo, Photo]) -> None:
     st.session_state.refusal = None
     st.session_state.result = ExplainedPair(
         explanation, record, (photo_a.name, photo_b.name), (photo_a.digest, photo_b.digest), seconds,
-        sha256=(photo_a.sha256, photo_b.sha256), engine_seconds=engine_seconds, settings_key=key,
+        sha256=(photo_a.sha256, photo_b.sha256), engine_seconds=engine_seconds, settings_key=key, encoded=encoded,
     )
     st.session_state.chat_error = None
     st.session_state.conversation = conversation
@@ -1109,6 +1289,7 @@ def _results(current: ExplainedPair) -> None:
                 current.image(("faces", side), lambda side=side: explanation.aligned_faces[side]),
                 caption=escape_markdown(f"{side.upper()}: {name}"),
                 width="stretch",
+                output_format="JPEG",  # as encoded: Streamlit need not open the bytes to find out
             )
         st.caption(
             "The model sees these aligned crops; the outlines are the regions that were hidden one by one. "
@@ -1208,6 +1389,14 @@ def _heatmap_panel(current: ExplainedPair) -> None:
     heatmaps, legend = heatmaps_for(explanation, scale)
     methods = [m for m in record.get("methods", []) + record.get("one_sided_methods", []) if m in heatmaps]
     methods += [m for m in heatmaps if m not in methods]
+    # the legend and how to read it come first: on the fixed scale most maps are pale, and that is the finding
+    # output_format: Streamlit would otherwise re-encode a PNG without alpha as JPEG on every run (and blur the text)
+    st.image(current.image((scale, "legend"), lambda: legend, png=True), width=640, output_format="PNG")
+    with st.container(key="scale-reading"):
+        st.markdown(escape_markdown(scale_reading_words(record, scale, methods)))
+    words = scale_words(record, scale)
+    if words:
+        st.caption(escape_markdown(words))
     with st.container(key="heatmaps"):
         for side, name in (("a", current.names[0]), ("b", current.names[1])):
             columns = st.columns(max(1, len(methods)))
@@ -1218,6 +1407,7 @@ def _heatmap_panel(current: ExplainedPair) -> None:
                     current.image((scale, method, side), lambda m=method, s=side: heatmaps[m][f"overlay_{s}"]),
                     caption=escape_markdown(f"{method_short(method)} · {side.upper()}: {name}"),
                     width="stretch",
+                    output_format="JPEG",
                 )
     names = record.get("heatmaps") or {}
     pixel_level = [m for m in methods if "photo-similarity_a" in (names.get(m) or {})]
@@ -1232,41 +1422,48 @@ def _heatmap_panel(current: ExplainedPair) -> None:
             for col, key, caption in zip(st.columns(4), keys, captions):
                 col.image(current.image((scale, method, key), lambda m=method, k=key: heatmaps[m][k]),
                           caption=caption, width="stretch")
-    st.image(current.image((scale, "legend"), lambda: legend, png=True), width=640)
-    words = scale_words(record, scale)
-    if words:
-        st.caption(escape_markdown(words))
 
 
-def _contribution_chart(frame, vmax: float) -> None:
-    import altair as alt
+def contribution_chart_spec(frame, vmax: float) -> dict:
+    """The Vega-Lite spec of the contributions chart (bars per region, one per method, on the maps' ±``vmax`` range).
 
+    Written as a plain spec for ``st.vega_lite_chart``: building the same chart with Altair validated it against
+    the Vega-Lite schema on every run, about as long as drawing the rest of the results.
+    """
     order = frame.groupby("region")["contribution"].mean().sort_values(ascending=False).index.tolist()
     colours = {m.short: m.colour for m in METHODS if m.drawn}
     shown = [m for m in colours if m in set(frame["method"])]
-    chart = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "contribution:Q",
-                title="change of similarity: ← makes the faces less alike · more alike →",
-                scale=alt.Scale(domain=[-vmax, vmax], clamp=True),
-            ),
-            y=alt.Y("region:N", sort=order, title=None),
-            yOffset="method:N",
+    return {
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {
+                "field": "contribution",
+                "type": "quantitative",
+                "title": "change of similarity: ← makes the faces less alike · more alike →",
+                "scale": {"domain": [-vmax, vmax], "clamp": True},
+            },
+            "y": {"field": "region", "type": "nominal", "sort": order, "title": None},
+            "yOffset": {"field": "method", "type": "nominal"},
             # method colours stay clear of the red/blue that means support/against in the heatmaps
-            color=alt.Color(
-                "method:N",
-                title=None,
-                scale=alt.Scale(domain=shown, range=[colours[m] for m in shown]),
-                legend=alt.Legend(orient="bottom", columns=4),
-            ),
-            tooltip=["region", "method", alt.Tooltip("contribution:Q", format="+.3f")],
-        )
-        .properties(height=max(240, 14 * len(frame)))
-    )
-    st.altair_chart(chart, width="stretch")
+            "color": {
+                "field": "method",
+                "type": "nominal",
+                "title": None,
+                "scale": {"domain": shown, "range": [colours[m] for m in shown]},
+                "legend": {"orient": "bottom", "columns": 4},
+            },
+            "tooltip": [
+                {"field": "region", "type": "nominal"},
+                {"field": "method", "type": "nominal"},
+                {"field": "contribution", "type": "quantitative", "format": "+.3f"},
+            ],
+        },
+        "height": max(240, 14 * len(frame)),
+    }
+
+
+def _contribution_chart(frame, vmax: float) -> None:
+    st.vega_lite_chart(frame, contribution_chart_spec(frame, vmax), width="stretch")
 
 
 def _ask(question: str) -> None:
@@ -1320,7 +1517,8 @@ def _chat_body() -> None:  # noqa: C901 -- the chat panel top to bottom (history
             if images:
                 columns = st.columns(4)
                 for k, (image, caption) in enumerate(images):
-                    columns[k % 4].image(image, caption=escape_markdown(caption), width="stretch")
+                    columns[k % 4].image(image, caption=escape_markdown(caption), width="stretch",
+                                         output_format="PNG" if image.startswith(b"\x89PNG") else "JPEG")
             if st.session_state.get("debug"):  # the router's internals only on request
                 details = [f"answered by {answer.method}", f"score {answer.score:.2f}"]
                 if answer.followup:

@@ -27,6 +27,12 @@ _WORD = re.compile(r"[a-z][a-z0-9']*")
 _NUMBER = re.compile(r"(?<![\w.])(0?\.\d+|1\.0+|[01])(?!\w|\.\d)")
 
 
+@lru_cache(maxsize=1)
+def _answer_words() -> frozenset[str]:
+    """The words of ``prompts/answers.yaml`` (cached: parsing it took longer than the rest of a chatbot's start)."""
+    return frozenset(re.findall(r"[a-z]{3,}", str(read_data_file(PROMPTS_DIR / "answers.yaml")).lower()))
+
+
 @lru_cache(maxsize=4)
 def load_lexicon(path: str | None = None) -> dict:
     """``prompts/questions.yaml`` (cached); rules compiled."""
@@ -144,7 +150,7 @@ class QuestionParser:
                             for w in p.split()]
         # Words the rules and answers spell out are known too ("difference" is not a typo of "different").
         lexicon_words = {w for rule in self.lexicon["rules"] for w in re.findall(r"[a-z]{3,}", rule["pattern"])}
-        answer_words = {w for w in re.findall(r"[a-z]{3,}", str(read_data_file(PROMPTS_DIR / "answers.yaml")).lower())}
+        answer_words = _answer_words()
         self.speller = SpellingCorrector(list(spelling["words"]) + vocabulary_words,
                                          known_words(prompts) | _COMMON | lexicon_words | answer_words,
                                          spelling["min_length"], spelling["max_distance"])

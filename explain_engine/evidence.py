@@ -115,6 +115,7 @@ def _level_index(scale: dict, level: str) -> int:
     return names.index(level) if level in names else len(names) - 1
 
 
+@lru_cache(maxsize=64)
 def probability_floor(n: int) -> float | None:
     """The largest probability of being right that ``n`` error-free pairs can show: 1 - the 95% Clopper-Pearson upper
     limit of an error rate with 0 errors in n, which is 0.025^(1/n).

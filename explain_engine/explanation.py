@@ -12,7 +12,7 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,12 @@ OVERLAY_CONTEXT = 0.6  # the photo overlay shows the face box widened by this fr
 
 
 def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a record names (a copy: the lookup runs once per process)."""
+    return dict(_package_versions())
+
+
+@lru_cache(maxsize=1)
+def _package_versions() -> dict[str, str]:
     out = {}
     for dist in VERSION_PACKAGES:
         try:
@@ -380,6 +386,7 @@ class Explanation:
 
         absolute = scale == "absolute"
         out: dict[str, dict[str, np.ndarray]] = {}
+        weights: dict[tuple[str, bool], np.ndarray] = {}  # (side, per-pixel map?) -> the overlay's blending weight
         for m in self.heatmap_methods:
             result = self.arrays.results[m]
             pixel_map = bool(result.maps.get("a") or result.maps.get("b"))
@@ -403,24 +410,40 @@ class Explanation:
                     x0, y0, _, _ = self._overlay_window(face)
                     full = warp_to_image(heat, face.aligned, face.image.shape)
                     photo_heat = full[y0 : y0 + photo.shape[0], x0 : x0 + photo.shape[1]]
-                    inside = warp_to_image(np.ones(face.crop.shape[:2], bool), face.aligned, face.image.shape)
-                    inside = inside[y0 : y0 + photo.shape[0], x0 : x0 + photo.shape[1]]
                 else:
                     photo_heat = heatmaps.region_heatmap(photo_regions.masks, contributions, photo.shape[:2],
                                                          vmax=vmax)
-                    inside = np.zeros(photo.shape[:2], dtype=bool)
-                    for mask in photo_regions.masks.values():
-                        inside |= mask
-                images[f"overlay_{side}"] = heatmaps.overlay(photo, photo_heat, mask=inside, vmax=vmax)
+                if (side, pixel is not None) not in weights:  # the same for every method: drawn once per photo
+                    weights[side, pixel is not None] = self._overlay_weight(face, photo, photo_regions,
+                                                                            pixel is not None)
+                weight = weights[side, pixel is not None]
+                images[f"overlay_{side}"] = heatmaps.overlay(photo, photo_heat, weight=weight, vmax=vmax)
                 if self._pixel_map_keys(m) and not overlays_only:  # similarity in red, dissimilarity in blue, on one scale per method
                     for kind, sign in (("similarity", 1.0), ("dissimilarity", -1.0)):
                         crop_map = sign * result.maps[side][kind]
                         images[f"{kind}_{side}"] = heatmaps.colorize(crop_map)
                         full = warp_to_image(crop_map, face.aligned, face.image.shape)
                         images[f"photo-{kind}_{side}"] = heatmaps.overlay(
-                            photo, full[y0 : y0 + photo.shape[0], x0 : x0 + photo.shape[1]], mask=inside)
+                            photo, full[y0 : y0 + photo.shape[0], x0 : x0 + photo.shape[1]], weight=weight)
             out[m] = images
         return out
+
+    def _overlay_weight(self, face, photo: np.ndarray, photo_regions, pixel_map: bool) -> np.ndarray:
+        """The feathered blending weight (heatmaps.mask_weight) of the part of ``photo`` an overlay colours: the
+        union of the regions, or the whole aligned crop for a per-pixel map."""
+        from explain_engine import heatmaps
+
+        if pixel_map:
+            from models.alignment import warp_to_image
+
+            x0, y0, _, _ = self._overlay_window(face)
+            inside = warp_to_image(np.ones(face.crop.shape[:2], bool), face.aligned, face.image.shape)
+            inside = inside[y0 : y0 + photo.shape[0], x0 : x0 + photo.shape[1]]
+        else:
+            inside = np.zeros(photo.shape[:2], dtype=bool)
+            for mask in photo_regions.masks.values():
+                inside |= mask
+        return heatmaps.mask_weight(inside, photo.shape[:2])
 
     @cached_property
     def aligned_faces(self) -> dict[str, np.ndarray]:

@@ -129,23 +129,33 @@ def colorize(heatmap: np.ndarray, vmax: float = 1.0) -> np.ndarray:
     return (rgba[..., :3] * 255 + 0.5).astype(np.uint8)
 
 
+def mask_weight(mask: np.ndarray, shape: tuple[int, int], feather: float | None = None) -> np.ndarray:
+    """The blending weight in [0, 1] of ``mask`` on an image of ``shape``, as :func:`overlay` uses it: the mask resized
+    to the image, then feathered (``feather``: sigma in px; None = FEATHER_FRACTION of the side; 0 = hard edges).
+    Compute it once when several maps are drawn over the same photo and region mask, and pass it as ``weight``."""
+    m = (_resize(np.asarray(mask, dtype=np.float32), tuple(shape[:2])) > 0.5).astype(np.float32)
+    sigma = None if feather is None else float(feather)
+    return feather_mask(m, sigma) if sigma is None or sigma > 0 else m
+
+
 def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, *, mask: np.ndarray | None = None,
-            vmax: float = 1.0, feather: float | None = None) -> np.ndarray:
+            vmax: float = 1.0, feather: float | None = None, weight: np.ndarray | None = None) -> np.ndarray:
     """Blend the coloured map over the photo with weight ``alpha``; where ``mask`` is False (e.g. outside every
     region) the photo shows unchanged. The map is resized to the image when the shapes differ. ``feather``: sigma in
-    px of the soft edge of the mask and the map (None = FEATHER_FRACTION of the image side; 0 = hard edges)."""
+    px of the soft edge of the mask and the map (None = FEATHER_FRACTION of the image side; 0 = hard edges).
+    ``weight``: the mask's :func:`mask_weight` (same ``feather``), computed once for many maps; replaces ``mask``."""
     image = np.asarray(image, dtype=np.uint8)
     heat = _resize(heatmap, image.shape[:2])
     sigma = None if feather is None else float(feather)
     if sigma is None or sigma > 0:
         heat = soften(heat, sigma)
     colour = colorize(heat, vmax).astype(np.float32)
-    weight = np.full(image.shape[:2], float(alpha), dtype=np.float32)
-    if mask is not None:
-        m = (_resize(np.asarray(mask, dtype=np.float32), image.shape[:2]) > 0.5).astype(np.float32)
-        if sigma is None or sigma > 0:
-            m = feather_mask(m, sigma)
-        weight *= m
+    if weight is None and mask is not None:
+        weight = mask_weight(mask, image.shape[:2], feather)
+    if weight is None:
+        weight = np.full(image.shape[:2], float(alpha), dtype=np.float32)
+    else:
+        weight = float(alpha) * np.asarray(weight, dtype=np.float32)
     out = (1 - weight[..., None]) * image.astype(np.float32) + weight[..., None] * colour
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
@@ -234,6 +244,37 @@ def scale_text(info: dict | None, scale: str = "absolute") -> str:
     info = info or model_scale(None)
     template = scales.get(info.get("rule"), "")
     return template.format(vmax=float(info.get("vmax", DEFAULT_RANGE)))
+
+
+def scale_reading(info: dict | None, largest: float | None, scale: str = "absolute",
+                  normalised_label: str = "normalised") -> str:
+    """How to read the colours of this pair's maps (prompts/importance.yaml ``scales.reading_*``), with its numbers.
+
+    Args:
+        info: the record's ``heatmap_scale`` ({"vmax", "rule", ...}; None: :func:`model_scale`'s default).
+        largest: the largest |ΔS_i| (cosine units) among the maps shown on the absolute scale, or None when none is.
+        scale: "absolute" or "normalised" (the scale on screen).
+        normalised_label: what the page calls the normalised scale (named when the maps are pale).
+
+    Returns:
+        The sentences; :func:`scale_text` alone when ``largest`` is None. On the absolute scale a largest change
+        below ``pale_below`` of full colour adds ``reading_pale``: pale maps show small changes, not a display fault.
+    """
+    from .table import importance_words
+
+    info = info or model_scale(None)
+    if largest is None or not np.isfinite(largest):
+        return scale_text(info, scale)
+    scales = importance_words().get("scales", {})
+    vmax = float(info.get("vmax", DEFAULT_RANGE))
+    share = abs(float(largest)) / vmax
+    fields = {"vmax": vmax, "largest": abs(float(largest)), "share": f"{share:.0%}"}  # over 100%: drawn clipped
+    if scale == "normalised":
+        return scales["reading_normalised"].format(**fields)
+    text = scales["reading_absolute"].format(**fields)
+    if share < float(scales.get("pale_below", 0.5)):
+        text += " " + scales["reading_pale"].format(normalised=normalised_label)
+    return text
 
 
 def short_region_label(name: str) -> str:

@@ -79,6 +79,7 @@ def test_sample_pair_decision_card_matches_the_engine(app, reference, app_module
     steps = [m.value for m in app.status[0].markdown]
     assert any("Finding, aligning and outlining the faces" in m for m in steps), steps
     assert any("S0: hiding one region at a time" in m for m in steps), steps
+    assert any("Loading the models (first time only)" in m for m in steps), steps  # the first time: it is
     assert _metric(app, "Similarity") == f"{reference.similarity:.3f}"
     assert _metric(app, "Threshold") == f"{reference.threshold:.3f}"
     card = app_module.decision_summary(app.session_state["result"].record)
@@ -107,6 +108,10 @@ def test_sample_pair_decision_card_matches_the_engine(app, reference, app_module
                if not str(c).endswith((" contribution", " role", " change")) and c != "Level rule")
     # robustness is on the card
     assert any("Robustness:" in _plain(m.value) for m in app.markdown)
+    # the heatmaps say how to read their fixed colour scale, with this pair's own largest change
+    largest = app_module.largest_change(record, record["methods"] + record.get("one_sided_methods", []))
+    reading = next(_plain(m.value) for m in app.markdown if "How to read the colours" in m.value)
+    assert f"{largest:.3f}" in reading and f"({record['heatmap_scale']['vmax']:.3f})" in reading
     # nothing on the page is rendered as HTML
     assert all(not m.proto.allow_html for m in app.markdown)
 
@@ -235,6 +240,11 @@ def test_new_pair_starts_a_new_conversation_and_the_old_one_stays_exportable(app
     assert not app.exception
     assert [e.value for e in app.error] == []
     assert app.session_state["result"].names == ("me.png", "me-edited.png")
+    # the same settings again: the models are loaded, and the status box does not claim to load them
+    steps = [m.value for m in app.status[0].markdown]
+    assert app.status[0].label.startswith("Explained in")
+    assert any("S0: hiding one region at a time" in m for m in steps), steps
+    assert not any("first time" in m for m in steps), steps
     assert len(app.chat_message) == 0  # a new conversation
     assert len(app.session_state["conversation"].turns) == 0
     archived = json.loads(downloads["conversation-1.json"])

@@ -49,6 +49,9 @@ def test_upload_explain_ask_in_a_real_browser(skip_without_browser, tmp_path, sa
 
             # the explainability table: every column on screen (none hidden off the right edge), region pinned
             check_table_columns_visible(driver)
+            # the maps' fixed colour scale is explained in words on the page, next to the legend
+            reading = browser.css(driver, ".st-key-scale-reading")
+            assert reading and reading[0].is_displayed() and "How to read the colours" in reading[0].text
 
             answer = browser.ask(driver, QUESTION, timeout=120)
             # an answer about regions (which one depends on the photos), with its heatmap inside the message

@@ -200,3 +200,159 @@ def test_stage_tracker_turns_engine_progress_into_steps(app_module):
     assert tracker.update("s1", 0.5) == [] and tracker.overall == pytest.approx(2.5 / 3)
     assert [label for label, _ in tracker.update("done", 1.0)] == [app_module.STAGE_LABELS["s1"]]
     assert tracker.overall == 1.0
+
+
+class _SteppingEngine:
+    """Stands in for the engine: reports ``steps`` progress calls, ``pause`` seconds apart, then returns its names."""
+
+    def __init__(self, steps: int = 3, pause: float = 0.0, error: Exception | None = None) -> None:
+        self.steps, self.pause, self.error = steps, pause, error
+        self.finished = False
+
+    def explain(self, a, b, progress=None, names=None):
+        import time
+
+        for k in range(self.steps):
+            time.sleep(self.pause)
+            progress("s0", (k + 1) / self.steps)
+        if self.error is not None:
+            raise self.error
+        self.finished = True
+        return names
+
+
+def test_explanation_runs_in_a_worker_and_the_page_draws_its_progress_in_order(app_module, sample_photos):
+    import queue
+    import threading
+
+    shared = app_module.Shared(_SteppingEngine(steps=4, pause=0.01))
+    events, stop = queue.Queue(), threading.Event()
+    job = app_module.start_explanation(shared, sample_photos, events, stop)
+    seen = []
+    app_module.follow_explanation(job, events, lambda stage, f: seen.append((stage, f, threading.current_thread())),
+                                  waiting=lambda: seen.append("waiting"))
+    assert [(s, f) for s, f, _ in seen] == [("s0", 0.25), ("s0", 0.5), ("s0", 0.75), ("s0", 1.0)]
+    assert all(t is threading.current_thread() for _, _, t in seen)  # drawn by the page's own thread
+    value, seconds = job.result(timeout=10)
+    assert value == ("astronaut.png", "astronaut-edited.png") and seconds > 0.03
+    assert not shared.lock.locked()
+
+
+def test_an_engine_error_reaches_the_page(app_module, sample_photos):
+    import queue
+    import threading
+
+    from models.errors import FaceXError
+
+    shared = app_module.Shared(_SteppingEngine(steps=1, error=FaceXError("no face found in photo A")))
+    events = queue.Queue()
+    job = app_module.start_explanation(shared, sample_photos, events, threading.Event())
+    app_module.follow_explanation(job, events, lambda *_: None, lambda: None)
+    with pytest.raises(FaceXError, match="no face found"):
+        job.result(timeout=10)
+    assert not shared.lock.locked()
+
+
+def test_a_page_that_stops_stops_its_engine_at_the_next_step_and_frees_it(app_module, sample_photos):
+    import queue
+    import threading
+
+    engine = _SteppingEngine(steps=1000, pause=0.01)
+    shared = app_module.Shared(engine)
+    events, stop = queue.Queue(), threading.Event()
+    job = app_module.start_explanation(shared, sample_photos, events, stop)
+    assert events.get(timeout=10)[0] == "progress"  # it runs
+    app_module.stop_explanation(job, stop, timeout=10)  # e.g. the page reran: returns once the engine let go
+    assert job.done() and not engine.finished
+    with pytest.raises(app_module.Stopped):
+        job.result()
+    assert not shared.lock.locked()
+    app_module.stop_explanation(job, stop)  # a finished job: nothing to do
+
+
+def test_the_panels_images_are_drawn_ahead_under_the_pages_keys(app_module):
+    """start_drawing draws what the results panel shows first (faces, overlays, legend) under the keys that
+    ExplainedPair.image looks up; a part that fails is left for the page to draw (and report) itself."""
+    face = np.full((30, 30, 3), 90, np.uint8)
+
+    class Drawn:
+        def __init__(self) -> None:
+            self.aligned_faces = {"a": face, "b": face}
+
+        def overlays_on(self, scale):
+            return {"s0": {"overlay_a": face, "overlay_b": face}, "s0_a_only": {"overlay_a": face}}
+
+        def legend_on(self, scale):
+            return np.zeros((5, 20, 3), np.uint8)
+
+    encoded = app_module.finished_images(app_module.start_drawing(Drawn(), "normalised"))
+    assert set(encoded) == {("faces", "a"), ("faces", "b"), ("normalised", "s0", "a"), ("normalised", "s0", "b"),
+                            ("normalised", "s0_a_only", "a"), ("normalised", "legend")}
+    assert encoded[("normalised", "legend")].startswith(b"\x89PNG") and encoded[("faces", "a")][:2] == b"\xff\xd8"
+    current = app_module.ExplainedPair(None, {}, ("a", "b"), ("x", "y"), 1.0, encoded=encoded)
+    assert current.image(("faces", "a"), lambda: pytest.fail("drawn again")) == encoded[("faces", "a")]
+
+    class Broken(Drawn):
+        def overlays_on(self, scale):
+            raise RuntimeError("no maps")
+
+    assert set(app_module.finished_images(app_module.start_drawing(Broken(), "absolute"))) == {
+        ("faces", "a"), ("faces", "b")}
+
+
+def test_contribution_chart_is_a_valid_vega_lite_spec_on_the_maps_range(app_module):
+    import altair as alt
+    import pandas as pd
+
+    frame = pd.DataFrame({"region": ["nose", "nose", "eyes", "eyes"], "method": ["S0", "S1", "S0", "S1"],
+                          "contribution": [0.02, 0.03, -0.01, 0.0]})
+    spec = app_module.contribution_chart_spec(frame, 0.146)
+    alt.Chart.from_dict({**spec, "data": {"values": frame.to_dict("records")}})  # raises on a schema error
+    encoding = spec["encoding"]
+    assert encoding["x"]["scale"]["domain"] == [-0.146, 0.146]  # the heatmaps' absolute range, not stretched
+    assert encoding["y"]["sort"] == ["nose", "eyes"]  # largest mean change first
+    assert encoding["color"]["scale"]["domain"] == ["S0", "S1"]
+    assert all(c.lower() not in ("red", "blue") for c in encoding["color"]["scale"]["range"])
+
+
+def test_largest_change_counts_only_region_maps_drawn_in_similarity_units(app_module):
+    record = {
+        "heatmaps": {"fggb": {"photo-similarity_a": "x.png"}},
+        "regions": [
+            {"name": "nose", "present": True, "methods": {"s0": {"delta": -0.031}, "s1": {"delta": 0.012},
+                                                          "occlusion": {"delta": 0.9}, "fggb": {"delta": 0.5}}},
+            {"name": "ears", "present": False, "methods": {"s0": {"delta": 0.2}}},
+            {"name": "chin", "present": True, "methods": {"s0": {"delta": None}, "s0_a_only": {"delta": 0.02}}},
+        ],
+    }
+    assert app_module.largest_change(record, ["s0", "s1", "s0_a_only", "occlusion", "fggb"]) == 0.031
+    assert app_module.largest_change(record, ["s1"]) == 0.012
+    assert app_module.largest_change(record, ["occlusion", "fggb"]) is None
+    words = app_module.scale_reading_words({**record, "heatmap_scale": {"vmax": 0.146}}, "absolute", ["s0"])
+    assert "0.031, 21% of full colour (0.146)" in words and app_module.SCALE_LABELS["normalised"] in words
+
+
+def test_photo_preview_is_small_and_encoded_once(app_module):
+    from PIL import Image
+
+    wide = np.zeros((300, 900, 3), np.uint8)
+    wide[:, 450:] = 200
+    photo = app_module.read_upload("wide.png", _encode(wide, "PNG"))
+    preview = photo.preview
+    assert photo.preview is preview  # every rerun shows the same bytes
+    with Image.open(io.BytesIO(preview)) as shown:
+        assert shown.format == "JPEG" and shown.size == (app_module.PREVIEW_PX, app_module.PREVIEW_PX // 3)
+
+
+def test_settle_heap_keeps_the_loaded_objects_out_of_later_collections(app_module):
+    import gc
+
+    try:
+        app_module.settle_heap()
+        assert gc.get_freeze_count() > 0  # the objects alive now are skipped by every later collection
+        garbage = []
+        garbage.append(garbage)  # a reference cycle made afterwards is still collected
+        del garbage
+        assert gc.collect() >= 1
+    finally:
+        gc.unfreeze()

@@ -63,6 +63,21 @@ def test_overlay_edges_are_soft():
     assert np.array_equal(soft[2, 2], image[2, 2])  # far outside the photo is untouched
 
 
+def test_overlay_with_a_precomputed_weight_is_the_same_picture():
+    """The explanation feathers each photo's region mask once and reuses it for every method's overlay."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)
+    mask = np.zeros((90, 70), bool)
+    mask[15:70, 10:55] = True
+    for feather in (None, 0, 2.5):
+        weight = hm.mask_weight(mask, image.shape[:2], feather)
+        assert weight.min() >= 0 and weight.max() <= 1 and not weight[~mask].any()
+        for vmax in (0.146, 1.0):
+            heat = rng.uniform(-vmax, vmax, (45, 35)).astype(np.float32)  # resized to the photo inside overlay
+            expected = hm.overlay(image, heat, mask=mask, vmax=vmax, feather=feather)
+            assert np.array_equal(hm.overlay(image, heat, weight=weight, vmax=vmax, feather=feather), expected)
+
+
 def test_legend_in_similarity_units():
     a = hm.legend_image(vmax=0.146, unit="change of similarity")
     b = hm.legend_image()
@@ -70,3 +85,24 @@ def test_legend_in_similarity_units():
     assert not np.array_equal(a, b)  # different tick labels and the unit line
     bar = a[: a.shape[0] // 2 - 8]
     assert bar[:, 0].astype(int)[:, 2].mean() > bar[:, 0].astype(int)[:, 0].mean()  # blue at the left end
+
+
+def test_scale_reading_explains_pale_maps_with_the_pairs_own_numbers():
+    """A new user took the pale maps on the fixed scale for a broken app: the panel says how to read them."""
+    from explain_engine.table import importance_words
+
+    words = importance_words()["scales"]
+    info = {"vmax": 0.146, "rule": "genuine_impostor_median_gap"}
+    pale = hm.scale_reading(info, 0.011, "absolute", normalised_label="Normalised per map")
+    assert pale.startswith(words["reading_absolute"].format(vmax=0.146, largest=0.011, share="8%"))
+    assert "0.011, 8% of full colour (0.146)" in pale
+    assert words["reading_pale"].format(normalised="Normalised per map") in pale  # pale: the finding, not a fault
+    strong = hm.scale_reading(info, 0.2, "absolute")
+    assert "137% of full colour" in strong and words["reading_pale"].split(",")[0] not in strong
+    assert hm.scale_reading(info, -0.011, "absolute") == hm.scale_reading(info, 0.011, "absolute")
+    normalised = hm.scale_reading(info, 0.011, "normalised")
+    assert normalised == words["reading_normalised"].format(vmax=0.146, largest=0.011, share="8%")
+    assert "not their strength" in normalised
+    # nothing drawn in similarity units: the scale's own sentence
+    assert hm.scale_reading(info, None, "absolute") == hm.scale_text(info, "absolute")
+    assert "7% of full colour (0.150)" in hm.scale_reading(None, 0.011, "absolute")  # the default range
