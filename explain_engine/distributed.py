@@ -5,8 +5,9 @@ the models), e.g. ``factory() -> engine-backed callable``. ``imap_unordered(item
 :class:`Outcome` per item, in completion order:
 
 - :class:`LocalExecutor` calls the function here, one item after the other (what the commands do without ``--ray``);
-- :class:`RayExecutor` starts ``workers`` Ray actors (each builds the function once), keeps one item in flight per
-  actor, and survives workers that die: Ray restarts a dead actor (``max_restarts``) and re-runs the method call
+- :class:`RayExecutor` starts ``workers`` Ray actors (each builds the function once), keeps ``depth`` items queued
+  per actor (the next one waits in the actor while this process stores the last one's result), and survives
+  workers that die: Ray restarts a dead actor (``max_restarts``) and re-runs the method call
   it was running (``max_task_retries``); past that the executor replaces the actor and resubmits the item itself,
   up to ``max_attempts`` times, after which the item comes back as an error. Each item therefore yields exactly
   one outcome, whatever happens to the workers.
@@ -160,7 +161,10 @@ class RayExecutor:
         cpus_per_worker: CPUs reserved per actor, and OpenCV's thread count in it (default: the cluster's CPUs //
             ``workers``, at least 1; so one worker on a 2-core machine gets both cores).
         max_restarts, max_task_retries: Ray's own restart of a dead actor and re-run of its interrupted call.
-        max_attempts: times the executor itself hands an item to a (new) worker before giving up on it.
+        max_attempts: times the executor itself hands an item to a (new) worker before giving up on it (an item
+            queued behind the one that killed the worker does not count that as one of its attempts).
+        depth: calls queued per actor (2: an actor starts its next item while this process receives and writes the
+            previous result; 1: it waits for that).
     """
 
     factory: Callable[[], Callable[[Any], Any]]
@@ -169,11 +173,14 @@ class RayExecutor:
     max_restarts: int = 2
     max_task_retries: int = 2
     max_attempts: int = 3
+    depth: int = 2
     name: str = "ray"
     restarts: int = 0  # actors the executor replaced after Ray gave up on them
     _actors: list = field(default_factory=list, repr=False)
     _pids: dict = field(default_factory=dict, repr=False)
-    busy: dict = field(default_factory=dict, repr=False)  # actor slot -> item in flight (read by tests)
+    _serial: list = field(default_factory=list, repr=False)  # per slot: which actor started there (0, 1, 2, ...)
+    _started: int = 0
+    busy: dict = field(default_factory=dict, repr=False)  # actor slot -> the item it is running (read by tests)
 
     def __post_init__(self) -> None:
         import ray
@@ -193,10 +200,12 @@ class RayExecutor:
 
     def _start(self, slot: int) -> None:
         actor = self._cls.remote(self.factory, self.cpus_per_worker)
+        self._started += 1  # a serial, not id(actor): a freed handle's id can come back for a new actor
         if slot < len(self._actors):
-            self._actors[slot] = actor
+            self._actors[slot], self._serial[slot] = actor, self._started
         else:
             self._actors.append(actor)
+            self._serial.append(self._started)
 
     def start(self) -> None:
         """Start the actors and wait until each one has loaded its models (idempotent)."""
@@ -232,39 +241,74 @@ class RayExecutor:
         if not pending:  # nothing to do: no actors (and no model loading) needed
             return
         self.start()
-        attempts: Counter = Counter()
-        inflight: dict = {}  # ObjectRef -> (n, item, slot)
-        idle = list(range(len(self._actors)))[::-1]
-        while pending or inflight:
-            while pending and idle:
-                slot = idle.pop()
-                n, item = pending.popleft()
-                attempts[n] += 1
-                inflight[self._actors[slot].run.remote(item)] = (n, item, slot)
-                self.busy[slot] = item
-            ready, _ = ray.wait(list(inflight), num_returns=1)
-            ref = ready[0]
-            n, item, slot = inflight.pop(ref)
-            self.busy.pop(slot, None)
+        self._attempts: Counter = Counter()
+        self._inflight: dict = {}  # ObjectRef -> (n, item, slot, serial of the actor it was sent to)
+        self._calls: dict[int, deque] = {}  # actor serial -> its unfinished calls' refs, in call order
+        self._alone: dict[int, int] = {}  # actor serial -> the suspect item it runs with nothing queued beside it
+        self._suspects: set[int] = set()  # items on a worker that died with several calls: each may be the cause
+        self._free = [slot for _ in range(max(1, self.depth)) for slot in range(len(self._actors))][::-1]
+        died: set[int] = set()  # serials of the actors whose death was handled
+        while pending or self._inflight:
+            self._dispatch(pending)
+            ready, _ = ray.wait(list(self._inflight), num_returns=1)
+            # an actor finishes its calls in order: handle its oldest one first (ready too when a later one is)
+            ref = self._calls[self._inflight[ready[0]][3]].popleft()
+            n, item, slot, serial = self._inflight.pop(ref)
+            alone = self._alone.get(serial) == n
+            if alone:
+                del self._alone[serial]
+            self._update_busy(self._calls, self._inflight, slot)
+            self._free.append(slot)
             try:
                 result = ray.get(ref)
             except RayActorError as exc:  # Ray's restarts / retries are used up: a fresh actor takes the slot
-                self.restarts += 1
-                self._start(slot)
-                idle.append(slot)
-                if attempts[n] < self.max_attempts:
+                if serial not in died:
+                    died.add(serial)
+                    if self._serial[slot] == serial:
+                        self.restarts += 1
+                        self._start(slot)
+                if not alone:  # several items were on that worker: which one killed it is not known
+                    self._attempts[n] -= 1
+                    self._suspects.add(n)  # so it runs alone next time, where a death is its own
+                if self._attempts[n] < self.max_attempts:
                     pending.appendleft((n, item))
                 else:
-                    yield Outcome(item, error=f"the worker died {attempts[n]} times on it ({_error_text(exc)})",
-                                  attempts=attempts[n])
+                    yield Outcome(item, error=f"the worker died {self._attempts[n]} times on it "
+                                              f"({_error_text(exc)})", attempts=self._attempts[n])
                 continue
             except (RayTaskError, GetTimeoutError) as exc:  # the function raised: the item's own error
                 cause = getattr(exc, "cause", None) or exc
-                idle.append(slot)
-                yield Outcome(item, error=_error_text(cause), attempts=attempts[n])
+                yield Outcome(item, error=_error_text(cause), attempts=self._attempts[n])
                 continue
-            idle.append(slot)
-            yield Outcome(item, result, attempts=attempts[n])
+            yield Outcome(item, result, attempts=self._attempts[n])
+
+    def _dispatch(self, pending: deque) -> None:
+        """Send pending items to actors with room, in order; a suspect item only to an idle actor, alone."""
+        while pending and self._free:
+            n, item = pending[0]
+            usable = [s for s in dict.fromkeys(self._free) if self._serial[s] not in self._alone
+                      and (n not in self._suspects or not self._calls.get(self._serial[s]))]
+            if not usable:
+                return  # wait for a call to finish
+            slot = usable[0]
+            pending.popleft()
+            self._free.remove(slot)
+            self._attempts[n] += 1
+            ref = self._actors[slot].run.remote(item)
+            serial = self._serial[slot]
+            self._inflight[ref] = (n, item, slot, serial)
+            self._calls.setdefault(serial, deque()).append(ref)
+            if n in self._suspects:
+                self._alone[serial] = n
+            self._update_busy(self._calls, self._inflight, slot)
+
+    def _update_busy(self, calls: dict[int, deque], inflight: dict, slot: int) -> None:
+        """``busy[slot]``: the item the slot's current actor runs now (its oldest unfinished call), if any."""
+        current = calls.get(self._serial[slot])
+        if current:
+            self.busy[slot] = inflight[current[0]][1]
+        else:
+            self.busy.pop(slot, None)
 
     def close(self) -> None:
         import ray
@@ -275,6 +319,7 @@ class RayExecutor:
             except Exception:  # noqa: BLE001, S110 - already gone
                 pass
         self._actors.clear()
+        self._serial.clear()
 
     def __enter__(self):
         return self

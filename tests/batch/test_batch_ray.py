@@ -157,14 +157,20 @@ class DiesOn:
         return fn
 
 
-def test_executor_gives_up_on_an_item_that_keeps_killing_workers(ray_local):
+@pytest.mark.parametrize("depth", [1, 2])
+def test_executor_gives_up_on_an_item_that_keeps_killing_workers(ray_local, depth):
+    """Every item once; the killer gives up after max_attempts deaths of its own, the items queued beside it on the
+    dying worker (depth 2) are not blamed and succeed."""
     import sys
 
     ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    with RayExecutor(DiesOn(3), workers=2, max_restarts=0, max_task_retries=0, max_attempts=2) as executor:
+    with RayExecutor(DiesOn(3), workers=2, max_restarts=0, max_task_retries=0, max_attempts=2,
+                     depth=depth) as executor:
         outcomes = list(executor.imap_unordered(range(6)))
     assert sorted(o.item for o in outcomes) == list(range(6))  # every item exactly once
     bad = [o for o in outcomes if o.item == 3]
     assert bad[0].result is None and "died 2 times" in bad[0].error and bad[0].attempts == 2
     assert {o.item: o.result for o in outcomes if o.item != 3} == {i: i * 10 for i in range(6) if i != 3}
-    assert executor.restarts == 2
+    # 2 deaths running alone; a first death with another item queued on the same worker is not counted against
+    # either (both then run alone), so 3 at most
+    assert 2 <= executor.restarts <= 3
