@@ -225,6 +225,9 @@ def _region_sentences(side: str, q: dict, refused_by: dict | None, policy: Quali
                                                                                    flag=flag)))
             parts.append(t["region_part_flagged"].format(side=s, inside=inside, flag=flag))
         else:
-            out.append((f"visibility.{side}.{region}", t["region_visible"].format(region=name, side=s, inside=inside)))
-            parts.append(t["region_part_visible"].format(side=s, inside=inside))
+            flat = 100 * float(v.get("flat_fraction") or 0.0)
+            key = "region_visible_flat" if round(flat) >= 1 else "region_visible"  # as many % as the words show
+            fields = {"side": s, "inside": inside, "flat": flat, "limit": 100 * policy.covered_flat_fraction(region)}
+            out.append((f"visibility.{side}.{region}", t[key].format(region=name, **fields)))
+            parts.append(t[key.replace("region_", "region_part_")].format(**fields))
     return out, hidden

@@ -89,6 +89,11 @@ def test_a_warned_cover_is_named_for_what_is_wrong_and_never_followed_by_nothing
     # nothing absent and no hiding component flagged: then, and only then, nothing is hidden
     clean = dict(sentences({"a": _photo("a.png", {}, REGIONS).to_dict(), "b": _photo("b.png", {}, REGIONS).to_dict()}))
     assert clean["quality.hidden"] == "No part of either face is hidden, covered or cut off by the frame."
+    # the painted cheeks: 20% flat, under the 40% at which a region counts as covered, so compared; never "not covered"
+    assert said["visibility.a.cheeks"] == ("The cheeks in photo A: 100% inside the frame; 20% of it in flat patches, "
+                                           "under the 40% at which it counts as covered.")
+    assert "in photo A 100% inside the frame, 20% in flat patches (counted as covered from 40%)" in said[
+        "region.cheeks.visibility"]
     cut = dict(sentences({"a": _photo("a.png", {"face_cut_off": 0.8}, REGIONS).to_dict()}))
     assert "No part" not in cut["quality.hidden"] and "cut off by the photo's frame" in cut["quality.hidden"]
 
