@@ -26,7 +26,7 @@ from chatbot.language import other_language
 from chatbot.questions import QuestionParser, load_lexicon
 from chatbot.text import clean_question
 from explain_engine.quality import load_policy
-from explain_engine.quality.words import component_facts, sentences
+from explain_engine.quality.words import component_facts, sentences, unjudged
 from explain_engine.record import RefusalRecord, load_refusal
 from prompts import Prompts, default_prompts
 
@@ -56,6 +56,8 @@ class RefusalChatbot:
         self.settings = self.prompts.settings
         r = self.record
         self.sentences = dict(sentences(r.quality, r.names, self.policy))
+        # photos refused by a global component (too dark, upside down...): none of their regions can be judged
+        self.unjudged = [side for side in ("a", "b") if unjudged(r.quality.get(side), self.policy)]
         seen = [n for q in r.quality.values() for n in (q.get("visibility") or {})]
         coarse = [n for spec in self.prompts.vocabulary["regions"].values() for n in spec.get("coarse", [])]
         self.parser = QuestionParser(self.prompts, list(dict.fromkeys(seen + coarse)), "coarse", self.lexicon)
@@ -148,22 +150,28 @@ class RefusalChatbot:
         return ["@also"] if others else []
 
     def _region_ids(self, regions: list[str]) -> list[str]:
-        out: list[str] = []
+        """A photo refused as too dark, upside down...: first that none of its regions can be judged (and no region
+        of it is called visible or covered); then each region in the photos that can be judged."""
+        out: list[str] = [f"quality.{side}.unjudged" for side in self.unjudged]
+        judged = [side for side in ("a", "b") if side not in self.unjudged]
         for region in regions:
-            if f"region.{region}.visibility" in self.sentences:
+            shown = [side for side in judged if region in (self.record.quality.get(side) or {}).get("visibility", {})]
+            if shown:
                 out.append(f"region.{region}.visibility")
-            else:
+            elif not self.unjudged:
                 out.append(f"@no_visibility:{region}")
             linked = [name for name, rule in self.policy.components.items() if region in rule.regions]
-            out += [f"quality.{side}.{name}" for side in ("a", "b") for name in linked
+            out += [f"quality.{side}.{name}" for side in judged for name in linked
                     if f"quality.{side}.{name}" in self.sentences]
         return out
 
     def _hidden_ids(self) -> list[str]:
+        """What hides part of a face: for a photo refused as too dark, upside down...: only that this cannot be
+        judged (in ``quality.hidden``); for the others their hiding components' sentences."""
         names = self.topics.get("hidden_components") or []
         out = [f"quality.{side}.{name}" for side in (self.record.side, "b" if self.record.side == "a" else "a")
-               for name in names if f"quality.{side}.{name}" in self.sentences]
-        if any((q.get("visibility") or {}) for q in self.record.quality.values()):
+               if side not in self.unjudged for name in names if f"quality.{side}.{name}" in self.sentences]
+        if self.unjudged or any((q.get("visibility") or {}) for q in self.record.quality.values()):
             out.append("quality.hidden")
         return out
 

@@ -8,13 +8,13 @@ explanation.json::
     {"per_region": {region: {"change", "sd_fill", "sd_jitter", "by_fill": {fill: ΔS}, "mean_jitter"}},
      "fills": {fill: {"leading_region", "deltas"}}, "jitter": {"samples", "reference_sd", "leading_share"},
      "method_agreement": {"pairs": [{"a", "b", "spearman"}], "mean_independent"},
-     "noise_floor", "leading_region", "leading_robust", "checks": {...}, "rule": "leading_robust_v1"}
+     "noise_floor", "leading_region", "leading_robust", "checks": {...}, "rule": "leading_robust_v2"}
 
 All changes are ΔS_i = S_ref - S_perturbed in cosine-similarity units (thesis eq. 3.1; positive = the region makes
 the faces alike). "Leading" is decision-relative (explain_engine.table.decision_relative): the supporting region
 that moved the score most towards the threshold.
 
-Rule ``ROBUST_RULE`` ("leading_robust_v1"; words in prompts/importance.yaml): the leading region of the main map is
+Rule ``ROBUST_RULE`` ("leading_robust_v2"; words in prompts/importance.yaml): the leading region of the main map is
 called leading only when ALL of these hold, otherwise "no region leads robustly":
 
 1. it supports the decision above the noise floor (``noise_floor``);
@@ -22,8 +22,11 @@ called leading only when ALL of these hold, otherwise "no region leads robustly"
 3. ``jitter``: it is the leading region in at least ``JITTER_SHARE`` (80%) of the alignment jitters;
 4. ``margin``: its effect towards the decision exceeds the runner-up's by more than twice the larger of its sd
    over fills and its sd over jitters (so the lead is not within the spread of the measurement);
-5. ``methods``: at least ``METHOD_SHARE`` (half) of the independent methods run (S0, S1, S0 black, ... — never
-   a map built from others, ``DERIVED``: AVG, the one-sided S0 variants) name the same leading region.
+5. ``methods``: at least ``METHOD_SHARE`` (half) of the methods run that are independent of S0's ranking
+   (:func:`confirming_methods`: S0 black, FGGB, CorrRISE, xFace occlusion, ...) name the same leading region. Not
+   counted: S0 itself (the main map cannot confirm itself), S1 (its first greedy step hides S0's top region by
+   construction, ``MethodSpec.seeded_by``) and maps built from others (``DERIVED``: AVG, the one-sided S0 variants,
+   FGGB fast). Rule v1 counted S0 and S1 as well, so S0 and S1 alone made half of four methods.
 
 The mean Spearman correlation of the region rankings of independent methods (``method_agreement``;
 ``mean_independent``, pairs where one map is built from the other never counted) is reported beside the rule, with
@@ -31,8 +34,10 @@ The mean Spearman correlation of the region rankings of independent methods (``m
 (``rankings_agree``). It does not decide the leading region: over 8-12 regions the ranks of the many near-zero
 regions are noise and pull the correlation down even when every method names the same leader.
 
-A check that could not be run (no alternative fill, no jitter, fewer than two independent methods) is recorded as
-None and does not count against the region, and the record says so.
+A check that could not be run (no alternative fill, no jitter, no method independent of S0's ranking) is recorded
+as None and does not count against the region, and the record says so. A section written under rule v1 is judged
+again by :func:`current` from the leading regions it stored, so an older record never reads as more robust than
+the current rule allows.
 """
 
 from __future__ import annotations
@@ -49,7 +54,8 @@ from .attribution.stability import JITTERS, shift_image, shift_mask
 from .scoring import PairScorer
 from .table import DEFAULT_NOISE_FLOOR, decision_relative, most_important
 
-ROBUST_RULE = "leading_robust_v1"
+ROBUST_RULE = "leading_robust_v2"
+MAIN_METHOD = "s0"  # the main map whose leading region the rule judges
 JITTER_SHARE = 0.8
 AGREEMENT_MIN = 0.5
 METHOD_SHARE = 0.5
@@ -73,6 +79,22 @@ def _derived() -> dict[str, tuple[str, ...]]:
 
 
 DERIVED = _derived()
+
+
+def _seeded() -> dict[str, tuple[str, ...]]:
+    from .methods import METHODS
+
+    return {m.key: tuple(m.seeded_by) for m in METHODS if m.seeded_by}
+
+
+SEEDED = _seeded()
+
+
+def confirming_methods(methods: Sequence[str], main: str = MAIN_METHOD) -> list[str]:
+    """The methods among ``methods`` whose leading region can confirm ``main``'s: not ``main`` itself, not built
+    from other maps (``DERIVED``) and not seeded by ``main``'s ranking (``SEEDED``: S1 starts by hiding S0's top
+    region). Order kept."""
+    return [m for m in methods if m != main and m not in DERIVED and main not in SEEDED.get(m, ())]
 
 
 def fill_spread(scorer: PairScorer, masks_a: dict[str, np.ndarray], masks_b: dict[str, np.ndarray],
@@ -228,10 +250,10 @@ def robustness_section(main: dict[str, float], decision: str, *, fills: dict[str
     independent = [m for m in (methods or {}) if m not in DERIVED]
     method_leaders = {m: most_important(decision_relative(methods[m], decision, noise_floor=floor))
                       for m in independent}
-    method_share = (float(np.mean([v == leader for v in method_leaders.values()]))
-                    if len(method_leaders) >= 2 else None)
+    counted = confirming_methods(independent)
+    method_share = float(np.mean([method_leaders[m] == leader for m in counted])) if counted else None
     checks["methods"] = None if method_share is None else bool(method_share >= METHOD_SHARE)
-    agreement = {**agreement, "leading_regions": method_leaders, "leading_share": method_share,
+    agreement = {**agreement, "leading_regions": method_leaders, "counted": counted, "leading_share": method_share,
                  "rankings_agree": None if mean_rho is None else bool(mean_rho >= AGREEMENT_MIN)}
     robust = leader is not None and all(v is not False for v in checks.values())
     return {
@@ -254,6 +276,34 @@ def robustness_section(main: dict[str, float], decision: str, *, fills: dict[str
         "thresholds": {"jitter_share": JITTER_SHARE, "agreement_min": AGREEMENT_MIN,
                        "floor_factor": JITTER_FLOOR_FACTOR, "method_share": METHOD_SHARE},
     }
+
+
+def current(section: dict) -> dict:
+    """``section`` judged by the current rule: a section written under rule v1 (which counted S0 and S1 as
+    confirming S0's leading region) gets its ``methods`` check, ``leading_share``, ``leading_robust`` and
+    ``leading_region`` recomputed from the leading regions it stored, and ``rule`` set to ``ROBUST_RULE``; any other
+    section is returned unchanged. Never makes a region more robust than the record said.
+
+    Args:
+        section: a record's ``robustness`` section (plain JSON types; not modified).
+
+    Returns:
+        the section as the current rule judges it (a copy when anything changed).
+    """
+    agreement = section.get("method_agreement") if isinstance(section, dict) else None
+    if section.get("rule") != "leading_robust_v1" or not isinstance(agreement, dict) \
+            or not isinstance(agreement.get("leading_regions"), dict) or not isinstance(section.get("checks"), dict):
+        return section
+    leaders = agreement["leading_regions"]
+    candidate = section.get("candidate_region")
+    counted = confirming_methods(list(leaders))
+    share = float(np.mean([leaders[m] == candidate for m in counted])) if counted else None
+    checks = {**section["checks"], "methods": None if share is None else bool(share >= METHOD_SHARE)}
+    robust = bool(section.get("leading_robust")) and checks["methods"] is not False
+    return {**section, "checks": checks, "rule": ROBUST_RULE,
+            "method_agreement": {**agreement, "counted": counted, "leading_share": share},
+            "leading_robust": robust, "leading_region": candidate if robust else None,
+            "not_measured": [k for k, v in checks.items() if v is None]}
 
 
 def _finite(v) -> bool:
@@ -323,6 +373,7 @@ def statement(section: dict) -> str:
 
     words = importance_words()
     checks_words, says = words.get("checks", {}), words.get("statements", {})
+    section = current(section)
     fields = _check_fields(section)
     checks = section.get("checks") or {}
     candidate = section.get("candidate_region")
@@ -355,6 +406,9 @@ def _check_fields(section: dict) -> dict:
     agreement = section.get("method_agreement") or {}
     share, n = jitter.get("leading_share"), jitter.get("samples") or 0
     mshare = agreement.get("leading_share")
+    counted = agreement.get("counted")
+    if not isinstance(counted, list):
+        counted = confirming_methods(list(agreement.get("leading_regions") or {}))
     changed = [f for f, v in (section.get("fills") or {}).items()
                if v.get("leading_region") != section.get("candidate_region")]
     return {
@@ -363,4 +417,19 @@ def _check_fields(section: dict) -> dict:
         "jitter_pct": "n/a" if share is None else f"{round(100 * share)}%",
         "jitter_n": n,
         "methods_pct": "n/a" if mshare is None else f"{round(100 * mshare)}%",
+        "methods": ", ".join(_method_column(m) for m in counted) or "none",
+        "methods_n": len(counted),
+        "methods_agree": sum(1 for m in counted
+                             if (agreement.get("leading_regions") or {}).get(m) == section.get("candidate_region")),
     }
+
+
+def _method_column(key: str) -> str:
+    from models.errors import ConfigError
+
+    from .methods import get_method
+
+    try:
+        return get_method(key).column
+    except ConfigError:  # a key this version does not know (an older or newer record): shown as stored
+        return str(key)

@@ -350,12 +350,15 @@ def apply_visibility(regions, quality: PhotoQuality, policy: QualityPolicy | Non
 
 
 def warning_text(quality: PhotoQuality, policy: QualityPolicy | None = None) -> str | None:
-    """The one-line warning for a photo whose outcome is warn (None otherwise), naming the warning components."""
+    """The one-line warning for a photo whose outcome is warn (None otherwise): what each warning component found
+    wrong, in its own warn text of the side it crossed ("the mouth seems partly covered", "the face is unusually
+    dark"), never the name of the check, which reads as the opposite ("mouth visible")."""
     if quality.outcome != "warn":
         return None
     policy = policy or load_policy()
-    names = ", ".join(policy.components[c.name].label for c in quality.warning if c.name in policy.components)
-    return policy.texts["warning"].format(photo=quality.name, components=names)
+    found = "; ".join(policy.components[c.name].text("warn", c.value) for c in quality.warning
+                      if c.name in policy.components)
+    return policy.texts["warning"].format(photo=quality.name, components=found)
 
 
 def pair_record(quality_a: PhotoQuality | None, quality_b: PhotoQuality | None) -> tuple[dict | None, bool]:

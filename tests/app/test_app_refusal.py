@@ -87,7 +87,7 @@ def test_chat_answers_why_from_the_refusal(refused_app):
 @pytest.mark.parametrize("question,expected", [
     ("Is the photo good enough?", "the photo was refused; no decision was made"),
     ("Are the eyes visible?", "The eyes: in photo A 100% inside the frame"),
-    ("Is part of the face hidden?", "Hidden, covered or cut off"),
+    ("Is part of the face hidden?", "in photo B is visible, hidden, covered or cut off cannot be judged"),
 ])
 def test_chat_answers_the_quality_questions(refused_app, question, expected):
     refused_app.chat_input(key="chat_question").set_value(question).run()

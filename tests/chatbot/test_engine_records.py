@@ -53,7 +53,7 @@ def region_row(record: dict, name: str) -> dict:
 def test_the_record_has_the_engine_shape(case):
     _, e = case
     rob = e["robustness"]
-    assert rob["rule"] == "leading_robust_v1" and isinstance(rob["checks"], dict)
+    assert rob["rule"] == "leading_robust_v2" and isinstance(rob["checks"], dict)
     assert rob["leading_robust"] == (rob["leading_region"] is not None)
     assert all("role" in v and "abs_change" in v for r in e["regions"] if r["present"] for v in r["methods"].values())
 

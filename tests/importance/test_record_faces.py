@@ -49,7 +49,14 @@ def test_most_important_region_moved_the_score_towards_the_decision(explained, d
 def test_robustness_section_is_in_the_record(explained):
     for _, record, folder in explained.values():
         rob = record["robustness"]
-        assert rob["rule"] == "leading_robust_v1"
+        assert rob["rule"] == "leading_robust_v2"
+        agreement = rob["method_agreement"]
+        assert "s0" in agreement["leading_regions"] and "s1" in agreement["leading_regions"]
+        # S0 cannot confirm itself and S1 starts from S0's top region: neither counts for the methods check
+        assert "s0" not in agreement["counted"] and "s1" not in agreement["counted"]
+        if agreement["counted"]:
+            share = np.mean([agreement["leading_regions"][m] == rob["candidate_region"] for m in agreement["counted"]])
+            assert agreement["leading_share"] == pytest.approx(share)
         assert set(rob["checks"]) == {"supports", "fill", "jitter", "margin", "methods"}
         assert rob["leading_robust"] == (rob["leading_region"] is not None)
         for row in rob["per_region"].values():

@@ -1,4 +1,4 @@
-"""Robustness of the leading region (explain_engine.robustness, rule leading_robust_v1)."""
+"""Robustness of the leading region (explain_engine.robustness, rule leading_robust_v2)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _runs(leaders: list[str]) -> dict:
 def test_leading_region_is_robust_when_every_check_holds():
     sec = rb.robustness_section(MAIN, "match", fills={"blur": {**MAIN, "eyes": 0.045}},
                                 jitter=_runs(["eyes"] * 5),
-                                methods={"s0": MAIN, "s1": {**MAIN, "eyes": 0.2}, "avg": MAIN},
+                                methods={"s0": MAIN, "s1": {**MAIN, "eyes": 0.2}, "avg": MAIN, "s0_black": MAIN},
                                 main_fill="inpaint:telea")
     assert sec["leading_robust"] is True and sec["leading_region"] == "eyes"
     assert sec["checks"] == {"supports": True, "fill": True, "jitter": True, "margin": True, "methods": True}
@@ -34,7 +34,64 @@ def test_leading_region_is_robust_when_every_check_holds():
     assert eyes["sd_jitter"] == pytest.approx(0.0) and sec["jitter"]["leading_share"] == 1.0
     assert sec["noise_floor"] == pytest.approx(0.002)  # 2 x 0.0005 is under the default floor
     # AVG is built from S0 and S1: never compared with them
-    assert {(p["a"], p["b"]) for p in sec["method_agreement"]["pairs"]} == {("s0", "s1")}
+    pairs = {(p["a"], p["b"]) for p in sec["method_agreement"]["pairs"]}
+    assert ("s0", "s1") in pairs and not {("s0", "avg"), ("s1", "avg")} & pairs
+    assert sec["method_agreement"]["counted"] == ["s0_black"]
+
+
+OTHER = {"eyes": 0.01, "nose": 0.03, "mouth": 0.04, "chin": -0.01}  # a map that puts the mouth in the lead
+
+
+def _robust_apart_from_methods(methods: dict) -> dict:
+    return rb.robustness_section(MAIN, "match", fills={"blur": MAIN}, jitter=_runs(["eyes"] * 5), methods=methods)
+
+
+def test_s0_and_s1_alone_do_not_confirm_the_leading_region_when_pixel_methods_name_another():
+    # the finding: S0 and S1 name the eyes, FGGB and CorrRISE the mouth; v1 counted 2 of 4 = half and said robust
+    sec = _robust_apart_from_methods({"s0": MAIN, "s1": MAIN, "fggb": OTHER, "corrrise": OTHER})
+    agreement = sec["method_agreement"]
+    assert agreement["leading_regions"] == {"s0": "eyes", "s1": "eyes", "fggb": "mouth", "corrrise": "mouth"}
+    assert agreement["counted"] == ["fggb", "corrrise"] and agreement["leading_share"] == 0.0
+    assert sec["checks"]["methods"] is False
+    assert sec["leading_robust"] is False and sec["leading_region"] is None
+    text = rb.statement(sec)
+    assert text.startswith("No region leads robustly") and "The eyes leads robustly" not in text
+    assert "only 0 of 2 methods independent of S0's ranking (FGGB, CorrRISE)" in text
+
+
+def test_s0_black_and_corrrise_agreeing_with_s0_make_it_robust():
+    sec = _robust_apart_from_methods({"s0": MAIN, "s1": OTHER, "s0_black": MAIN, "corrrise": MAIN, "fggb": OTHER,
+                                      "avg": OTHER})
+    assert sec["method_agreement"]["counted"] == ["s0_black", "corrrise", "fggb"]
+    assert sec["method_agreement"]["leading_share"] == pytest.approx(2 / 3)
+    assert sec["checks"]["methods"] is True and sec["leading_robust"] is True and sec["leading_region"] == "eyes"
+    text = rb.statement(sec)
+    assert text.startswith("The eyes leads robustly") and "2 of 3 methods independent of S0's ranking (S0 black, CorrRISE, FGGB)" in text
+
+
+def test_only_s0_and_s1_run_leaves_the_methods_check_unmeasured():
+    sec = _robust_apart_from_methods({"s0": MAIN, "s1": MAIN, "avg": MAIN})
+    assert sec["checks"]["methods"] is None and "methods" in sec["not_measured"]
+    assert "Not checked: methods independent of S0's ranking" in rb.statement(sec)
+
+
+def test_a_v1_section_is_judged_again_by_the_current_rule():
+    old = _robust_apart_from_methods({"s0": MAIN, "s1": MAIN, "fggb": OTHER, "corrrise": OTHER})
+    # what rule v1 wrote for it: S0 and S1 were counted, 2 of 4 = half, robust
+    old.update(rule="leading_robust_v1", leading_robust=True, leading_region="eyes",
+               checks={**old["checks"], "methods": True}, not_measured=[])
+    old["method_agreement"] = {k: v for k, v in old["method_agreement"].items() if k != "counted"}
+    old["method_agreement"]["leading_share"] = 0.5
+    now = rb.current(old)
+    assert now["leading_robust"] is False and now["leading_region"] is None and now["checks"]["methods"] is False
+    assert now["rule"] == rb.ROBUST_RULE and old["rule"] == "leading_robust_v1"  # the input is not changed
+    assert rb.statement(old).startswith("No region leads robustly")
+    # a v1 section the current rule agrees with keeps its verdict; a current section is returned as it is
+    agreed = {**old, "method_agreement": {**old["method_agreement"],
+                                          "leading_regions": {"s0": "eyes", "s1": "eyes", "s0_black": "eyes"}}}
+    assert rb.current(agreed)["leading_robust"] is True
+    fresh = _robust_apart_from_methods({"s0": MAIN, "s0_black": MAIN})
+    assert rb.current(fresh) is fresh
 
 
 def test_another_fill_with_another_leader_means_no_region_leads_robustly():
@@ -166,7 +223,7 @@ def test_statement_names_the_robust_leader_or_what_failed():
     bad = rb.robustness_section(MAIN, "match", fills={"blur": {**MAIN, "nose": 0.09}})
     text = rb.statement(bad)
     assert text.startswith("No region leads robustly: the eyes leads this map, but another fill (blur)")
-    assert "Not checked: re-aligned faces; other independent methods" in text
+    assert "Not checked: re-aligned faces; methods independent of S0's ranking" in text
     flat = rb.robustness_section({"left_eye": 0.001}, "match")
     assert rb.statement(flat).startswith("No region leads")
     assert rb._region_words("left_eye") == "eye (person's left)"

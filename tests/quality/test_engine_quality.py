@@ -126,7 +126,7 @@ def test_quality_sentences_answer_the_chat_questions(engine, files):
     said = dict(sentences(v.quality, {"a": "astronaut.png", "b": "cut.png"}))
     assert "outside what the face model was calibrated on" in said["quality.b"]
     assert "inside what the face model was calibrated on" in said["quality.a"]
-    assert "cut off" in said["quality.b.face_cut_off"] and "flagged below 0.95" in said["quality.b.face_cut_off"]
+    assert "cut off" in said["quality.b.face_cut_off"] and "flagged below 95%" in said["quality.b.face_cut_off"]
     assert "the eyes are visible" in said["quality.a.eyes_occlusion"]
     assert "photograph of a real face" in said["quality.b.photographic"]
     assert dict(sentences(None)) == {"quality": "No quality check was recorded for this comparison."}

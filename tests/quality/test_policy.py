@@ -86,7 +86,7 @@ def test_broken_policy_files_are_config_errors(tmp_path, monkeypatch):
     policy = load_policy()
     assert list(policy.components) == ["sharpness"]
     # a laboratory's file with only some words: the others come from the shipped policy
-    assert policy.texts["refusal"] == "x" and policy.texts["limits"]["refuse_below"] == "refused below {bound:g}"
+    assert policy.texts["refusal"] == "x" and policy.texts["limits"]["refuse_below"] == "refused below {bound}"
     assert limit_text({"refuse_below": 35.0, "warn_below": 60.0}, "all", policy) == "refused below 35, flagged below 60"
 
 

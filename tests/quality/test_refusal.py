@@ -81,7 +81,11 @@ def test_chat_answers_why_the_photo_was_refused_and_states_no_decision(dark_refu
     assert "the photo was refused; no decision was made" in good["answer"] and "too dark" in good["answer"]
     assert "Photo A (astronaut.png): the photo is inside" in good["answer"]
     assert eyes["regions"] == ["eyes"] and "The eyes: in photo A 100% inside the frame" in eyes["answer"]
-    assert "Hidden, covered or cut off" in hidden["answer"] or "No part of either face" in hidden["answer"]
+    # photo B is too dark for any region to be judged; photo A passed and shows every region
+    assert "Whether any part of the face in photo B is visible, hidden, covered or cut off cannot be judged" in hidden[
+        "answer"] and "far too dark" in hidden["answer"] and "No part of either face" not in hidden["answer"]
+    assert "No part of the face in photo A is hidden" in hidden["answer"]
+    assert "in photo B 100%" not in eyes["answer"] and "in photo B it cannot be judged" in eyes["answer"]
     for row in (decision, region):
         assert row["refusal"] == "photo_refused"
         assert row["answer"].startswith("No decision, score or explanation exists for this pair: photo B (dark.png)")
@@ -101,8 +105,10 @@ def test_verify_json_prints_the_refusal_of_an_upside_down_photo(photos, capsys, 
     path.write_text(captured.out)
     why, eyes, sure = _ask(capsys, path, "why was this photo refused?", "are the eyes visible?", "how sure are you?")
     assert "face orientation in the pixels" in why["answer"] and "180" in why["answer"]
-    assert "does not record how much of the eyes was visible" in eyes["answer"]
-    assert "Photo B: the eyes are visible" in eyes["answer"]  # the eyes_occlusion component is still there
+    # upside down: no region of photo B can be judged, whatever its cover measures say
+    assert "Whether any part of the face in photo B is visible, hidden, covered or cut off cannot be judged" in eyes[
+        "answer"] and "upside down" in eyes["answer"]
+    assert "Photo B: the eyes are visible" not in eyes["answer"]
     assert sure["refusal"] == "photo_refused"
 
 
@@ -200,4 +206,4 @@ def test_dark_glasses_refusal_answers_the_visibility_questions(pipeline, astrona
     hidden = bot.answer("Is part of the face hidden?").text
     assert "Hidden, covered or cut off: in photo A the eyes" in hidden and "mouth is visible" in hidden
     why = bot.answer("Why was this photo refused?").text
-    assert "refused for eyes visible" in why and "Photo A (glasses.png) was refused" in why
+    assert "refused for cover over the eyes" in why and "Photo A (glasses.png) was refused" in why
