@@ -358,7 +358,7 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
         "",
         "![deletion and insertion curves](deletion_insertion.png)",
         "",
-        *method_lines(methods),
+        *method_lines(methods, summary),
         "## Region-swap test (xFace §4.3 cut-and-paste)",
         "",
         f"Different-person pairs; each region R present in both photos is pasted from B into A (aligned crops, "
@@ -414,10 +414,18 @@ def markdown_report(summary: dict, ablation: pd.DataFrame, stats: pd.DataFrame, 
     return "\n".join(lines) + "\n"
 
 
-def method_lines(methods: pd.DataFrame | None) -> list[str]:
+def trial_weights(summary: dict) -> tuple[float | None, float | None]:
+    """Points one trial moves a score by: (Deletion / Insertion: 2 trials per genuine pair, the hiding game: 2 per
+    pair), None without trials. Differences below them are ties, not rankings."""
+    genuine, pairs = summary.get("genuine_pairs") or 0, summary.get("pairs") or 0
+    return (100 / (2 * genuine) if genuine else None), (100 / (2 * pairs) if pairs else None)
+
+
+def method_lines(methods: pd.DataFrame | None, summary: dict | None = None) -> list[str]:
     """The report section with the one method table (Deletion, Insertion, hiding-game AUC, seconds per pair)."""
     if methods is None or methods.empty:
         return []
+    deletion_trial, hiding_trial = trial_weights(summary or {})
     lines = ["## Every map: faithfulness and cost", "",
              "| Method | Deletion (%) ↓ | Insertion (%) ↑ | Hiding game AUC (%) ↑ | Seconds per pair |",
              "|---|---|---|---|---|"]
@@ -435,7 +443,13 @@ def method_lines(methods: pd.DataFrame | None) -> list[str]:
          "dissimilarity), ranked most supporting first."),
         ("- Seconds: making the map once per pair on this machine (S1 includes the S0 step it reuses), after model "
          "load; the xFace figure is for the evaluation's coarse grid, not the product's default grid."),
-        "", "![hiding game](hiding_game.png)", ""]
+        ("- FGGB fast approximates FGGB (64 of the embedding channels, the rest completed by their mean; README, "
+         "deviations from the papers): compare the two rows to see what the approximation costs in faithfulness.")]
+    if deletion_trial is not None and hiding_trial is not None:
+        lines.append(f"- Sample size: one trial moves Deletion / Insertion by {deletion_trial:.1f} points and the "
+                     f"hiding game by up to {hiding_trial:.1f}; differences smaller than that are ties, and with few "
+                     "pairs every figure here is unstable.")
+    lines += ["", "![hiding game](hiding_game.png)", ""]
     return lines
 
 

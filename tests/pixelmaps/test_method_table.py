@@ -32,3 +32,15 @@ def test_hiding_auc_counts_both_pair_kinds_and_s1_pays_for_s0():
     table = method_table(ablation, agg, [genuine, impostor]).set_index("method")
     assert table.loc["s1/inpaint", "seconds_per_pair"] == 1.5  # its own steps plus the S0 step it reuses
     assert table.loc["s1/inpaint", "deletion"] == 20.0 and pd.isna(table.loc["s1/inpaint", "hiding_auc"])
+
+
+def test_report_says_what_one_trial_weighs():
+    from explain_engine.evaluation.report import method_lines, trial_weights
+
+    assert trial_weights({"genuine_pairs": 8, "pairs": 16}) == (6.25, 3.125)
+    assert trial_weights({}) == (None, None)
+    methods = pd.DataFrame([{"name": "FGGB", "deletion": 30.0, "insertion": 50.0, "hiding_auc": 80.0,
+                             "seconds_per_pair": 1.0}])
+    text = "\n".join(method_lines(methods, {"genuine_pairs": 1, "pairs": 2}))
+    assert "Deletion / Insertion by 50.0 points" in text and "hiding game by up to 25.0" in text
+    assert "Sample size" not in "\n".join(method_lines(methods, {}))
