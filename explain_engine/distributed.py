@@ -257,7 +257,7 @@ class RayExecutor:
             alone = self._alone.get(serial) == n
             if alone:
                 del self._alone[serial]
-            self._update_busy(self._calls, self._inflight, slot)
+            self._update_busy(slot)
             self._free.append(slot)
             try:
                 result = ray.get(ref)
@@ -300,13 +300,13 @@ class RayExecutor:
             self._calls.setdefault(serial, deque()).append(ref)
             if n in self._suspects:
                 self._alone[serial] = n
-            self._update_busy(self._calls, self._inflight, slot)
+            self._update_busy(slot)
 
-    def _update_busy(self, calls: dict[int, deque], inflight: dict, slot: int) -> None:
+    def _update_busy(self, slot: int) -> None:
         """``busy[slot]``: the item the slot's current actor runs now (its oldest unfinished call), if any."""
-        current = calls.get(self._serial[slot])
+        current = self._calls.get(self._serial[slot])
         if current:
-            self.busy[slot] = inflight[current[0]][1]
+            self.busy[slot] = self._inflight[current[0]][1]
         else:
             self.busy.pop(slot, None)
 
