@@ -315,7 +315,8 @@ class Chatbot:
         if route.intent == "named_region" or (route.regions and policy == "none"):
             policy = "regions"
         heatmaps = self.explanation.get("heatmaps") or {}
-        available = [m for m in self.explanation["methods"] if isinstance(heatmaps.get(m), dict)]
+        shown = [*self.explanation["methods"], *(self.explanation.get("one_sided_methods") or [])]
+        available = [m for m in dict.fromkeys(shown) if isinstance(heatmaps.get(m), dict)]  # one-sided maps too
         if not available or policy == "none":
             return []
         asked = [m for m in route.methods if m in available]

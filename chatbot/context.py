@@ -230,6 +230,12 @@ def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = Non
         held = honest_probability(f["confidence"], e["decision"], e["calibration"])
         shown = held["shown"] if held and held["shown"] is not None else f["confidence"]
         f["confidence_level"] = render.confidence_level(shown, vocabulary.get("confidence_levels"))["word"]
+    # the C-score / PIC come from the shipped calibration, not from case-like pairs: said next to them, as the CLI
+    # says it next to the LR (explain_engine.evidence.shipped_note)
+    from explain_engine.evidence import shipped_note
+
+    if e["confidence"] is not None or e["pic_score"] is not None:
+        f["scores_shipped_note"] = shipped_note(e.get("evidence"), "scores")
     if e["pic_score"] is not None:
         f["pic_score"] = float(e["pic_score"])
         f["pic_pct"] = probability_text(float(e["pic_score"]), e["decision"], e["calibration"])
@@ -284,6 +290,7 @@ def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = Non
         f[f"{key}_subject"] = "they" if many else "it"
     if against:
         f["against_direction"] = "less alike" if e["decision"] == "match" else "more alike"
+    f.update(_other_method_fields(e, vocabulary))
     ranking = method_ranking(e, main)
     if ranking:
         f["ranking_list"] = ", ".join(readable_region(n) for n in ranking)
@@ -314,6 +321,39 @@ def general_fields(explanation: dict, vocabulary: dict, parts: dict | None = Non
         f["samples"] = stab.get("samples", "several")
         f["top_region_kept_pct"] = _pct(float(stab["top_region_kept"]))
     return f
+
+
+def _other_method_fields(e: dict, vocabulary: dict) -> dict:
+    """Which regions each method of the record other than the base one (S0, whose figures the region sentences
+    state) marks as arguing against the decision, as making the faces more alike, and as making them less alike:
+    every method the record ran or shows (S1, AVG, S0 black, the one-sided S0 columns, FGGB, CorrRISE, ...), by the
+    record's decision-relative role where it has one (chatbot.facts.Facts.effect), so "no region argued against the
+    decision" is only said when no method marks one.
+
+    Returns:
+        Template fields: ``base_method`` (the base method's short name), ``all_methods_list`` (every method of the
+        record), and, only when some other method marks such regions, ``against_others_list``,
+        ``similar_others_list``, ``dissimilar_others_list`` ("S0 (B only): the forehead and the nose; CorrRISE:
+        the hair"), with ``against_others_names`` etc. the regions (for tags).
+    """
+    from chatbot.facts import Facts
+
+    facts = Facts(e)
+    base = "s0" if "s0" in facts.methods else (facts.methods[0] if facts.methods else None)
+    out: dict = {"base_method": method_name(base, vocabulary, short=True) if base else None}
+    others = [m for m in facts.methods if m != base]
+    out["all_methods_list"] = join_names([method_name(m, vocabulary, short=True) for m in facts.methods], article="")
+    for key in ("against", "similar", "dissimilar"):
+        items, names = [], []
+        for m in others:
+            if chosen := facts.marked(m, key):
+                items.append(f"{method_name(m, vocabulary, short=True)}: "
+                             f"{join_names([readable_region(r) for r in chosen])}")
+                names += [r for r in chosen if r not in names]
+        out[f"{key}_others_names"] = names
+        if items:
+            out[f"{key}_others_list"] = "; ".join(items)
+    return out
 
 
 class _Strict(string.Formatter):
@@ -426,10 +466,15 @@ def build_context(  # noqa: C901 -- the context in reading order: general, per r
         "least_important": tuple(r for r in (explanation["least_important_region"],) if r),
         "similar": tuple(fields["similar_names"]), "dissimilar": tuple(fields["dissimilar_names"]),
         "against_decision": tuple(fields["against_names"]),
+        "against_others": tuple(fields["against_others_names"]),
+        "similar_others": tuple(fields["similar_others_names"]),
+        "dissimilar_others": tuple(fields["dissimilar_others_names"]),
     }
     skip_when = {  # pairs of mutually exclusive sentences: keep the one whose data exists
         "no_similar": bool(fields["similar_names"]), "no_dissimilar": bool(fields["dissimilar_names"]),
-        "no_against_decision": bool(fields["against_names"]), "no_warnings": bool(explanation.get("warnings")),
+        "no_against_decision": bool(fields["against_names"]) or bool(fields["against_others_names"]),
+        "no_against_base": bool(fields["against_names"]) or not fields["against_others_names"],
+        "no_warnings": bool(explanation.get("warnings")),
         "no_agreement": "agreement_list" in fields, "no_confidence": "confidence" in fields,
         "no_calibration": "fitted_on" in fields,
         "no_most_important": bool(explanation.get("most_important_region")),

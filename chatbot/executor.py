@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from chatbot.context import join_names, method_name, readable_region
-from chatbot.facts import Facts, is_number
+from chatbot.facts import ONE_SIDED, Facts, is_number
 from chatbot.questions import Question
 from prompts import PROMPTS_DIR, Prompts, read_data_file
 
@@ -107,6 +107,17 @@ class Executor:
 
     def is_plural(self, region: str) -> bool:
         return region in set(self.vocab.get("plural_regions", [])) or region.endswith("s") and region != "nose"
+
+    def change_words(self, region: str, d: float | None) -> dict:
+        """Words for a region's recorded change ``d`` (after minus before hiding it) that keep the hiding and the
+        region apart: hiding it lowered/raised the similarity, so the faces look less/more alike without it, so the
+        region itself made them more/less alike."""
+        d = d or 0.0
+        many = self.is_plural(region)
+        return {"moved": self.t["moved_words"]["lower" if d < 0 else "raise" if d > 0 else "none"],
+                "abs_delta": abs(d), "direction": "more" if d < 0 else "less",
+                "hidden_direction": "less" if d < 0 else "more", "pron": "them" if many else "it",
+                "itself": self.t["itself_words"]["many" if many else "one"]}
 
     def relation(self, score: float) -> str:
         return "at or above" if score >= self.facts.threshold else "below"
@@ -287,7 +298,7 @@ class Executor:
             last = d
             parts.append(self.say("change", region=readable_region(region), method=self.mname(method),
                                   delta=_fmt_delta(d), similarity=self.facts.similarity, after=self.facts.similarity + d,
-                                  direction="more" if d < 0 else "less"))
+                                  **self.change_words(region, d)))
         return Result(" ".join(parts), "change", "scores", list(q.regions), [method], number=last,
                       number_kind="delta" if last is not None else None, keys=["change"])
 
@@ -311,11 +322,19 @@ class Executor:
                 return d, "delta", method
         return None, None, None
 
-    def largest_single(self) -> tuple[float, str] | None:
+    def base_change_method(self) -> str:
+        """The method whose single-region changes the record's strength section measures (S0 when it ran)."""
+        return "s0" if "s0" in self.facts.methods else self.main
+
+    def largest_single(self, method: str | None = None) -> tuple[float, str] | None:
+        """(largest |change| from hiding one region, that region) by ``method`` (default: S0, the record's strength
+        section); a follow-up scoped to another method or one-sided column gets that method's own largest."""
+        base = self.base_change_method()
+        method = method if method and self.facts.has_method(method) else base
         strength = self.facts.record.get("strength") or {}
-        if is_number(strength.get("largest_single_change")) and strength.get("largest_single_region"):
+        if (method == base and is_number(strength.get("largest_single_change"))
+                and strength.get("largest_single_region")):
             return abs(float(strength["largest_single_change"])), strength["largest_single_region"]
-        method = "s0" if "s0" in self.facts.methods else self.main
         ranking = self.facts.ranking(method, by="change")
         if ranking and (d := self.facts.delta(ranking[0], method)) is not None:
             return abs(d), ranking[0]
@@ -349,7 +368,7 @@ class Executor:
 
     def op_is_a_lot(self, q: Question, state: Any) -> Result | None:
         value, kind, method = self._state_number(q, state)
-        largest = self.largest_single()
+        largest = self.largest_single(method if kind == "delta" else None)
         if value is None or kind not in ("delta", "margin", "similarity", "threshold"):
             return None
         if kind in ("margin", "similarity", "threshold"):
@@ -358,6 +377,7 @@ class Executor:
             ratio = abs(self.facts.margin) / largest[0] if largest[0] else float("inf")
             ratio_text = f"{ratio:.1f} times" if ratio >= 1 else f"only {100 * ratio:.0f}% of"
             text = self.say("margin_size", similarity=self.facts.similarity, threshold=self.facts.threshold,
+                            method=self.mname(self.base_change_method()),
                             abs_margin=abs(self.facts.margin), largest=largest[0],
                             largest_region=readable_region(largest[1]), ratio_text=ratio_text)
             return Result(text, "is_a_lot", "scores", [], [], number=self.facts.margin, number_kind="margin",
@@ -367,7 +387,9 @@ class Executor:
                "is_a_lot_small" if share < self.settings["little_share"] else "is_a_lot_medium")
         text = self.say(key, abs_value=abs(value), share_pct=_pct(share), abs_margin=abs(self.facts.margin))
         if largest is not None:
-            text += " " + self.say("is_a_lot_largest", largest=largest[0], largest_region=readable_region(largest[1]))
+            scope = method if method and self.facts.has_method(method) else self.base_change_method()
+            text += " " + self.say("is_a_lot_largest", largest=largest[0], largest_region=readable_region(largest[1]),
+                                   method=self.mname(scope))
         return Result(text, "is_a_lot", "scores", list(q.regions), [method] if method else [], number=value,
                       number_kind="delta", keys=[key])
 
@@ -551,20 +573,50 @@ class Executor:
             effect = self.facts.effect(region, method) or "neutral"
             d = self.facts.delta(region, method)
             verb = self.t["role_verbs"][effect]
+            differ = [] if q.methods or q.side else [  # every other method that marks the region otherwise
+                (m, e) for m in self.facts.methods if m != method
+                and (e := self.facts.effect(region, m)) is not None and e != effect]
             if asked and asked != effect:
-                corrected = True
-                parts.append(self.say("role_premise", region=readable_region(region), verb=verb,
+                split = any(e == asked for _, e in differ)  # another method does mark it as asked: no flat "No"
+                corrected = corrected or not split
+                parts.append(self.say("role_premise_split" if split else "role_premise", region=readable_region(region),
+                                      verb=verb, method=self.mname(method),
                                       asked="supporting" if asked == "supports" else "arguing against"))
             parts.append(self.say("role", method=self.mname(method), region=readable_region(region), verb=verb,
-                                  decision=self.facts.decision, delta=_fmt_delta(d),
-                                  direction="more" if (d or 0) < 0 else "less"))
+                                  decision=self.facts.decision, delta=_fmt_delta(d), **self.change_words(region, d)))
             size = self.facts.value(region, "abs_change", method)
             floor = self.facts.record.get("noise_floor")
             if is_number(size) and is_number(floor):
                 parts.append(self.say("role_size", abs_change=size, noise_floor=floor,
                                       role=self.prompts_importance_role(effect)))
+            if differ:
+                parts.append(self.say("role_others", region=readable_region(region), items="; ".join(
+                    self.say("role_other_item", method=self.mname(m), verb=self.t["role_verbs"][e])
+                    for m, e in differ)))
         return Result(" ".join(parts), "role", "regions", list(q.regions), [method],
                       premise="corrected" if corrected else None, keys=["role"])
+
+    def op_against(self, q: Question, state: Any) -> Result:
+        """Which regions argued against the decision, by every method the record ran or shows (S0, S1, AVG, the
+        one-sided S0 columns, FGGB, CorrRISE, ...), each named; "none did" only when no method marks one. A named
+        method or photo restricts it to that method / one-sided column."""
+        methods = [self.method_for(q)] if (q.methods or q.side) else list(self.facts.methods)
+        if len(methods) == 1 and (missing := self.missing_method(methods[0])) is not None:
+            return missing
+        marked = {m: self.facts.marked(m, "against") for m in methods}
+        names = [r for m in methods for r in marked[m]]
+        used = join_names([self.mname(m) for m in methods], article="")
+        if not names:
+            text = self.say("against_none", decision=self.decision_phrase(), methods=used)
+            return Result(text, "against", "regions", [], methods, keys=["against_none"])
+        items = "; ".join(self.say("against_item", method=self.mname(m),
+                                   regions=join_names([readable_region(r) for r in marked[m]])
+                                   if marked[m] else self.t["against_item_none"]) for m in methods)
+        parts = [self.say("against", decision=self.decision_phrase(), items=items)]
+        if self.facts.decision == "non-match" and any(m in ONE_SIDED for m in methods):
+            parts.append(self.t["against_one_sided"])
+        return Result(" ".join(parts), "against", "regions", list(dict.fromkeys(names)),
+                      [m for m in methods if marked[m]], keys=["against"])
 
     @staticmethod
     def prompts_importance_role(role: str) -> str:
@@ -787,8 +839,9 @@ class Executor:
         if isinstance(stab, dict) and is_number(stab.get("top_region_kept")):
             parts.append(self.say("reliability_stability", samples=stab.get("samples", "several"),
                                   kept_pct=_pct(float(stab["top_region_kept"]))))
-        conf = self.facts.record.get("confidence")
-        conf_text = (f"the C-score is {conf:.2f}" if is_number(conf) else "no calibrated confidence is available")
+        held = self.confidence_text()
+        conf_text = (self.say("reliability_confidence", confidence_pct=held) if held
+                     else self.t["reliability_no_confidence"])
         parts.append(self.say("reliability_decision", confidence_text=conf_text))
         return Result(" ".join(parts), "reliability", "robustness", number=mean, number_kind="agreement",
                       keys=["reliability"])
@@ -802,9 +855,13 @@ class Executor:
         if largest is not None:
             weak = weak or largest[0] >= abs(f.margin)
             parts.append(self.say("false_decision_weak" if weak else "false_decision_clear", largest=largest[0]))
-        conf = f.record.get("confidence")
-        if is_number(conf):
-            parts.append(self.say("false_decision_confidence", confidence=conf, confidence_pct=_pct(conf)))
+        held = self.confidence_text()
+        if held:
+            from explain_engine.evidence import shipped_note
+
+            parts.append(self.say("false_decision_confidence", confidence_pct=held))
+            if note := shipped_note(f.section("evidence"), "scores"):
+                parts.append(note)
         else:
             parts.append(self.say("false_decision_none"))
         ev = f.section("evidence")
@@ -816,6 +873,19 @@ class Executor:
                 parts.append(rates)
         return Result(" ".join(parts), "false_decision", "decision", number=f.margin, number_kind="margin",
                       keys=["false_decision"])
+
+    def confidence_text(self) -> str | None:
+        """The C-score in words held to what the calibration set resolves (explain_engine.evidence.probability_text,
+        the renderer of the CLI, card and report: "99.0% or more (no error among 398 ...)", never "1.00" or "100%"),
+        or None when the record has no C-score or its inputs are identical (no score is given then)."""
+        from explain_engine.evidence import probability_text
+
+        record = self.facts.record
+        conf = record.get("confidence")
+        reasons = (self.facts.section("evidence") or {}).get("inconclusive_reasons") or []
+        if not is_number(conf) or "identical_inputs" in reasons:
+            return None
+        return probability_text(float(conf), self.facts.decision, record.get("calibration") or {})
 
     def knowledge(self, method: str) -> str:
         """The general fact about ``method`` (prompts/knowledge.yaml, id k.<method>), or ""."""

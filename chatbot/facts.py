@@ -164,6 +164,22 @@ class Facts:
         alike = delta < 0
         return "supports" if alike == (self.decision == "match") else "against"
 
+    def marked(self, method: str, kind: str) -> list[str]:
+        """Present regions ``method`` marks as ``kind``, strongest first: "against" (argued against the decision),
+        "similar" (made the two faces more alike) or "dissimilar" (made them less alike), by :meth:`effect` (the
+        record's role against the noise floor where it has one; regions with no measurable effect are left out)."""
+        alike_role = "supports" if self.decision == "match" else "against"
+        chosen = []
+        for r in self.present:
+            effect = self.effect(r, method)
+            if effect in (None, "neutral"):
+                continue
+            alike = effect == alike_role
+            if (kind == "against" and effect == "against") or (kind == "similar" and alike) or (
+                    kind == "dissimilar" and not alike):
+                chosen.append(r)
+        return sorted(chosen, key=lambda r: -abs(self.delta(r, method) or self.contribution(r, method) or 0.0))
+
     def colour(self, region: str, method: str, white_below: float) -> str | None:
         """Heatmap colour of a region: red (hiding it lowers the similarity), blue (raises it), white (|normalised
         contribution| under ``white_below``)."""

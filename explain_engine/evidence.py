@@ -488,6 +488,29 @@ def similarity_jitter(crop_a, crop_b, embed, shifts=JITTER_SHIFTS) -> dict:
     }  # fmt: skip
 
 
+def has_lr(evidence: dict | None) -> bool:
+    """Whether the evidence section gives a likelihood ratio (none for identical inputs or without calibration)."""
+    return bool(evidence) and evidence.get("log10_lr") is not None and "identical_inputs" not in (
+        evidence.get("inconclusive_reasons") or [])
+
+
+def shipped_note(evidence: dict | None, subject: str = "lr", words: dict | None = None) -> str | None:
+    """The caveat that a figure comes from the calibration shipped with the software, not from reference pairs like
+    the case material: ``subject`` "lr" for the likelihood ratio, "scores" for the C-score and PIC-score. None when
+    the record's calibration was given for the case, or is not recorded.
+
+    Args:
+        evidence: the record's ``evidence`` section (its ``calibration`` block says ``case_specific``).
+        subject: "lr" | "scores".
+    """
+    w = words or load_words()
+    cal = (evidence or {}).get("calibration") or {}
+    if not cal.get("name") or cal.get("case_specific"):
+        return None
+    key = "shipped_note" if subject == "lr" else "shipped_scores_note"
+    return w[key].format(name=cal["name"], n_genuine=cal.get("n_genuine"), n_impostor=cal.get("n_impostor"))
+
+
 def decision_lines(record: dict, words: dict | None = None) -> list[str]:
     """What verify / explain print and the card shows, in order: the LR statement, its verbal equivalent, whether it
     is conclusive, then the decision at the threshold and the C-score / PIC-score held to what the calibration set
@@ -505,10 +528,8 @@ def decision_lines(record: dict, words: dict | None = None) -> list[str]:
         if evidence.get("log10_lr") is not None and "identical_inputs" not in evidence.get("inconclusive_reasons", []):
             verbal = verbal_statement(evidence, w)
         lines += [t for t in (verbal, cap_statement(evidence, w), conclusiveness_statement(evidence, w)) if t]
-        cal = evidence.get("calibration") or {}
-        if cal.get("name") and not cal.get("case_specific"):  # say the LR's reference set is not the case's
-            lines.append(w["shipped_note"].format(name=cal["name"], n_genuine=cal.get("n_genuine"),
-                                                  n_impostor=cal.get("n_impostor")))
+        if has_lr(evidence) and (note := shipped_note(evidence, "lr", w)):  # the LR's reference set is not the case's
+            lines.append(note)
     lines.append(w["decision"].format(
         threshold=record["threshold"], decision=record["decision"], similarity=record["similarity"],
         margin=record["margin"],

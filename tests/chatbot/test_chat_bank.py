@@ -318,8 +318,11 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:
         return f"mean {mean:.2f}" in t and "AVG and" not in t and "and AVG" not in t
     if kind == "false_decision":
         ok = f"{margin:+.4f}" in t
-        if e.get("confidence") is not None:
-            ok &= f"{e['confidence']:.2f}" in t
+        if e.get("confidence") is not None:  # held to what the calibration resolves, never the raw "1.00"
+            from explain_engine.evidence import probability_text
+
+            ok &= probability_text(e["confidence"], e["decision"], e.get("calibration") or {}) in t
+            ok &= f"{e['confidence']:.2f}" not in t or e["confidence"] < 0.995
         return ok
     if kind == "method":
         m = spec["method"]

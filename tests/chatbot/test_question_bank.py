@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chatbot.context import readable_region
+from chatbot.context import method_name, readable_region
 from prompts import default_prompts
 
 BANK = yaml.safe_load((Path(__file__).resolve().parent / "question_bank.yaml").read_text())
@@ -77,6 +77,16 @@ def check(kind: str, answer, e: dict, target: str | None = None) -> bool:
             else:
                 ok &= "not visible" in low
         return ok
+    if kind == "dissimilar_regions" and answer.intent == "facts:against":
+        # "which regions argued against the decision?": every method's regions against the decision, each named
+        from chatbot.facts import Facts
+
+        facts = Facts(e)
+        marked = {m: facts.marked(m, "against") for m in facts.methods}
+        if not any(marked.values()):
+            return "no region argued against the decision" in low
+        return all(f"the {readable_region(r)}" in low for rs in marked.values() for r in rs) and all(
+            method_name(m, default_prompts().vocabulary, short=True).lower() in low for m, rs in marked.items() if rs)
     if kind == "dissimilar_regions":
         negative = [r["name"] for r in e["regions"] if r["present"] and r["contribution"] < 0]
         if not negative:
