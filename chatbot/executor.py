@@ -6,6 +6,7 @@ gave); wording comes from ``prompts/answers.yaml``. A fact the record lacks is s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -449,6 +450,15 @@ class Executor:
     def op_counterfactual(self, q: Question, state: Any) -> Result:
         if q.regions:
             return self.op_score_after(q, state)
+        result = self._counterfactual()
+        w = q.words.replace("non match", "non-match").replace("no match", "non-match")
+        asked = next((d for d in ("non-match", "match") if re.search(rf"\b(a |an )?{d}\b", w)), None)
+        if asked == self.facts.decision:  # "what would make it a match?" of a match: it is one already
+            result.text = self.say("counterfactual_already", decision=self.decision_phrase()) + " " + result.text
+            result.premise = "corrected"
+        return result
+
+    def _counterfactual(self) -> Result:
         cf = self.facts.record.get("counterfactual") or {}
         regions = [r for r in cf.get("regions") or [] if isinstance(r, str)]
         if cf.get("flips") and regions and is_number(cf.get("score_after")):
@@ -773,14 +783,15 @@ class Executor:
         text = self.say("robustness_fill", region=readable_region(region or "?"), kept=kept, details=details).strip()
         return Result(text, "section", "robustness", [region] if region else [], keys=["robustness"])
 
-    def agreement_level(self, mean: float) -> str:
+    def agreement_level(self, mean: float, own_rule: bool = True) -> str:
         """How well the rankings agree: the chat's settings bands, never above "poorly" when the record's own rule
-        (robustness.method_agreement.rankings_agree) says the rankings disagree, so the two never contradict."""
+        (robustness.method_agreement.rankings_agree) says the rankings disagree, so the two never contradict
+        (``own_rule`` False: one pair of methods, which that rule does not judge)."""
         s = self.settings
         rob = self.facts.section("robustness") or {}
         verdict = (rob.get("method_agreement") or {}).get("rankings_agree") if isinstance(
             rob.get("method_agreement"), dict) else None
-        if verdict is False:
+        if verdict is False and own_rule:
             return self.t["agreement_levels"]["weak"]
         return self.t["agreement_levels"]["strong" if mean >= s["explain_reliable_agreement"] else
                                           "partial" if mean >= s["unreliable_agreement"] else "weak"]
@@ -808,6 +819,11 @@ class Executor:
         return out
 
     def op_agreement(self, q: Question, state: Any) -> Result:
+        named = list(dict.fromkeys(q.methods))
+        if q.side and len(named) == 1:  # "do S0 and the A-only column agree?"
+            named.append(self.lexicon["one_sided_methods"][q.side])
+        if len(named) >= 2:
+            return self.two_methods(named[0], named[1])
         pairs, mean = self.facts.independent_agreement()
         if not pairs or mean is None:
             used = join_names([self.mname(m) for m in self.facts.methods], article="")
@@ -816,6 +832,83 @@ class Executor:
                                   level=self.agreement_level(mean)), *self.agreement_details()])
         return Result(text, "agreement", "methods", [], sorted({m for a, b, _ in pairs for m in (a, b)}), number=mean,
                       number_kind="agreement", keys=["agreement"])
+
+    def two_methods(self, a: str, b: str, dependence: bool = True) -> Result:
+        """Whether two named methods agree: the Spearman rho between their region columns (the record's agreement
+        facts, else computed from the table), their leading regions, and whether they are independent."""
+        for m in (a, b):
+            if (missing := self.missing_method(m)) is not None:
+                return missing
+        from chatbot.facts import independent
+
+        names = {"first": self.mname(a), "second": self.mname(b)}
+        rho, source = self.facts.spearman(a, b)
+        if rho is None:
+            return Result(self.say("pair_agreement_none", **names), "agreement", "methods", [], [a, b],
+                          keys=["pair_agreement_none"])
+        parts = [self.say("pair_agreement", rho=rho, source=self.t["pair_agreement_sources"][source],
+                          level=self.agreement_level(rho, own_rule=False), **names)]
+        lead_a, lead_b = (self.facts.ranking(a) or [None])[0], (self.facts.ranking(b) or [None])[0]
+        if lead_a and lead_b:
+            parts.append(self.say("pair_leaders_same" if lead_a == lead_b else "pair_leaders", **names,
+                                  lead_a=readable_region(lead_a), lead_b=readable_region(lead_b)))
+        if dependence and not independent(a, b):
+            parts.append(self.say("pair_not_independent", **names))
+        return Result(" ".join(parts), "agreement", "methods", [r for r in (lead_a, lead_b) if r], [a, b],
+                      number=rho, number_kind="agreement", keys=["pair_agreement"])
+
+    def op_variant(self, q: Question, state: Any) -> Result | None:
+        """"Is FGGB fast as good as FGGB?": their agreement in this record when both ran, and the measured fidelity
+        of the variant against the full method (prompts/knowledge.yaml ``k.<variant>_fidelity``)."""
+        variants = self.lexicon["variants"]
+        variant = next((m for m in q.methods if m in variants), None)
+        if variant is None:
+            return None
+        full = variants[variant]
+        fact = self.prompts.facts.get(f"k.{variant}_fidelity")
+        parts = []
+        if self.facts.has_method(variant) and self.facts.has_method(full):
+            parts.append(self.two_methods(variant, full, dependence=not fact).text)  # the fact says it
+        else:
+            ran = [m for m in (variant, full) if self.facts.has_method(m)]
+            parts.append(self.say("variant_not_both", variant=self.mname(variant), full=self.mname(full),
+                                  ran=join_names([self.mname(m) for m in ran], article="") if ran
+                                  else self.t["variant_neither"]))
+        if fact:
+            parts.append(fact["text"])
+        return Result(" ".join(parts), "variant", "methods", [], [variant, full], keys=["variant"])
+
+    def op_certainty(self, q: Question, state: Any) -> Result:
+        """"Is the match certain?": the decision and why, the evidence's own words (likelihood ratio, verbal scale,
+        conclusiveness), the C-score held to what the calibration resolves, the calibration caveat, and that no
+        comparison result is a certainty; a wrong premise (a match asked about a non-match) corrected first."""
+        from explain_engine import evidence as statements
+
+        f = self.facts
+        asked = next((d for d in ("non-match", "match") if d in q.words.replace("non match", "non-match")), None)
+        fields = {"asked": self.decision_phrase(asked) if asked else "", "actual": self.decision_phrase(),
+                  "similarity": f.similarity, "threshold": f.threshold, "margin": f.margin,
+                  "relation": self.relation(f.similarity)}
+        parts = [self.t["certainty_lead"]]
+        if asked and asked != f.decision:
+            parts.append(self.say("why_decision_wrong", **fields))
+        else:
+            parts.append(self.say("certainty", **fields))
+        ev = f.section("evidence")
+        if ev:
+            parts += [t for t in (statements.lr_statement(ev), statements.verbal_statement(ev)
+                                  if statements.has_lr(ev) else None, statements.conclusiveness_statement(ev)) if t]
+        if held := self.confidence_text():
+            parts.append(self.say("certainty_confidence", confidence_pct=held))
+            if note := statements.shipped_note(ev, "scores"):
+                parts.append(note)
+        if f.record.get("outside_calibration"):
+            from prompts.render import caveat_sentence
+
+            parts.append(caveat_sentence())
+        parts.append(self.t["certainty_close"])
+        return Result(" ".join(parts), "certainty", "decision", number=f.margin, number_kind="margin",
+                      premise="corrected" if asked and asked != f.decision else None, keys=["certainty"])
 
     def op_reliability(self, q: Question, state: Any) -> Result:
         parts = [self.say("reliability_intro")]

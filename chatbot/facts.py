@@ -219,6 +219,39 @@ class Facts:
         return (score >= self.threshold) != (self.decision == "match")
 
     # --- agreement between methods --------------------------------------------------------------------------
+    def all_agreement(self) -> list[tuple[str, str, float]]:
+        """Every rank correlation the record states between two methods (the robustness section's pairs, else the
+        record's ``agreement`` figures), dependent pairs included."""
+        rob = self.section("robustness") or {}
+        agreement = rob.get("method_agreement") if isinstance(rob.get("method_agreement"), dict) else None
+        pairs: list[tuple[str, str, float]] = []
+        if agreement and isinstance(agreement.get("pairs"), list):
+            pairs += [(str(p.get("a")), str(p.get("b")), float(p["spearman"])) for p in agreement["pairs"]
+                      if isinstance(p, dict) and is_number(p.get("spearman"))]
+        for key, v in (self.record.get("agreement") or {}).items():
+            if is_number(v) and "~" in key:
+                a, b = key.split("~", 1)
+                if not any({a, b} == {x, y} for x, y, _ in pairs):
+                    pairs.append((a, b, float(v)))
+        return pairs
+
+    def spearman(self, a: str, b: str) -> tuple[float | None, str]:
+        """(Spearman rho between the region columns of methods ``a`` and ``b``, where it comes from): "record" when
+        the record's agreement facts hold the pair, else "table": computed from the two methods' contributions over
+        the present regions both rank (Pearson correlation of the ranks, ties at their mean rank, as scipy's
+        spearmanr); (None, "none") with fewer than three such regions."""
+        for x, y, v in self.all_agreement():
+            if {x, y} == {a, b}:
+                return v, "record"
+        ca, cb = f"contribution:{a}", f"contribution:{b}"
+        if ca not in self.table.columns or cb not in self.table.columns:
+            return None, "none"
+        both = self.table.loc[self.present, [ca, cb]].apply(pd.to_numeric, errors="coerce").dropna()
+        if len(both) < 3:
+            return None, "none"
+        rho = both[ca].rank().corr(both[cb].rank())
+        return (float(rho), "table") if is_number(rho) else (None, "none")
+
     def independent_agreement(self) -> tuple[list[tuple[str, str, float]], float | None]:
         """Rank correlations between independent methods only (no AVG with its own parts, no S0 with its
         one-sided variants) and their mean; the robustness section's figures when the record has them."""

@@ -44,6 +44,8 @@ def load_lexicon(path: str | None = None) -> dict:
     data["elliptical_regex"] = re.compile(data["elliptical"], re.IGNORECASE)
     data["one_sided_regex"] = re.compile(data["one_sided_cue"], re.IGNORECASE)
     data["anaphora_regex"] = re.compile(data["anaphora"], re.IGNORECASE)
+    data["identity_name_regex"] = re.compile(data["identity_name"])  # case matters: capitalised names
+    data["identity_name_cue_regex"] = re.compile(data["identity_name_cue"], re.IGNORECASE)
     return data
 
 
@@ -193,6 +195,8 @@ class QuestionParser:
     def parse(self, text: str, state: Any = None) -> Question | None:
         """The question ``text`` (already cleaned and spelling-corrected) as a Question, or None."""
         low = text.lower().strip()
+        if self.names_a_person(text):  # "Is this Barack Obama?": who someone is
+            return Question("refuse", "identity", words=low)
         regions, methods, side = self.regions(low), self.methods(low), self.side(low)
         n_words = len(_WORD.findall(low))
         for rule in self.lexicon["rules"]:
@@ -219,6 +223,17 @@ class QuestionParser:
                 q.methods = list(state.methods)
             return q
         return None
+
+    def names_a_person(self, text: str) -> bool:
+        """Whether the question as typed names someone: capitalised words in a row that the chatbot does not know
+        (not "Is the Nose More Important Than The Eyes?"), asked with "is", "are", "same", "as", ..."""
+        if not self.lexicon["identity_name_cue_regex"].search(text):
+            return False
+        for m in self.lexicon["identity_name_regex"].finditer(text):
+            words = [w.lower() for w in m.group(0).split()]
+            if len(words) >= 2 and not any(w in self.speller.known for w in words):
+                return True
+        return False
 
     def _fill(self, q: Question, rule: dict, m: re.Match, low: str, state: Any) -> bool:  # noqa: C901 -- one slot after another (regions, method, side, k, threshold, operation), each a short rule
         """Fill the rule's slots (from the question, else from the conversation when the rule allows); False when a

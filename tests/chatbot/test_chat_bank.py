@@ -316,6 +316,14 @@ def grade(check: dict, answer, e: dict, history: list) -> bool:
         if mean is None:
             return "no agreement between methods" in t
         return f"mean {mean:.2f}" in t and "AVG and" not in t and "and AVG" not in t
+    if kind == "pair_agreement":  # two named methods: their own rank correlation, not the all-pairs table
+        from chatbot.facts import Facts
+
+        a, b = spec["a"], spec["b"]
+        if a not in computed(e) or b not in computed(e):
+            return answer.refusal == "not_computed"
+        rho, _ = Facts(e).spearman(a, b)
+        return rho is not None and f"Spearman rho of {rho:.2f}" in t and "mean" not in t
     if kind == "false_decision":
         ok = f"{margin:+.4f}" in t
         if e.get("confidence") is not None:  # held to what the calibration resolves, never the raw "1.00"

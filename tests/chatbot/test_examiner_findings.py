@@ -150,3 +150,78 @@ def test_change_answers_keep_the_hiding_and_the_region_apart(bot_for):
         assert f"without the eyes the faces look {'less' if d < 0 else 'more'} alike" in text
         assert f"the eyes themselves made them {'more' if d < 0 else 'less'} alike" in text
         assert "; it made the faces" not in text
+
+
+# --- 6: examiner questions with real answers from the record ---------------------------------------------------------
+def with_fggb(e: dict) -> dict:
+    """nonmatch_sections with FGGB and FGGB fast columns (invented numbers: FGGB the reverse of S0's order)."""
+    present = [r for r in e["regions"] if r["present"]]
+    order = sorted(present, key=lambda r: r["methods"]["s0"]["contribution"])
+    for i, r in enumerate(order):
+        c = round(-0.9 + 0.2 * i, 3)
+        r["methods"]["fggb"] = {"contribution": -c, "importance": min(5, 1 + i // 2), "delta": c / 10,
+                                "role": "supports" if -c < 0 else "against", "abs_change": abs(c) / 10}
+        r["methods"]["fggb_fast"] = dict(r["methods"]["fggb"])
+    e["methods"] = [*e["methods"], "fggb", "fggb_fast"]
+    e.pop("digest", None)
+    return e
+
+
+def test_two_named_methods_get_their_own_agreement(bot_for):
+    from chatbot.facts import Facts
+
+    e = record("nonmatch_sections")
+    a = bot_for(copy.deepcopy(e)).answer("do S1 and S0 agree?")
+    assert "S1 and S0 rank the regions with a Spearman rho of 1.00 (the record's agreement figure" in a.text
+    assert "S0 black" not in a.text  # not the all-pairs table
+    e = with_fggb(e)
+    facts = Facts(e)
+    rho, source = facts.spearman("fggb", "s0")
+    assert source == "table" and rho < -0.9  # FGGB's order is the reverse of S0's
+    a = bot_for(e).answer("do FGGB and S0 agree?")
+    assert f"Spearman rho of {rho:.2f} (computed from their columns" in a.text and "agree poorly" in a.text
+
+
+def test_fast_variant_question_answers_from_the_record_and_the_measured_fidelity(bot_for):
+    e = record("nonmatch_sections")
+    a = bot_for(copy.deepcopy(e)).answer("is FGGB fast as good as FGGB?")
+    assert a.intent == "facts:variant" and "does not have both FGGB fast and FGGB" in a.text
+    assert "Spearman rho of 0.98" in a.text and "5 of 5 pairs" in a.text  # the README's measured fidelity
+    a = bot_for(with_fggb(e)).answer("is FGGB fast as good as FGGB?")
+    assert "FGGB fast and FGGB rank the regions with a Spearman rho of 1.00" in a.text
+
+
+def test_what_would_make_it_a_match_reads_the_counterfactual(bot_for):
+    e = record("match_fine_weak")  # its counterfactual: hiding the right eye and the nose flips it
+    bot = bot_for(e)
+    a = bot.answer("what would make it a non-match?")
+    assert a.intent == "facts:counterfactual" and "right eye" in a.text and "nose" in a.text
+    a = bot.answer("what would make it a match?")
+    assert a.text.startswith("The decision already is a match") and "right eye" in a.text
+
+
+@pytest.mark.parametrize("question", ["is the match certain?", "Are you 100% sure these are the same person?"])
+def test_certainty_questions_get_the_decision_the_evidence_and_a_caveat(bot_for, question):
+    from explain_engine.evidence import lr_statement, probability_text
+
+    e = record("nonmatch_sections")
+    a = bot_for(copy.deepcopy(e)).answer(question)
+    assert a.intent == "facts:certainty" and a.text.startswith("No comparison result is certain.")
+    assert lr_statement(e["evidence"]) in a.text
+    assert probability_text(e["confidence"], e["decision"], e["calibration"]) in a.text
+    assert "calibration shipped with the software" in a.text and "qualified examiner" in a.text
+    if "match certain" in question:  # a match asked about a non-match: the premise is corrected
+        assert "The decision is not a match: it is a non-match" in a.text
+
+
+@pytest.mark.parametrize("question", ["is this Barack Obama?", "is this the same person as Barack Obama?",
+                                      "Is the person in photo A Angela Merkel?", "is this the same man as john smith?"])
+def test_identity_questions_are_declined(bot_for, question):
+    a = bot_for(record("match_coarse")).answer(question)
+    assert a.refusal == "identity" and "does not identify people" in a.text
+
+
+@pytest.mark.parametrize("question", ["Is the Nose More Important Than The Eyes?", "Is this the same person?",
+                                      "Is the match the same as in photo A?"])
+def test_capitalised_or_same_person_questions_are_not_identity(bot_for, question):
+    assert bot_for(record("match_coarse")).answer(question).refusal != "identity"
