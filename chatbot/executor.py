@@ -470,12 +470,17 @@ class Executor:
                             threshold=self.facts.threshold, how=how)
             return Result(text, "counterfactual", "regions", regions, [], number=after - self.facts.similarity,
                           number_kind="delta", keys=["counterfactual_flips"])
-        statement = cf.get("statement") or ""
+        from prompts.render import counterfactual_sentence
+
+        # the engine's own sentence (prompts/statements.yaml, as the CLI and card say it); a version-1 record's stored one
+        statement = counterfactual_sentence(cf, threshold=self.facts.threshold, decision=self.facts.decision) or ""
         if cf.get("flips") and regions:
             text = self.say("counterfactual_flips_unscored", regions=join_names([readable_region(r) for r in regions]),
                             statement=statement)
             return Result(text, "counterfactual", "regions", regions, [], keys=["counterfactual_flips_unscored"])
-        return Result(self.say("counterfactual_none", statement=statement), "counterfactual", "regions", [], [],
+        text = statement if statement.startswith(self.t["counterfactual_none_prefix"]) else self.say(
+            "counterfactual_none", statement=statement or self.t["counterfactual_none_unstated"])
+        return Result(text, "counterfactual", "regions", [], [],
                       keys=["counterfactual_none"])
 
     def op_list_regions(self, q: Question, state: Any) -> Result:
@@ -605,6 +610,35 @@ class Executor:
                     for m, e in differ)))
         return Result(" ".join(parts), "role", "regions", list(q.regions), [method],
                       premise="corrected" if corrected else None, keys=["role"])
+
+    def op_which_photo(self, q: Question, state: Any) -> Result:
+        """"Which photo sets them apart, A or B?": the one-sided S0 columns (a region hidden in one photo only): the
+        regions of each photo whose hiding there alone made the faces more alike, i.e. that set them apart, with
+        their changes, and the one that does it most. Regions are compared one at a time, not the photos as wholes."""
+        columns = self.lexicon["one_sided_methods"]
+        for side in ("a", "b"):
+            if (missing := self.missing_method(columns[side])) is not None:
+                return missing
+        parts, best, names = [], None, []
+        for side in ("a", "b"):
+            m = columns[side]
+            apart = self.facts.marked(m, "dissimilar")
+            if apart:
+                items = ", ".join(self.say("item_change", region=readable_region(r), delta=_fmt_delta(self.facts.delta(r, m)))
+                                  for r in apart)
+                parts.append(self.say("which_photo_side", side=side.upper(), method=self.mname(m), items=items))
+                top = apart[0]
+                d = abs(self.facts.delta(top, m) or 0.0)
+                if best is None or d > best[0]:
+                    best = (d, side, top)
+                names += [r for r in apart if r not in names]
+            else:
+                parts.append(self.say("which_photo_none", side=side.upper(), method=self.mname(m)))
+        if best is not None:
+            parts.append(self.say("which_photo_most", side=best[1].upper(), region=readable_region(best[2]),
+                                  abs_delta=best[0]))
+        parts.append(self.t["which_photo_caveat"])
+        return Result(" ".join(parts), "which_photo", "regions", names, list(columns.values()), keys=["which_photo"])
 
     def op_against(self, q: Question, state: Any) -> Result:
         """Which regions argued against the decision, by every method the record ran or shows (S0, S1, AVG, the

@@ -225,3 +225,38 @@ def test_identity_questions_are_declined(bot_for, question):
                                       "Is the match the same as in photo A?"])
 def test_capitalised_or_same_person_questions_are_not_identity(bot_for, question):
     assert bot_for(record("match_coarse")).answer(question).refusal != "identity"
+
+
+def test_no_flip_counterfactual_is_said_in_the_engines_words(bot_for):
+    """A current record stores the counterfactual's outcome code, not a sentence: the answer renders it."""
+    from prompts.render import counterfactual_sentence
+
+    e = record("match_sections")
+    e["counterfactual"] = {"flips": False, "regions": [], "score_after": 0.931, "source": "s1", "outcome": "no_flip",
+                           "tried": ["nose", "eyes"], "similarity": e["similarity"], "threshold": e["threshold"],
+                           "statement": None}
+    expected = counterfactual_sentence(e["counterfactual"], threshold=e["threshold"], decision=e["decision"])
+    assert expected and "0.931" in expected
+    bot = bot_for(e)
+    for question in ("what would make it a non-match?", "what would make it a match?"):
+        text = bot.answer(question).text
+        assert text.endswith(expected) and not text.rstrip().endswith(":")
+
+
+def test_which_photo_sets_them_apart_reads_the_one_sided_columns(bot_for):
+    from chatbot.facts import Facts
+
+    e = record("nonmatch_sections")
+    facts = Facts(e)
+    a = bot_for(copy.deepcopy(e)).answer("which photo sets them apart, A or B?")
+    assert a.intent == "facts:which_photo"
+    for side, column in (("A", "s0_a_only"), ("B", "s0_b_only")):
+        for r in facts.marked(column, "dissimilar"):
+            assert f"the {r} ({facts.delta(r, column):+.4f})" in a.text
+    assert "one photo as a whole" in a.text
+    del e["one_sided_methods"]
+    for r in e["regions"]:
+        for column in ("s0_a_only", "s0_b_only"):
+            r["methods"].pop(column, None)
+    e.pop("digest", None)
+    assert bot_for(e).answer("which photo sets them apart, A or B?").refusal == "not_computed"
