@@ -387,6 +387,11 @@ class Executor:
         key = ("is_a_lot_large" if share >= self.settings["lot_share"] else
                "is_a_lot_small" if share < self.settings["little_share"] else "is_a_lot_medium")
         text = self.say(key, abs_value=abs(value), share_pct=_pct(share), abs_margin=abs(self.facts.margin))
+        region = q.regions[0] if len(q.regions) == 1 else None
+        if region and method and self.facts.has_method(method) and self.facts.delta(region, method) == value:
+            # say whose change it is (a follow-up may have moved it to another method or photo)
+            text = self.say("is_a_lot_which", region=readable_region(region), method=self.mname(method),
+                            delta=_fmt_delta(value)) + " " + text
         if largest is not None:
             scope = method if method and self.facts.has_method(method) else self.base_change_method()
             text += " " + self.say("is_a_lot_largest", largest=largest[0], largest_region=readable_region(largest[1]),

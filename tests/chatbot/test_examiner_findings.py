@@ -131,6 +131,8 @@ def test_scoped_follow_up_uses_its_own_method_for_the_largest_change_and_the_map
     top = facts.ranking("s0_a_only", by="change")[0]
     largest = abs(facts.delta(top, "s0_a_only"))
     assert f"by S0 (A only) in this explanation was {largest:.4f} (the {top})" in followup.text
+    assert followup.text.startswith(  # whose change the follow-up judges
+        f"Hiding the mouth (S0 (A only)) changed the similarity by {facts.delta('mouth', 's0_a_only'):+.4f}.")
     assert {link.method for link in followup.links} == {"s0_a_only"}
     assert {link.file for link in followup.links} == {"heatmap_s0_a_only_a.png", "heatmap_s0_a_only_b.png"}
 
