@@ -771,6 +771,10 @@ class Executor:
         the record's numbers behind it (leading region per fill, the candidate's change under each fill and its
         spreads, the noise floor)."""
         rob = self.facts.section("robustness")
+        if isinstance(rob, dict):  # a record written under an older rule is judged by the current one
+            from explain_engine.robustness import current
+
+            rob = current(rob)
         stab = self.facts.record.get("stability")
         if rob is None and isinstance(stab, dict) and is_number(stab.get("top_region_kept")):
             return Result(self.say("robustness_stability", samples=stab.get("samples", "several"),
