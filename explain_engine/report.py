@@ -81,7 +81,42 @@ class _Files:
 
     def uri(self, name: Any) -> str | None:
         content = self.read(name)
-        return None if content is None else data_uri(name, content)
+        if content is None:
+            return None
+        mime, data = fit_image(name, content)
+        return f"data:{mime};base64," + base64.b64encode(data).decode("ascii") if mime else data_uri(name, data)
+
+
+REPORT_MAX_SIDE = 900  # px: maps on a photo are embedded at most this large (the folder keeps the full-size files)
+REPORT_JPEG_QUALITY = 90  # the photo overlays only: a photo's pixels compress ~6x better as JPEG than as PNG
+PHOTO_PREFIXES = ("overlay_", "photo-", "blend_")  # maps drawn over the photo itself (the rest are flat colours)
+
+
+def fit_image(name: str, content: bytes, max_side: int = REPORT_MAX_SIDE) -> tuple[str | None, bytes]:
+    """What the report embeds for one image file: (None, ``content``) for a file it keeps as it is; for a map drawn
+    over the photo (:data:`PHOTO_PREFIXES`), ("image/jpeg", the map reduced to ``max_side`` px, Lanczos, JPEG at
+    :data:`REPORT_JPEG_QUALITY`); for another PNG larger than ``max_side``, ("image/png", reduced). The explanation
+    folder keeps every file at full size and lossless: a 12-megapixel photo's overlays need not make the report
+    tens of MB."""
+    name = Path(str(name)).name.lower()
+    if not name.endswith(".png"):
+        return None, content
+    import io
+
+    from PIL import Image
+
+    photo = name.startswith(PHOTO_PREFIXES)
+    with Image.open(io.BytesIO(content)) as image:
+        if max(image.size) <= max_side and not photo:
+            return None, content
+        image = image.convert("RGB") if photo else image.copy()
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    if photo:
+        image.save(buffer, format="JPEG", quality=REPORT_JPEG_QUALITY)
+        return "image/jpeg", buffer.getvalue()
+    image.save(buffer, format="PNG", optimize=True)
+    return "image/png", buffer.getvalue()
 
 
 def find_chromium() -> str | None:
@@ -327,7 +362,7 @@ def render_report_html(
         calibration_plots=calibration_plots,
         quality_rows=_quality_rows(record),
         warnings=list(record.get("warnings") or []),
-        colour_scale=record.get("colour_scale") or "",
+        max_side=REPORT_MAX_SIDE, colour_scale=record.get("colour_scale") or "",
         legend=legend,
         outlines=outlines,
         maps=_maps(record, files),

@@ -134,7 +134,7 @@ def test_report_shows_every_methods_maps_embedded(report, explanation_folder):
     assert parsed.methods == list(record["heatmaps"])
     for method in record["heatmaps"]:
         srcs = [i["src"] for i in parsed.images if i.get("alt", "").startswith(f"{method} ")]
-        assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)
+        assert len(srcs) == 4 and all(s.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for s in srcs)
     # self-contained: every image is a data URI, no external links
     assert all(i["src"].startswith("data:") for i in parsed.images) and not parsed.links
 
@@ -173,3 +173,26 @@ def test_missing_chromium_skips_the_pdf(explanation_folder, monkeypatch, tmp_pat
 def test_report_without_an_explanation_is_a_clear_error(tmp_path):
     with pytest.raises(FaceXError, match="explanation.json"):
         write_report(tmp_path)
+
+
+def test_large_maps_are_embedded_reduced_small_ones_untouched():
+    import io
+
+    from explain_engine.report import REPORT_MAX_SIDE, fit_image
+
+    def png(w, h):
+        buffer = io.BytesIO()
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(buffer, "PNG")
+        return buffer.getvalue()
+
+    small = png(120, 80)
+    assert fit_image("heatmap_s0_a.png", small) == (None, small)  # a flat-colour map at its size stays as it is
+    mime, big = fit_image("heatmap_s0_a.png", png(2400, 1600))
+    with Image.open(io.BytesIO(big)) as image:
+        assert mime == "image/png" and image.format == "PNG" and image.size == (REPORT_MAX_SIDE, 600)
+    mime, over = fit_image("overlay_s0_a.png", png(2400, 1600))  # drawn over the photo: JPEG, reduced
+    with Image.open(io.BytesIO(over)) as image:
+        assert mime == "image/jpeg" and image.format == "JPEG" and max(image.size) == REPORT_MAX_SIDE
+    mime, over_small = fit_image("overlay_s0_a.png", small)
+    assert mime == "image/jpeg" and Image.open(io.BytesIO(over_small)).size == (120, 80)
+    assert fit_image("table.csv", b"a,b\n") == (None, b"a,b\n")

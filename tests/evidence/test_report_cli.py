@@ -72,7 +72,7 @@ def test_report_html_has_hashes_lr_statement_and_every_methods_map(run, photos):
     assert drawn and parsed.methods == drawn
     for method in drawn:
         srcs = [i["src"] for i in parsed.images if i.get("alt", "").startswith(f"{method} ")]
-        assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)
+        assert len(srcs) == 4 and all(s.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for s in srcs)
     body = " ".join(parsed.text)
     assert "shipped calibration" in body and not OVERSTATED.search(body)
     assert "refused below 35" in body and "refuse_below" not in body  # quality limits in words, not raw dicts
