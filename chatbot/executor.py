@@ -7,6 +7,7 @@ gave); wording comes from ``prompts/answers.yaml``. A fact the record lacks is s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -193,19 +194,21 @@ class Executor:
                       else None, keys=["position"])
 
     def op_rank_of(self, q: Question, state: Any) -> Result:
+        return self._each_region(q, "rank_of", lambda region, method, ranking: self.say(
+            "rank_of", method=self.mname(method), region=readable_region(region),
+            position=ranking.index(region) + 1, count=len(ranking), importance=self.facts.importance(region, method)))
+
+    def _each_region(self, q: Question, op: str, describe: Callable[[str, str, list[str]], str]) -> Result:
+        """One sentence per region the question names, by the method's ranking: ``describe(region, method,
+        ranking)`` for a ranked region, the ``region_absent`` sentence for one the method did not rank."""
         got = self._ranked(q)
         if isinstance(got, Result):
             return got
         method, ranking = got
-        parts = []
-        for region in q.regions:
-            if region not in ranking:
-                parts.append(self.say("region_absent", region=readable_region(region), method=self.mname(method)))
-                continue
-            parts.append(self.say("rank_of", method=self.mname(method), region=readable_region(region),
-                                  position=ranking.index(region) + 1, count=len(ranking),
-                                  importance=self.facts.importance(region, method)))
-        return Result(" ".join(parts), "rank_of", "regions", list(q.regions), [method], keys=["rank_of"])
+        parts = [describe(region, method, ranking) if region in ranking else
+                 self.say("region_absent", region=readable_region(region), method=self.mname(method))
+                 for region in q.regions]
+        return Result(" ".join(parts), op, "regions", list(q.regions), [method], keys=[op])
 
     def op_level(self, q: Question, state: Any) -> Result:
         got = self._ranked(q)
@@ -222,21 +225,14 @@ class Executor:
                       [method], keys=["level"])
 
     def op_lookup(self, q: Question, state: Any) -> Result:
-        got = self._ranked(q)
-        if isinstance(got, Result):
-            return got
-        method, ranking = got
-        parts = []
-        for region in q.regions:
-            if region not in ranking:
-                parts.append(self.say("region_absent", region=readable_region(region), method=self.mname(method)))
-                continue
+        def describe(region: str, method: str, ranking: list[str]) -> str:
             c, d = self.facts.contribution(region, method), self.facts.delta(region, method)
-            parts.append(self.say("lookup", method=self.mname(method), region=readable_region(region),
-                                  importance=self.facts.importance(region, method), position=ranking.index(region) + 1,
-                                  count=len(ranking), contribution="not recorded" if c is None else f"{c:+.2f}",
-                                  change="" if d is None else self.say("lookup_change", delta=_fmt_delta(d))))
-        return Result(" ".join(parts), "lookup", "regions", list(q.regions), [method], keys=["lookup"])
+            return self.say("lookup", method=self.mname(method), region=readable_region(region),
+                            importance=self.facts.importance(region, method), position=ranking.index(region) + 1,
+                            count=len(ranking), contribution="not recorded" if c is None else f"{c:+.2f}",
+                            change="" if d is None else self.say("lookup_change", delta=_fmt_delta(d)))
+
+        return self._each_region(q, "lookup", describe)
 
     def op_order_by_change(self, q: Question, state: Any) -> Result:
         method = self.method_for(q, change=True)
