@@ -187,6 +187,7 @@ def fggb_maps(crop_a: np.ndarray, crop_b: np.ndarray, model, *, threshold: float
     """
     require_gradients(model)
     t0 = time.perf_counter()
+    precision = resolve_precision(precision, model.to_tensor(np.asarray(crop_a)[None]).device)  # once per pair
     emb = embed_tensor(model, np.stack([np.asarray(crop_a), np.asarray(crop_b)]))
     weights = rebalanced_weights(emb[0], emb[1], threshold, rule="fggb")
     keep = select_channels(weights, channels)
@@ -205,7 +206,7 @@ def fggb_maps(crop_a: np.ndarray, crop_b: np.ndarray, model, *, threshold: float
     details = {"channels": len(keep), "of_channels": len(weights),
                "weight_share_kept": float(np.abs(kept_w).sum() / total) if total > 0 else 1.0,
                "max_abs_error": float(np.abs(weights[dropped]).sum()), "backward_passes": 2 * len(keep),
-               "precision": resolve_precision(precision, model.to_tensor(np.asarray(crop_a)[None]).device),
+               "precision": precision,
                "completion": "mean of the kept maps" if len(dropped) else None,
                "weights_sum": float(weights.sum()), "normalisation": "max |grad| over colour, / channel max",
                "source": "Lu, Xu & Ebrahimi, FGGB (paper 004)"}
